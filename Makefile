@@ -1,0 +1,49 @@
+# Two commands on a fresh machine:  `make run`  and  `make test`.
+# Each creates its own environment from the lock file (uv.lock) first.
+
+PYTHON        ?= python3.11
+UV_VERSION    := 0.13.8
+TOOLS         := .tools
+UV            := $(TOOLS)/bin/uv
+VENV          := .venv
+BIN           := $(VENV)/bin
+TEST_PG_URL   ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+HOST          ?= 127.0.0.1
+PORT          ?= 8000
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test test-sqlite test-postgres lint bench bench-smoke clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+## Start the service on SQLite: migrate, seed, serve on http://$(HOST):$(PORT)
+run: $(VENV)/.synced
+	$(BIN)/advocacy migrate
+	$(BIN)/advocacy seed
+	$(BIN)/advocacy serve --host $(HOST) --port $(PORT)
+
+## The whole suite: lint, types, Dockerfile lint, tests on SQLite, then on PostgreSQL
+test: lint test-sqlite test-postgres
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+
+test-sqlite: $(VENV)/.synced
+	env -u TEST_DATABASE_URL $(BIN)/pytest
+
+test-postgres: $(VENV)/.synced
+	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""The ASGI entry point for servers: `uvicorn api.asgi:app`."""
+
+from api.main import create_app
+
+app = create_app()

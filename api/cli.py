@@ -1,0 +1,117 @@
+"""The `advocacy` command: migrate, seed, serve, verify-citations, ..."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.config import get_settings
+from api.resources import resource_dir
+
+app = typer.Typer(
+    help="Minimum Arrest Age advocacy API: operate the service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SEED_DIR = resource_dir("seed")
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Upgrade the database in DATABASE_URL to REVISION (default: the latest).
+
+    Run once per deployment, before starting workers; migrating at worker start-up races.
+    """
+    from api.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database migrated to {revision}")
+
+
+@app.command()
+def seed(
+    directory: Annotated[
+        Path, typer.Option(help="Folder with incident.json and petitions.json.")
+    ] = SEED_DIR,
+) -> None:
+    """Load the fact base and the petition. Idempotent: rows that exist are left as they are."""
+    from api.db import Database
+    from api.seed import load_seed
+
+    database = Database(get_settings())
+    try:
+        with database.session(write=True) as session:
+            added = load_seed(session, directory)
+    finally:
+        database.dispose()
+    summary = ", ".join(f"{count} {kind}" for kind, count in added.items() if count) or "nothing"
+    typer.echo(f"seed loaded: added {summary}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
+) -> None:
+    """Serve the API with uvicorn. Run `advocacy migrate` first."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # api.http.AccessLogMiddleware logs without query strings
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@app.command("verify-citations")
+def verify_citations(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder holding the source texts.", exists=True, file_okay=False)
+    ],
+) -> None:
+    """Check every stored quote against the source texts in DIRECTORY.
+
+    Each file is matched to a source by its SHA-256; every quote must stand verbatim at its
+    offsets. Exits 1 listing every mismatch and every source with no file.
+    """
+    from api.db import Database
+    from api.incident.service import verify_citations as verify
+
+    database = Database(get_settings())
+    try:
+        with database.session() as session:
+            report = verify(session, directory)
+    finally:
+        database.dispose()
+    for source_id, file_name in sorted(report.matched_files.items()):
+        typer.echo(f"source {source_id}: {file_name}")
+    for problem in report.problems:
+        typer.echo(f"MISMATCH {problem}", err=True)
+    typer.echo(
+        f"{report.checked_quotes} quotes checked against {len(report.matched_files)} files, "
+        f"{len(report.problems)} problems"
+    )
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command("openapi")
+def dump_openapi() -> None:
+    """Print the OpenAPI document as JSON."""
+    from api.main import create_app
+
+    typer.echo(json.dumps(create_app().openapi(), indent=2))

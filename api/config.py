@@ -1,0 +1,90 @@
+"""Settings, read from the environment once and cached.
+
+Every setting is documented in README.md with its default; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("./var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = f"sqlite:///{DEFAULT_VAR_DIR / 'advocacy.db'}"
+    # Sized together with the worker thread pool so requests never wait on "QueuePool limit".
+    db_pool_size: int = Field(default=40, ge=1, le=500)
+    thread_pool_size: int = Field(default=40, ge=1, le=500)
+
+    secret_key: SecretStr | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    smtp_url: SecretStr | None = None
+    mail_dir: Path = DEFAULT_VAR_DIR / "mail"
+    mail_from: str = "Minimum Arrest Age campaign <petition@localhost>"
+    mail_worker_in_process: bool = True
+    mail_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+
+    redis_url: str | None = None
+    rate_limit_enabled: bool = True
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    var_dir: Path = DEFAULT_VAR_DIR
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key is None:
+            raise ValueError("SECRET_KEY is required when ENVIRONMENT=production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def secret(self) -> bytes:
+        """The server secret used for keyed hashes and tokens.
+
+        Outside production a missing SECRET_KEY is generated once and kept under VAR_DIR, so
+        hashes stay stable across restarts of a development box.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        return _development_secret(self.var_dir)
+
+
+@lru_cache(maxsize=8)
+def _development_secret(var_dir: Path) -> bytes:
+    path = var_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

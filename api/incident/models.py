@@ -1,0 +1,251 @@
+"""Incident tables and their public schemas.
+
+Table classes (`table=True`) are never request bodies; the `*Public` classes are what the API
+returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+import api.db  # noqa: F401  (sets the constraint naming convention before tables exist)
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+SLUG_MAX = 80
+
+
+class Precision(StrEnum):
+    day = "day"
+    month = "month"
+    year = "year"
+
+
+class FactStatus(StrEnum):
+    corroborated = "corroborated"
+    single_source = "single_source"
+    disputed = "disputed"
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+class Source(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=SLUG_MAX)
+    position: int = Field(index=True)
+    title: str | None = Field(default=None, max_length=300)
+    publisher: str | None = Field(default=None, max_length=200)
+    published: dt.date | None = None
+    kind: str = Field(max_length=40)
+    language: str = Field(max_length=16)
+    content_sha256: str = Field(max_length=64, unique=True)
+
+
+class Fact(SQLModel, table=True):
+    __table_args__ = (Index("ix_fact_position_id", "position", "id"),)
+
+    id: str = Field(primary_key=True, max_length=SLUG_MAX)
+    position: int
+    topic: str = Field(index=True, max_length=40)
+    statement: str = Field(max_length=1000)
+    occurred_date: dt.date | None = Field(default=None, index=True)
+    # Last day the occurrence could fall on, given its precision; lets date-range filters
+    # match "September 2019" for any day in September.
+    occurred_end: dt.date | None = None
+    occurred_precision: str | None = Field(default=None, max_length=8)
+    occurred_inferred: bool | None = None
+    status: str = Field(index=True, max_length=20)
+
+
+class Citation(SQLModel, table=True):
+    fact_id: str = Field(
+        foreign_key="fact.id", primary_key=True, ondelete="CASCADE", max_length=SLUG_MAX
+    )
+    position: int = Field(primary_key=True)
+    source_id: str = Field(foreign_key="source.id", index=True, max_length=SLUG_MAX)
+    quote: str = Field(max_length=2000)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
+class Discrepancy(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=SLUG_MAX)
+    position: int = Field(index=True)
+    about: str = Field(max_length=500)
+
+
+class DiscrepancyVersion(SQLModel, table=True):
+    __tablename__ = "discrepancy_version"
+
+    discrepancy_id: str = Field(
+        foreign_key="discrepancy.id", primary_key=True, ondelete="CASCADE", max_length=SLUG_MAX
+    )
+    position: int = Field(primary_key=True)
+    source_id: str = Field(foreign_key="source.id", index=True, max_length=SLUG_MAX)
+    quote: str = Field(max_length=2000)
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    says: str = Field(max_length=500)
+
+
+class DiscrepancyFact(SQLModel, table=True):
+    __tablename__ = "discrepancy_fact"
+
+    discrepancy_id: str = Field(
+        foreign_key="discrepancy.id", primary_key=True, ondelete="CASCADE", max_length=SLUG_MAX
+    )
+    fact_id: str = Field(
+        foreign_key="fact.id", primary_key=True, ondelete="CASCADE", max_length=SLUG_MAX
+    )
+
+
+class Incident(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=SLUG_MAX)
+    title: str = Field(max_length=300)
+    summary: str = Field(max_length=4000)
+    # where / when / child / people / agencies: one document, edited as a whole.
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# --- public schemas -----------------------------------------------------------------------
+
+
+class Occurred(BaseModel):
+    date: dt.date = PydanticField(
+        description="The date, to its precision: for `month` the day is 01, for `year` the "
+        "month and day are 01-01."
+    )
+    precision: Precision = PydanticField(description="How much of `date` the sources support.")
+    inferred: bool = PydanticField(
+        description="True when no source states the date outright and it was worked out from "
+        "them (e.g. an article from February 2020 saying 'last September')."
+    )
+
+
+class CitationPublic(BaseModel):
+    source_id: str = PydanticField(description="The `id` of the source quoted.")
+    quote: str = PydanticField(description="Verbatim text of the source.")
+    start: int = PydanticField(description="Offset (Unicode code points) where the quote starts.")
+    end: int = PydanticField(description="Offset just past the quote's end: text[start:end].")
+
+
+class FactPublic(BaseModel):
+    id: str = PydanticField(description="Stable slug.", examples=["officer-fired"])
+    topic: str = PydanticField(examples=["firing"])
+    statement: str = PydanticField(description="The fact, neutrally, in the campaign's words.")
+    occurred: Occurred | None = PydanticField(description="When it happened, if sources say.")
+    status: FactStatus = PydanticField(
+        description="`corroborated`: two or more sources state it; `single_source`: one does; "
+        "`disputed`: sources disagree about it (see `discrepancy_ids`)."
+    )
+    citations: list[CitationPublic] = PydanticField(description="Every source that states it.")
+    discrepancy_ids: list[str] = PydanticField(
+        description="Disagreements between sources that concern this fact."
+    )
+
+
+class SourcePublic(BaseModel):
+    id: str = PydanticField(examples=["article-herald"])
+    title: str | None = PydanticField(description="Headline, or null where the text has none.")
+    publisher: str | None = PydanticField(description="Null unless the text names it.")
+    published: dt.date | None = PydanticField(description="Null unless the text states it.")
+    kind: str = PydanticField(examples=["news_article"])
+    language: str = PydanticField(examples=["en"])
+    content_sha256: str = PydanticField(
+        description="SHA-256 of the source text as UTF-8 bytes; quotes index into that text."
+    )
+    fact_count: int = PydanticField(description="How many facts cite this source.")
+
+
+class DiscrepancyVersionPublic(CitationPublic):
+    says: str = PydanticField(description="What this source's version says, in our words.")
+
+
+class DiscrepancyPublic(BaseModel):
+    id: str
+    about: str = PydanticField(description="What the sources disagree about.")
+    fact_ids: list[str] = PydanticField(description="Facts this disagreement concerns.")
+    versions: list[DiscrepancyVersionPublic] = PydanticField(
+        description="Each source's version, with its quote. No side is picked."
+    )
+
+
+class TimelineEntry(BaseModel):
+    fact_id: str
+    occurred: Occurred
+    topic: str
+    statement: str
+    status: FactStatus
+
+
+class Place(BaseModel):
+    school: str
+    city: str
+    state: str
+    fact_ids: list[str] = PydanticField(description="Facts that support this.")
+
+
+class IncidentDate(Occurred):
+    fact_ids: list[str] = PydanticField(description="Facts that support this.")
+
+
+class Child(BaseModel):
+    name: str
+    age: int
+    fact_ids: list[str]
+
+
+class Party(BaseModel):
+    id: str
+    name: str
+    role: str
+    fact_ids: list[str]
+
+
+class IncidentCounts(BaseModel):
+    facts: int
+    sources: int
+    discrepancies: int
+
+
+class IncidentLinks(BaseModel):
+    facts: str = "/v1/facts"
+    sources: str = "/v1/sources"
+    timeline: str = "/v1/timeline"
+    discrepancies: str = "/v1/discrepancies"
+
+
+class IncidentPublic(BaseModel):
+    id: str
+    title: str
+    summary: str = PydanticField(description="A short account, stating only what sources say.")
+    where: Place
+    when: IncidentDate
+    child: Child
+    people: list[Party]
+    agencies: list[Party]
+    counts: IncidentCounts
+    links: IncidentLinks = PydanticField(default_factory=IncidentLinks)
+
+
+class CslDate(BaseModel):
+    date_parts: list[list[int]] = PydanticField(alias="date-parts")
+
+
+class CslItem(BaseModel):
+    """A CSL-JSON item (Citation Style Language), for reference managers."""
+
+    model_config = {"populate_by_name": True}
+
+    id: str
+    type: str = "article-newspaper"
+    title: str | None = None
+    publisher: str | None = None
+    issued: CslDate | None = None
+    language: str | None = None

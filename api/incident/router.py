@@ -1,0 +1,169 @@
+"""HTTP for the incident: parse, call the service, shape the response. No rules here."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import PUBLIC_CACHE, PUBLIC_CACHE_VALUE, ReadSession
+from api.errors import problem_responses
+from api.incident import service
+from api.incident.models import (
+    SLUG_MAX,
+    DiscrepancyPublic,
+    FactPublic,
+    FactStatus,
+    IncidentPublic,
+    SourcePublic,
+    TimelineEntry,
+)
+from api.pagination import Page, PageParams, page_of, page_params
+from api.types import IsoDate
+
+CSL_MEDIA_TYPE = "application/vnd.citationstyles.csl+json"
+
+router = APIRouter(prefix="/v1", dependencies=[PUBLIC_CACHE])
+
+SlugPath = Annotated[str, Path(max_length=SLUG_MAX, description="The resource's stable slug.")]
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+@router.get(
+    "/incident",
+    tags=["incident"],
+    summary="The incident, summarised",
+    description="One resource tying the incident together: where and when (with the date's "
+    "precision), the child, the people and agencies involved with their roles, each pointing "
+    "at the facts that support it, counts of facts, sources and discrepancies, and links to "
+    "them.",
+    response_model=IncidentPublic,
+    responses=problem_responses(404),
+)
+def read_incident(session: ReadSession) -> IncidentPublic:
+    return service.get_incident(session)
+
+
+@router.get(
+    "/facts",
+    tags=["facts"],
+    summary="List facts",
+    description="Facts in narrative order, each with verbatim quotes from every source that "
+    "states it. Filters combine with AND. `q` searches statements and quotes, "
+    "case-insensitively. `occurred_from`/`occurred_to` match facts whose date, at its "
+    "precision, overlaps the range (a fact dated September 2019 matches 2019-09-15).",
+    response_model=Page[FactPublic],
+    responses=problem_responses(422),
+)
+def list_facts(
+    request: Request,
+    session: ReadSession,
+    paging: Paging,
+    topic: Annotated[str | None, Query(max_length=40, examples=["firing"])] = None,
+    source: Annotated[
+        str | None, Query(max_length=SLUG_MAX, description="Only facts citing this source id.")
+    ] = None,
+    status: Annotated[FactStatus | None, Query()] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    occurred_from: Annotated[IsoDate | None, Query()] = None,
+    occurred_to: Annotated[IsoDate | None, Query()] = None,
+) -> Page[FactPublic]:
+    filters = service.FactFilters(topic, source, status, q, occurred_from, occurred_to)
+    items, cursor = service.list_facts(session, filters, paging)
+    return page_of(request, items, cursor)
+
+
+@router.get(
+    "/facts/{fact_id}",
+    tags=["facts"],
+    summary="One fact",
+    description="A fact with its status, date, and a quote from every source that states it.",
+    response_model=FactPublic,
+    responses=problem_responses(404, 422),
+)
+def read_fact(fact_id: SlugPath, session: ReadSession) -> FactPublic:
+    return service.get_fact(session, fact_id)
+
+
+@router.get(
+    "/sources",
+    tags=["sources"],
+    summary="List sources",
+    description="The documents facts are drawn from. Metadata the text does not state "
+    "(publisher, date) is null rather than guessed.",
+    response_model=Page[SourcePublic],
+    responses=problem_responses(422),
+)
+def list_sources(request: Request, session: ReadSession, paging: Paging) -> Page[SourcePublic]:
+    items, cursor = service.list_sources(session, paging)
+    return page_of(request, items, cursor)
+
+
+@router.get(
+    "/sources/{source_id}",
+    tags=["sources"],
+    summary="One source",
+    description="A source's metadata. Send `Accept: application/vnd.citationstyles.csl+json` "
+    "to get it as a CSL-JSON item for reference managers.",
+    response_model=SourcePublic,
+    responses={
+        200: {
+            "content": {
+                CSL_MEDIA_TYPE: {
+                    "schema": {"$ref": "#/components/schemas/CslItem"},
+                    "example": {
+                        "id": "article-herald",
+                        "type": "article-newspaper",
+                        "title": None,
+                        "language": "en",
+                    },
+                }
+            }
+        },
+        **problem_responses(404, 422),
+    },
+)
+def read_source(
+    source_id: SlugPath, request: Request, session: ReadSession
+) -> SourcePublic | JSONResponse:
+    source = service.get_source(session, source_id)
+    if CSL_MEDIA_TYPE in request.headers.get("accept", ""):
+        csl = service.source_as_csl(source)
+        return JSONResponse(
+            csl.model_dump(mode="json", by_alias=True, exclude_none=True),
+            media_type=CSL_MEDIA_TYPE,
+            headers={"Vary": "Accept", "Cache-Control": PUBLIC_CACHE_VALUE},
+        )
+    return source
+
+
+@router.get(
+    "/timeline",
+    tags=["facts"],
+    summary="Timeline of dated facts",
+    description="Facts that have a date, in order of the latest day each could fall on (so a "
+    "fact known only to the year sorts after one known to the month of that year). Each date "
+    "carries its precision and whether it was inferred.",
+    response_model=Page[TimelineEntry],
+    responses=problem_responses(422),
+)
+def read_timeline(request: Request, session: ReadSession, paging: Paging) -> Page[TimelineEntry]:
+    items, cursor = service.timeline(session, paging)
+    return page_of(request, items, cursor)
+
+
+@router.get(
+    "/discrepancies",
+    tags=["facts"],
+    summary="Where sources disagree",
+    description="Each disagreement lists every source's version with its verbatim quote. "
+    "The campaign picks no side.",
+    response_model=Page[DiscrepancyPublic],
+    responses=problem_responses(422),
+)
+def list_discrepancies(
+    request: Request, session: ReadSession, paging: Paging
+) -> Page[DiscrepancyPublic]:
+    items, cursor = service.list_discrepancies(session, paging)
+    return page_of(request, items, cursor)

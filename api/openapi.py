@@ -1,0 +1,82 @@
+"""OpenAPI document post-processing: one error schema, problem+json everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api.errors import PROBLEM_MEDIA_TYPE
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+API_DESCRIPTION = """
+The backend of the campaign for a **minimum arrest age of 12** in Florida, after the
+September 2019 arrest of six-year-old Kaia Rolle at her Orlando school.
+
+* **Incident facts** (`/v1/incident`, `/v1/facts`, `/v1/sources`, `/v1/timeline`,
+  `/v1/discrepancies`): every fact carries verbatim quotes from its sources, with character
+  offsets into each source text; where sources disagree, each version is shown.
+* **Petition** (`/v1/petitions`): sign, confirm by email, withdraw; live counts and stats.
+
+**Errors** are always [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457)
+`application/problem+json` documents (see the `Problem` schema). A 422 lists each invalid
+field in `errors`, with its `field` name, `location`, JSON `pointer` and a `message` that can be
+shown next to the field.
+
+**Caching**: public reads carry `ETag` and `Cache-Control`; send `If-None-Match` to get `304`.
+
+**Lists** are paginated by cursor: pass the `next` value of one page as `cursor` to get the next.
+"""
+
+TAGS = [
+    {"name": "incident", "description": "The incident, summarised, with links to its parts."},
+    {"name": "facts", "description": "Facts, each backed by verbatim quotes from its sources."},
+    {"name": "sources", "description": "The source documents the facts are drawn from."},
+    {"name": "petitions", "description": "The petition, its counts and its stats."},
+    {"name": "signatures", "description": "Signing, confirming and withdrawing a signature."},
+    {"name": "health", "description": "Liveness and readiness for load balancers."},
+]
+
+
+def install_openapi(app: FastAPI) -> None:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        _problem_json_everywhere(schema)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = build  # type: ignore[method-assign]
+
+
+def _problem_json_everywhere(schema: dict[str, Any]) -> None:
+    """Every 4xx/5xx answers application/problem+json with the Problem schema."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            responses.setdefault(
+                "500", {"description": "Internal Server Error (problem+json, logged server-side)"}
+            )
+            for status, response in responses.items():
+                if not (status.startswith(("4", "5")) or status == "default"):
+                    continue
+                content = response.get("content", {})
+                example = content.get("application/json", {}).get("example")
+                entry: dict[str, Any] = {"schema": PROBLEM_REF}
+                if example is not None:
+                    entry["example"] = example
+                response["content"] = {PROBLEM_MEDIA_TYPE: entry}
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)

@@ -1,0 +1,111 @@
+"""Keyset (cursor) pagination shared by every list endpoint.
+
+A cursor is the sort key of the last item of a page, opaque to clients (base64url JSON). Keyset
+pages stay fast and stable while rows are added, unlike offsets.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlmodel import Session
+from sqlmodel.sql.expression import SelectOfScalar
+
+from api.errors import UnprocessableContent, field_error
+
+T = TypeVar("T")
+Row = TypeVar("Row")
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+    next: str | None = Field(description="The next page's URL (path and query); null at the end.")
+
+
+class PageParams(BaseModel):
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (at most {MAX_LIMIT}).")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=500, description="The `next_cursor` of the previous page."),
+    ] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+def _encode(values: Sequence[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, dt.date | dt.datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(columns):
+            raise ValueError("wrong shape")
+        values: list[Any] = []
+        for column, value in zip(columns, raw, strict=True):
+            python_type = column.type.python_type
+            if python_type in (dt.date, dt.datetime):
+                value = python_type.fromisoformat(value)
+            elif not isinstance(value, python_type):
+                raise ValueError("wrong type")
+            values.append(value)
+        return values
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise UnprocessableContent(
+            "cursor: not a cursor this API issued; start again without it.",
+            errors=[field_error(["query", "cursor"], "Not a valid cursor.", "invalid_cursor")],
+        ) from exc
+
+
+def paginate(
+    session: Session,
+    statement: SelectOfScalar[Row],
+    order_by: Sequence[InstrumentedAttribute[Any]],
+    params: PageParams,
+    *,
+    key: Callable[[Row], Sequence[Any]],
+) -> tuple[list[Row], str | None]:
+    """Run `statement` one page at a time, ordered by the unique key `order_by`.
+
+    Returns the page's rows and the cursor for the next page (None on the last page).
+    """
+    if params.cursor is not None:
+        after: ColumnElement[bool] = tuple_(*order_by) > tuple_(*_decode(params.cursor, order_by))
+        statement = statement.where(after)
+    rows = list(session.exec(statement.order_by(*order_by).limit(params.limit + 1)).all())
+    if len(rows) <= params.limit:
+        return rows, None
+    rows = rows[: params.limit]
+    return rows, _encode(key(rows[-1]))
+
+
+def page_of(request: Request, items: list[T], cursor: str | None) -> Page[T]:
+    """The page response, with a `next` link that keeps the request's filters."""
+    link = None
+    if cursor is not None:
+        kept = {k: v for k, v in request.query_params.items() if k != "cursor"}
+        link = f"{request.url.path}?{urlencode({**kept, 'cursor': cursor})}"
+    return Page(items=items, next_cursor=cursor, next=link)

@@ -1,0 +1,34 @@
+"""Throwaway databases for tests: a SQLite file, or a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+
+def create_database(admin_url: str | None, tmp_dir: Path) -> str:
+    """A new, empty database: PostgreSQL when `admin_url` names a server, else a SQLite file."""
+    if not admin_url:
+        return f"sqlite:///{tmp_dir / f'test-{uuid.uuid4().hex[:8]}.db'}"
+    url = make_url(admin_url)
+    name = f"advocacy_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(admin_url), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(database_url: str) -> None:
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        return
+    admin = url.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(_libpq(admin), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+def _libpq(sqlalchemy_url: str) -> str:
+    url = make_url(sqlalchemy_url)
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)

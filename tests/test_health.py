@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from api.config import Settings
+from api.main import create_app
+from tests.test_errors import assert_problem
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_when_database_answers(client: TestClient) -> None:
+    assert client.get("/readyz").json() == {"status": "ok"}
+
+
+def test_readyz_is_503_problem_when_database_is_unreachable(tmp_path) -> None:
+    settings = Settings(
+        environment="test",
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",  # nothing listens on 1
+        secret_key="x",
+        var_dir=tmp_path,
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+    assert_problem(response, 503)
+    assert response.headers["retry-after"] == "5"
