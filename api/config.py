@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     mail_worker_in_process: bool = True
     mail_poll_seconds: float = Field(default=0.5, gt=0, le=60)
 
+    # How long a process may serve a count before re-reading it (exact within this).
+    count_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+
     redis_url: str | None = None
     rate_limit_enabled: bool = True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,7 +22,12 @@ from api.http import (
     SecurityHeadersMiddleware,
 )
 from api.incident.router import router as incident_router
+from api.mail.worker import MailWorker, backend_for
 from api.openapi import API_DESCRIPTION, TAGS, install_openapi
+from api.petitions.counts import TtlCache
+from api.petitions.models import CountPublic, PetitionStats
+from api.petitions.router import router as petitions_router
+from api.petitions.validation import zip_index
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,7 +41,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Sync endpoints run on this pool; it is sized with the database pool so no request
         # waits for a connection while holding a thread.
         to_thread.current_default_thread_limiter().total_tokens = settings.thread_pool_size
+        zip_index()  # load the ZIP dataset now, not on the first signature
+        stop = threading.Event()
+        worker_thread = None
+        if settings.mail_worker_in_process:
+            worker = MailWorker(app.state.database, settings, backend_for(settings))
+            worker_thread = threading.Thread(
+                target=worker.run_forever, args=(stop,), name="mail-worker", daemon=True
+            )
+            worker_thread.start()
         yield
+        stop.set()
+        if worker_thread is not None:
+            worker_thread.join(timeout=10)
         app.state.database.dispose()
 
     app = FastAPI(
@@ -47,10 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = Database(settings)
+    app.state.count_cache = TtlCache[CountPublic](ttl_seconds=settings.count_cache_seconds)
+    app.state.stats_cache = TtlCache[PetitionStats](ttl_seconds=30.0)
 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(incident_router)
+    app.include_router(petitions_router)
     install_openapi(app)
 
     # Outermost last: logs see the final status; size cap runs before anything reads a body.

@@ -9,13 +9,21 @@ from api.incident.models import (
     Incident,
     Source,
 )
+from api.mail.models import MailMessage
+from api.petitions.models import CountShard, Petition, PetitionVersion, Signature, SignatureToken
 
 __all__ = [
     "Citation",
+    "CountShard",
     "Discrepancy",
     "DiscrepancyFact",
     "DiscrepancyVersion",
     "Fact",
     "Incident",
+    "MailMessage",
+    "Petition",
+    "PetitionVersion",
+    "Signature",
+    "SignatureToken",
     "Source",
 ]

@@ -68,6 +68,8 @@ def _problem_json_everywhere(schema: dict[str, Any]) -> None:
             responses.setdefault(
                 "500", {"description": "Internal Server Error (problem+json, logged server-side)"}
             )
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "The body is not valid JSON."})
             for status, response in responses.items():
                 if not (status.startswith(("4", "5")) or status == "default"):
                     continue

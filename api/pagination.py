@@ -15,8 +15,9 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, tuple_
+from sqlalchemy import ColumnElement, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -66,9 +67,14 @@ def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[
             raise ValueError("wrong shape")
         values: list[Any] = []
         for column, value in zip(columns, raw, strict=True):
-            python_type = column.type.python_type
+            column_type = column.type
+            if isinstance(column_type, TypeDecorator):
+                column_type = column_type.impl_instance
+            python_type = column_type.python_type
             if python_type in (dt.date, dt.datetime):
                 value = python_type.fromisoformat(value)
+                if isinstance(value, dt.datetime) and value.tzinfo is None:
+                    raise ValueError("timestamps in cursors carry their zone")
             elif not isinstance(value, python_type):
                 raise ValueError("wrong type")
             values.append(value)
@@ -83,19 +89,28 @@ def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[
 def paginate(
     session: Session,
     statement: SelectOfScalar[Row],
-    order_by: Sequence[InstrumentedAttribute[Any]],
+    order_by: Sequence[Any],  # mapped columns, e.g. [Fact.position, Fact.id]
     params: PageParams,
     *,
     key: Callable[[Row], Sequence[Any]],
+    descending: bool = False,
 ) -> tuple[list[Row], str | None]:
     """Run `statement` one page at a time, ordered by the unique key `order_by`.
 
     Returns the page's rows and the cursor for the next page (None on the last page).
     """
     if params.cursor is not None:
-        after: ColumnElement[bool] = tuple_(*order_by) > tuple_(*_decode(params.cursor, order_by))
+        # Bound with each column's own type, so e.g. UTC timestamps compare as stored.
+        values = _decode(params.cursor, order_by)
+        last = tuple_(
+            *(literal(v, column.type) for v, column in zip(values, order_by, strict=True))
+        )
+        after: ColumnElement[bool] = (
+            tuple_(*order_by) < last if descending else tuple_(*order_by) > last
+        )
         statement = statement.where(after)
-    rows = list(session.exec(statement.order_by(*order_by).limit(params.limit + 1)).all())
+    ordering = [column.desc() for column in order_by] if descending else list(order_by)
+    rows = list(session.exec(statement.order_by(*ordering).limit(params.limit + 1)).all())
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]

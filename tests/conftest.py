@@ -8,18 +8,25 @@ state.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
+import re
+import threading
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import delete
 
 from api.cli import SEED_DIR
 from api.config import Settings
 from api.db import Database, metadata
+from api.mail.worker import MailWorker, backend_for
 from api.main import create_app
 from api.migrate import upgrade
 from api.seed import load_seed
@@ -47,6 +54,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         mail_dir=var_dir / "mail",
         mail_worker_in_process=False,
         rate_limit_enabled=False,
+        count_cache_seconds=0,
         db_pool_size=20,
         thread_pool_size=20,
     )
@@ -89,3 +97,72 @@ def api_schema(app: FastAPI):
     import schemathesis
 
     return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives.
+
+    It can be stopped and started again on the same port, to test delivery while it is down.
+    """
+
+    def __init__(self) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.messages: list[EmailMessage] = []
+        self._lock = threading.Lock()
+        self._controller = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}?timeout=5"
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, smtp_server: SmtpSink) -> Settings:
+    return settings.model_copy(update={"smtp_url": SecretStr(smtp_server.url)})
+
+
+@pytest.fixture
+def mail_worker(database: Database, mail_settings: Settings) -> MailWorker:
+    return MailWorker(database, mail_settings, backend_for(mail_settings))
+
+
+def link_in(message: EmailMessage, path: str) -> str:
+    """The token of the first `{PUBLIC_BASE_URL}{path}?token=...` link in a mail's text."""
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    match = re.search(re.escape(path) + r"\?token=([A-Za-z0-9_-]+)", body.get_content())
+    assert match, f"no {path} link in the mail"
+    return match.group(1)

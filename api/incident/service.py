@@ -109,7 +109,7 @@ def list_facts(
     rows, cursor = paginate(
         session,
         statement,
-        [Fact.position, Fact.id],  # type: ignore[list-item]
+        [Fact.position, Fact.id],
         page,
         key=lambda row: (row.position, row.id),
     )
@@ -130,7 +130,7 @@ def timeline(session: Session, page: PageParams) -> tuple[list[TimelineEntry], s
         statement,
         # Latest day each could fall on first: "the following day" (year precision, 2019)
         # then sorts after "September 2019", not before it.
-        [Fact.occurred_end, Fact.occurred_date, Fact.position, Fact.id],  # type: ignore[list-item]
+        [Fact.occurred_end, Fact.occurred_date, Fact.position, Fact.id],
         page,
         key=lambda row: (
             row.occurred_end,
@@ -159,7 +159,7 @@ def list_sources(session: Session, page: PageParams) -> tuple[list[SourcePublic]
     rows, cursor = paginate(
         session,
         select(Source),
-        [Source.position, Source.id],  # type: ignore[list-item]
+        [Source.position, Source.id],
         page,
         key=lambda row: (row.position, row.id),
     )
@@ -195,7 +195,7 @@ def list_discrepancies(
     rows, cursor = paginate(
         session,
         select(Discrepancy),
-        [Discrepancy.position, Discrepancy.id],  # type: ignore[list-item]
+        [Discrepancy.position, Discrepancy.id],
         page,
         key=lambda row: (row.position, row.id),
     )

@@ -1,0 +1,286 @@
+"""Petition and signature tables, and the request/response schemas around them.
+
+Signatures are insert-only rows; counts live in sharded counter rows (`CountShard`) so no single
+row is updated by every confirmation (the hot row that took UK e-petitions down).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from api.db import UtcDateTime, utcnow
+from api.petitions.validation import (
+    COMMENT_MAX,
+    NAME_MAX,
+    POSTAL_CODE_MAX,
+    clean_comment,
+    clean_country,
+    clean_name,
+    normalise_email,
+)
+
+SLUG_MAX = 80
+COUNT_SHARDS = 16
+
+
+class PetitionStatus(StrEnum):
+    draft = "draft"
+    open = "open"
+    closed = "closed"
+
+
+class SignatureStatus(StrEnum):
+    pending = "pending"
+    confirmed = "confirmed"
+    withdrawn = "withdrawn"
+    struck = "struck"
+
+
+class TokenPurpose(StrEnum):
+    confirm = "confirm"
+    withdraw = "withdraw"
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(sa_type=UtcDateTime, **kwargs)
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+class Petition(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=SLUG_MAX, unique=True)
+    title: str = Field(max_length=200)
+    ask: str = Field(max_length=1000)
+    target: str = Field(max_length=200)
+    body: str = Field(max_length=20000)
+    status: str = Field(max_length=10, index=True)
+    goal: int
+    milestones: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    opens_at: dt.datetime | None = _timestamp(default=None, nullable=True)
+    closes_at: dt.datetime | None = _timestamp(default=None, nullable=True)
+    version: int = 1
+    content_hash: str = Field(max_length=64)
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+    updated_at: dt.datetime = _timestamp(default_factory=utcnow)
+
+
+class PetitionVersion(SQLModel, table=True):
+    """Each text a petition has had: a signature records the version its signer saw."""
+
+    __tablename__ = "petition_version"
+
+    petition_id: int = Field(foreign_key="petition.id", primary_key=True, ondelete="CASCADE")
+    number: int = Field(primary_key=True)
+    content_hash: str = Field(max_length=64)
+    title: str = Field(max_length=200)
+    ask: str = Field(max_length=1000)
+    target: str = Field(max_length=200)
+    body: str = Field(max_length=20000)
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+
+
+class Signature(SQLModel, table=True):
+    __table_args__ = (
+        # One signature per person per petition. NULL once withdrawn, so they may sign again.
+        UniqueConstraint("petition_id", "email_hash"),
+        Index("ix_signature_petition_status_confirmed", "petition_id", "status", "confirmed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    petition_id: int = Field(foreign_key="petition.id", ondelete="CASCADE")
+    petition_version: int
+    status: str = Field(max_length=12)
+    email_hash: str | None = Field(default=None, max_length=64)
+    # Personal data: erased on withdrawal and by retention (`advocacy anonymize`).
+    email: str | None = Field(default=None, max_length=320)
+    first_name: str | None = Field(default=None, max_length=NAME_MAX)
+    last_name: str | None = Field(default=None, max_length=NAME_MAX)
+    postal_code: str | None = Field(default=None, max_length=POSTAL_CODE_MAX)
+    comment: str | None = Field(default=None, max_length=COMMENT_MAX)
+    ip_hash: str | None = Field(default=None, max_length=64)
+    county: str | None = Field(default=None, max_length=80)
+    # Coarse and kept in the anonymous record, so stats survive erasure.
+    country: str = Field(max_length=2)
+    state: str | None = Field(default=None, max_length=2)
+    display_publicly: bool = False
+    contact_opt_in: bool = False
+    locale: str = Field(default="en", max_length=5)
+    emails_sent: int = 0
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+    confirmed_at: dt.datetime | None = _timestamp(default=None, nullable=True)
+    withdrawn_at: dt.datetime | None = _timestamp(default=None, nullable=True)
+
+
+class SignatureToken(SQLModel, table=True):
+    """A link sent by email. Only its hash is stored; it is single-use and may expire."""
+
+    __tablename__ = "signature_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    signature_id: int = Field(foreign_key="signature.id", index=True, ondelete="CASCADE")
+    purpose: str = Field(max_length=10)
+    created_at: dt.datetime = _timestamp(default_factory=utcnow)
+    expires_at: dt.datetime | None = _timestamp(default=None, nullable=True)
+    used_at: dt.datetime | None = _timestamp(default=None, nullable=True)
+
+
+class CountShard(SQLModel, table=True):
+    """Confirmed signatures of a petition, spread over COUNT_SHARDS rows: each confirmation
+    updates one shard at random, and a count is the sum of COUNT_SHARDS rows."""
+
+    __tablename__ = "count_shard"
+
+    petition_id: int = Field(foreign_key="petition.id", primary_key=True, ondelete="CASCADE")
+    shard: int = Field(primary_key=True)
+    confirmed: int = 0
+
+
+# --- request bodies -----------------------------------------------------------------------
+
+Name = Annotated[str, PydanticField(max_length=NAME_MAX * 2), AfterValidator(clean_name)]
+
+
+class SignatureCreate(BaseModel):
+    """What a signer sends. Unknown fields are refused."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_name": "Ana",
+                    "last_name": "García",
+                    "email": "ana@example.org",
+                    "postal_code": "32801",
+                    "country": "US",
+                    "comment": "No child should be arrested at school.",
+                    "display_publicly": True,
+                    "contact_opt_in": False,
+                    "locale": "es",
+                }
+            ]
+        },
+    )
+
+    first_name: Name = PydanticField(description="Given name, 1-100 characters.")
+    last_name: Name = PydanticField(
+        description="Family name, 1-100 characters. Never shown publicly: only its initial is."
+    )
+    email: Annotated[str, PydanticField(max_length=320), AfterValidator(normalise_email)] = (
+        PydanticField(description="Where the confirmation link is sent. Never shown publicly.")
+    )
+    postal_code: Annotated[
+        str,
+        PydanticField(
+            min_length=1, max_length=POSTAL_CODE_MAX, pattern=r"^\s*[A-Za-z0-9][A-Za-z0-9 -]*\s*$"
+        ),
+    ] = PydanticField(
+        description="For US: a ZIP (5 digits) or ZIP+4 in use; it is resolved to its state "
+        "and county. Other countries: up to 16 letters, digits, spaces or hyphens."
+    )
+    country: Annotated[
+        str, PydanticField(min_length=2, max_length=2), AfterValidator(clean_country)
+    ] = PydanticField(default="US", description="ISO 3166-1 alpha-2 code.")
+    comment: Annotated[str, AfterValidator(clean_comment)] | None = PydanticField(
+        default=None, max_length=COMMENT_MAX, description="Optional, at most 500 characters."
+    )
+    display_publicly: StrictBool = PydanticField(
+        default=False,
+        description="Show first name, last initial, place and comment in the public list.",
+    )
+    contact_opt_in: StrictBool = PydanticField(
+        default=False, description="The signer agrees to hear from the campaign again."
+    )
+    locale: Literal["en", "es"] = PydanticField(default="en", description="Language of the emails.")
+
+
+class TokenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = PydanticField(
+        min_length=16, max_length=128, description="The token from the emailed link."
+    )
+
+
+# --- responses ----------------------------------------------------------------------------
+
+
+class SignatureAccepted(BaseModel):
+    status: Literal["pending_confirmation"] = PydanticField(
+        default="pending_confirmation",
+        description="Always this value, whether the email is new, pending or already "
+        "confirmed: the answer never reveals whether someone signed.",
+    )
+
+
+class ConfirmResult(BaseModel):
+    status: Literal["confirmed", "already_confirmed"]
+    petition_slug: str
+
+
+class WithdrawResult(BaseModel):
+    status: Literal["withdrawn", "already_withdrawn"]
+    petition_slug: str
+
+
+class VersionPublic(BaseModel):
+    number: int = PydanticField(description="Increases with every change to the text.")
+    content_hash: str = PydanticField(description="SHA-256 of the text the signer saw.")
+
+
+class PetitionPublic(BaseModel):
+    slug: str
+    title: str
+    ask: str = PydanticField(description="The policy change asked for.")
+    target: str = PydanticField(description="Who must act.")
+    body: str = PydanticField(
+        description="The case, plain text; paragraphs are separated by a blank line. "
+        "`[fact:ID]` refers to `/v1/facts/ID`."
+    )
+    status: PetitionStatus
+    goal: int
+    milestones: list[int]
+    opens_at: dt.datetime | None
+    closes_at: dt.datetime | None
+    version: VersionPublic
+    verified_count: int = PydanticField(description="Confirmed signatures (within seconds).")
+    progress: float = PydanticField(description="verified_count / goal, capped at 1.")
+
+
+class CountPublic(BaseModel):
+    verified: int = PydanticField(description="Confirmed signatures, exact within seconds.")
+    goal: int
+    updated_at: dt.datetime = PydanticField(description="When the count was read.")
+
+
+class StatBucket(BaseModel):
+    key: str = PydanticField(description="The state code, county name or day.")
+    count: int
+
+
+class PetitionStats(BaseModel):
+    by_state: list[StatBucket] = PydanticField(description="Confirmed US signatures by state.")
+    by_florida_county: list[StatBucket] = PydanticField(
+        description="Confirmed signatures from Florida, by county."
+    )
+    by_day: list[StatBucket] = PydanticField(description="Confirmations per day (UTC).")
+    updated_at: dt.datetime
+
+
+class RecentSignature(BaseModel):
+    """Only signers who chose `display_publicly`; nothing else about them is ever shown."""
+
+    first_name: str
+    last_initial: str
+    place: str | None = PydanticField(description="County and state, or state, or country.")
+    comment: str | None
+    signed_at: dt.datetime = PydanticField(description="When the signature was confirmed.")

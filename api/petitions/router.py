@@ -1,0 +1,199 @@
+"""HTTP for petitions and signatures: parse, call the service, shape the response."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+
+from api.config import Settings
+from api.deps import (
+    PUBLIC_CACHE,
+    AppSettings,
+    DatabaseDep,
+    ReadSession,
+    WriteSession,
+    cache_control,
+)
+from api.errors import problem_responses
+from api.pagination import Page, PageParams, page_of, page_params
+from api.petitions import service
+from api.petitions.models import (
+    SLUG_MAX,
+    ConfirmResult,
+    CountPublic,
+    PetitionPublic,
+    PetitionStats,
+    RecentSignature,
+    SignatureAccepted,
+    SignatureCreate,
+    TokenBody,
+    WithdrawResult,
+)
+
+router = APIRouter(prefix="/v1")
+
+SlugPath = Annotated[
+    str,
+    Path(
+        max_length=SLUG_MAX,
+        description="The petition's slug.",
+        examples=["florida-minimum-arrest-age-12"],
+    ),
+]
+Paging = Annotated[PageParams, Depends(page_params)]
+NO_STORE = cache_control("no-store")
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def signing_context(request: Request, settings: Settings) -> service.SigningContext:
+    return service.SigningContext(
+        secret=settings.secret(),
+        public_base_url=settings.public_base_url,
+        client_ip=client_ip(request),
+    )
+
+
+@router.get(
+    "/petitions",
+    tags=["petitions"],
+    summary="List petitions",
+    description="Open and closed petitions (drafts are not public), each with its verified count.",
+    response_model=Page[PetitionPublic],
+    responses=problem_responses(422),
+    dependencies=[PUBLIC_CACHE],
+)
+def list_petitions(request: Request, session: ReadSession, paging: Paging) -> Page[PetitionPublic]:
+    items, cursor = service.list_petitions(session, paging)
+    return page_of(request, items, cursor)
+
+
+@router.get(
+    "/petitions/{slug}",
+    tags=["petitions"],
+    summary="One petition",
+    description="The petition's text (with the version a signer would sign), status, goal, "
+    "milestones, and its verified count and progress.",
+    response_model=PetitionPublic,
+    responses=problem_responses(404, 422),
+    dependencies=[cache_control("public, max-age=5, stale-while-revalidate=30")],
+)
+def read_petition(slug: SlugPath, session: ReadSession) -> PetitionPublic:
+    return service.get_petition(session, slug)
+
+
+@router.get(
+    "/petitions/{slug}/count",
+    tags=["petitions"],
+    summary="Verified signature count",
+    description="Confirmed signatures, served from a per-process cache refreshed at most once "
+    "a second from sharded counters: constant cost whatever the number of signatures, exact "
+    "within a few seconds. For a live count without polling, use `/events`.",
+    response_model=CountPublic,
+    responses=problem_responses(404, 422),
+    dependencies=[cache_control("public, max-age=2, stale-while-revalidate=10")],
+)
+def read_count(slug: SlugPath, request: Request, database: DatabaseDep) -> CountPublic:
+    cache = request.app.state.count_cache
+
+    def load() -> CountPublic:
+        with database.session() as session:
+            return service.get_count(session, slug)
+
+    count: CountPublic = cache.get(slug, load)
+    return count
+
+
+@router.get(
+    "/petitions/{slug}/stats",
+    tags=["petitions"],
+    summary="Where and when people signed",
+    description="Confirmed signatures by US state, by Florida county, and by day (UTC). "
+    "Refreshed at most every 30 seconds.",
+    response_model=PetitionStats,
+    responses=problem_responses(404, 422),
+    dependencies=[cache_control("public, max-age=30, stale-while-revalidate=60")],
+)
+def read_stats(slug: SlugPath, request: Request, database: DatabaseDep) -> PetitionStats:
+    def load() -> PetitionStats:
+        with database.session() as session:
+            return service.stats(session, slug)
+
+    stats: PetitionStats = request.app.state.stats_cache.get(slug, load)
+    return stats
+
+
+@router.get(
+    "/petitions/{slug}/signatures/recent",
+    tags=["petitions"],
+    summary="Recent public signatures",
+    description="Only signers who chose `display_publicly`, newest first: first name, last "
+    "initial, county or state, comment and time. Nothing else about anyone is shown.",
+    response_model=Page[RecentSignature],
+    responses=problem_responses(404, 422),
+    dependencies=[cache_control("public, max-age=10, stale-while-revalidate=30")],
+)
+def recent_signatures(
+    slug: SlugPath, request: Request, session: ReadSession, paging: Paging
+) -> Page[RecentSignature]:
+    items, cursor = service.recent_signatures(session, slug, paging)
+    return page_of(request, items, cursor)
+
+
+@router.post(
+    "/petitions/{slug}/signatures",
+    tags=["signatures"],
+    summary="Sign a petition",
+    description="Takes a signature and emails a confirmation link (valid 7 days); the "
+    'signature counts once confirmed. The answer is `202 {"status": '
+    '"pending_confirmation"}` whether the email is new, pending or already confirmed, so it '
+    'never reveals who signed. A repeat sends a reminder or an "already signed" email, at '
+    "most 3 emails per signature. One signature per email per petition (for Gmail, dots and "
+    "`+tags` do not make a new address). A US `postal_code` must be a ZIP in use. "
+    "Fields the API does not know are refused.",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SignatureAccepted,
+    responses=problem_responses(404, 409, 413, 422),
+    dependencies=[NO_STORE],
+)
+def sign(
+    slug: SlugPath,
+    body: SignatureCreate,
+    request: Request,
+    session: WriteSession,
+    settings: AppSettings,
+) -> SignatureAccepted:
+    service.sign(session, slug, body, signing_context(request, settings))
+    return SignatureAccepted()
+
+
+@router.post(
+    "/signatures/confirm",
+    tags=["signatures"],
+    summary="Confirm a signature",
+    description="With the token from the emailed link (`/confirm?token=...`). Confirming twice "
+    "is harmless (`already_confirmed`). An expired link is a 410; an unknown one a 404.",
+    response_model=ConfirmResult,
+    responses=problem_responses(404, 410, 422),
+    dependencies=[NO_STORE],
+)
+def confirm(body: TokenBody, session: WriteSession) -> ConfirmResult:
+    return service.confirm(session, body.token)
+
+
+@router.post(
+    "/signatures/withdraw",
+    tags=["signatures"],
+    summary="Withdraw a signature",
+    description="With the token from the emailed withdraw link. Erases the signer's personal "
+    "data, keeps an anonymous record, and takes the signature out of every count. Withdrawing "
+    "twice answers `already_withdrawn`.",
+    response_model=WithdrawResult,
+    responses=problem_responses(404, 410, 422),
+    dependencies=[NO_STORE],
+)
+def withdraw(body: TokenBody, session: WriteSession, response: Response) -> WithdrawResult:
+    return service.withdraw(session, body.token)

@@ -1,0 +1,519 @@
+"""Petition rules: signing, confirming, withdrawing, counting. Services flush, never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from api.db import utcnow
+from api.errors import Conflict, Gone, NotFound, UnprocessableContent, field_error
+from api.mail import service as mail
+from api.pagination import PageParams, paginate
+from api.petitions.models import (
+    COUNT_SHARDS,
+    ConfirmResult,
+    CountPublic,
+    CountShard,
+    Petition,
+    PetitionPublic,
+    PetitionStats,
+    PetitionStatus,
+    PetitionVersion,
+    RecentSignature,
+    Signature,
+    SignatureCreate,
+    SignatureStatus,
+    SignatureToken,
+    StatBucket,
+    TokenPurpose,
+    VersionPublic,
+    WithdrawResult,
+)
+from api.petitions.validation import canonical_email, resolve_postal_code
+from api.security import keyed_hash, new_token, token_hash
+
+CONFIRM_TOKEN_LIFETIME = dt.timedelta(days=7)
+EMAILS_PER_SIGNATURE = 3  # the confirmation and at most two reminders, however often one signs
+
+
+@dataclass(frozen=True)
+class SigningContext:
+    """What the service needs from the request and the settings to take a signature."""
+
+    secret: bytes
+    public_base_url: str
+    client_ip: str | None
+
+
+# --- petitions ----------------------------------------------------------------------------
+
+
+def content_hash(title: str, ask: str, target: str, body: str) -> str:
+    text = json.dumps([title, ask, target, body], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def create_petition(session: Session, data: dict[str, Any]) -> Petition:
+    """A new petition with its first version and its count shards."""
+    digest = content_hash(data["title"], data["ask"], data["target"], data["body"])
+    petition = Petition(
+        slug=data["slug"],
+        title=data["title"],
+        ask=data["ask"],
+        target=data["target"],
+        body=data["body"],
+        status=PetitionStatus(data.get("status", "draft")).value,
+        goal=data["goal"],
+        milestones=list(data.get("milestones", [])),
+        opens_at=_parse_time(data.get("opens_at")),
+        closes_at=_parse_time(data.get("closes_at")),
+        version=1,
+        content_hash=digest,
+    )
+    session.add(petition)
+    session.flush()
+    assert petition.id is not None
+    session.add(
+        PetitionVersion(
+            petition_id=petition.id,
+            number=1,
+            content_hash=digest,
+            title=petition.title,
+            ask=petition.ask,
+            target=petition.target,
+            body=petition.body,
+        )
+    )
+    session.add_all(
+        CountShard(petition_id=petition.id, shard=shard) for shard in range(COUNT_SHARDS)
+    )
+    session.flush()
+    return petition
+
+
+def load_petitions(session: Session, data: dict[str, Any]) -> int:
+    """Seed petitions that do not exist yet; existing ones are left as staff keep them."""
+    added = 0
+    for item in data["petitions"]:
+        if session.exec(select(Petition.id).where(Petition.slug == item["slug"])).first():
+            continue
+        create_petition(session, item)
+        added += 1
+    return added
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def _published_petition(session: Session, slug: str) -> Petition:
+    petition = session.exec(select(Petition).where(Petition.slug == slug)).first()
+    if petition is None or petition.status == PetitionStatus.draft.value:
+        raise NotFound(f"No petition with slug '{slug}'.")
+    return petition
+
+
+def _public(petition: Petition, verified: int) -> PetitionPublic:
+    return PetitionPublic(
+        slug=petition.slug,
+        title=petition.title,
+        ask=petition.ask,
+        target=petition.target,
+        body=petition.body,
+        status=PetitionStatus(petition.status),
+        goal=petition.goal,
+        milestones=petition.milestones,
+        opens_at=petition.opens_at,
+        closes_at=petition.closes_at,
+        version=VersionPublic(number=petition.version, content_hash=petition.content_hash),
+        verified_count=verified,
+        progress=min(1.0, verified / petition.goal) if petition.goal > 0 else 0.0,
+    )
+
+
+def list_petitions(session: Session, page: PageParams) -> tuple[list[PetitionPublic], str | None]:
+    statement = select(Petition).where(Petition.status != PetitionStatus.draft.value)
+    rows, cursor = paginate(
+        session,
+        statement,
+        [Petition.id],
+        page,
+        key=lambda p: (p.id,),
+    )
+    counts = _verified_counts(session, [p.id for p in rows if p.id is not None])
+    return [_public(p, counts.get(p.id or 0, 0)) for p in rows], cursor
+
+
+def get_petition(session: Session, slug: str) -> PetitionPublic:
+    petition = _published_petition(session, slug)
+    assert petition.id is not None
+    return _public(petition, _verified_counts(session, [petition.id]).get(petition.id, 0))
+
+
+# --- counts -------------------------------------------------------------------------------
+
+
+def _verified_counts(session: Session, petition_ids: Sequence[int]) -> dict[int, int]:
+    """Sum of each petition's COUNT_SHARDS counter rows: O(1) in the number of signatures."""
+    statement = (
+        select(CountShard.petition_id, func.sum(CountShard.confirmed))
+        .where(col(CountShard.petition_id).in_(list(petition_ids)))
+        .group_by(col(CountShard.petition_id))
+    )
+    return {petition_id: int(total or 0) for petition_id, total in session.exec(statement)}
+
+
+def get_count(session: Session, slug: str) -> CountPublic:
+    petition = _published_petition(session, slug)
+    assert petition.id is not None
+    verified = _verified_counts(session, [petition.id]).get(petition.id, 0)
+    return CountPublic(verified=verified, goal=petition.goal, updated_at=utcnow())
+
+
+def _add_to_count(session: Session, petition_id: int, delta: int) -> None:
+    # A random shard: concurrent confirmations rarely touch the same row.
+    shard = random.randrange(COUNT_SHARDS)  # noqa: S311 (spreading load, not security)
+    values = {"petition_id": petition_id, "shard": shard, "confirmed": delta}
+    insert = _dialect_insert(session)(CountShard).values(**values)
+    session.exec(
+        insert.on_conflict_do_update(
+            index_elements=["petition_id", "shard"],
+            set_={"confirmed": CountShard.confirmed + delta},
+        )
+    )
+
+
+def _dialect_insert(session: Session) -> Any:
+    bind = session.get_bind()
+    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+
+
+# --- signing ------------------------------------------------------------------------------
+
+
+def sign(session: Session, slug: str, data: SignatureCreate, context: SigningContext) -> None:
+    """Take a signature, or remind an existing signer; the answer is the same either way.
+
+    One signature per canonical email per petition is enforced by a unique constraint on the
+    keyed hash, so concurrent requests cannot create two.
+    """
+    try:
+        place = resolve_postal_code(data.postal_code, data.country)
+    except ValueError as exc:
+        raise UnprocessableContent(
+            f"postal_code: {exc}",
+            errors=[field_error(["body", "postal_code"], str(exc), "invalid_postal_code")],
+        ) from exc
+    petition = _published_petition(session, slug)
+    _require_open(petition)
+    assert petition.id is not None
+
+    email_hash = keyed_hash(context.secret, "email", canonical_email(data.email))
+    now = utcnow()
+    inserted = session.exec(
+        _dialect_insert(session)(Signature)
+        .values(
+            petition_id=petition.id,
+            petition_version=petition.version,
+            status=SignatureStatus.pending.value,
+            email_hash=email_hash,
+            email=data.email,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            postal_code=place.postal_code,
+            country=data.country,
+            state=place.state,
+            county=place.county,
+            comment=data.comment or None,
+            ip_hash=keyed_hash(context.secret, "ip", context.client_ip)
+            if context.client_ip
+            else None,
+            display_publicly=data.display_publicly,
+            contact_opt_in=data.contact_opt_in,
+            locale=data.locale,
+            emails_sent=1,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["petition_id", "email_hash"])
+        .returning(col(Signature.id))
+    ).first()
+    if inserted is not None:
+        signature_id = inserted[0]
+        _queue_mail(
+            session,
+            petition,
+            signature_id,
+            data.email,
+            data.first_name,
+            data.locale,
+            "confirm",
+            context,
+        )
+        return
+
+    existing = session.exec(
+        select(Signature).where(
+            Signature.petition_id == petition.id, Signature.email_hash == email_hash
+        )
+    ).one()
+    assert existing.id is not None
+    # Atomic: of many concurrent repeats, only EMAILS_PER_SIGNATURE - 1 win a reminder.
+    claimed = session.exec(
+        update(Signature)
+        .where(
+            col(Signature.id) == existing.id,
+            col(Signature.emails_sent) < EMAILS_PER_SIGNATURE,
+        )
+        .values(emails_sent=Signature.emails_sent + 1)
+    ).rowcount
+    if not claimed or existing.email is None:
+        return
+    template = "already_signed" if existing.status == SignatureStatus.confirmed.value else "confirm"
+    _queue_mail(
+        session,
+        petition,
+        existing.id,
+        existing.email,
+        existing.first_name or "",
+        data.locale,
+        template,
+        context,
+    )
+
+
+def _require_open(petition: Petition) -> None:
+    now = utcnow()
+    if petition.status != PetitionStatus.open.value:
+        raise Conflict(
+            f"The petition '{petition.slug}' is {petition.status}; it takes no signatures."
+        )
+    if petition.opens_at is not None and now < petition.opens_at:
+        raise Conflict(f"The petition '{petition.slug}' opens at {petition.opens_at.isoformat()}.")
+    if petition.closes_at is not None and now >= petition.closes_at:
+        raise Conflict(
+            f"The petition '{petition.slug}' closed at {petition.closes_at.isoformat()}."
+        )
+
+
+def _queue_mail(
+    session: Session,
+    petition: Petition,
+    signature_id: int,
+    email: str,
+    first_name: str,
+    locale: str,
+    template: str,
+    context: SigningContext,
+) -> None:
+    now = utcnow()
+    payload: dict[str, Any] = {"first_name": first_name, "petition_title": petition.title}
+    if template == "confirm":
+        confirm_token, confirm_hash = new_token()
+        session.add(
+            SignatureToken(
+                token_hash=confirm_hash,
+                signature_id=signature_id,
+                purpose=TokenPurpose.confirm.value,
+                expires_at=now + CONFIRM_TOKEN_LIFETIME,
+            )
+        )
+        payload["confirm_url"] = f"{context.public_base_url}/confirm?token={confirm_token}"
+    withdraw_token, withdraw_hash = new_token()
+    session.add(
+        SignatureToken(
+            token_hash=withdraw_hash, signature_id=signature_id, purpose=TokenPurpose.withdraw.value
+        )
+    )
+    payload["withdraw_url"] = f"{context.public_base_url}/withdraw?token={withdraw_token}"
+    mail.enqueue(
+        session,
+        template=template,
+        locale=locale,
+        to_address=email,
+        payload=payload,
+        signature_id=signature_id,
+    )
+
+
+# --- confirmation and withdrawal ----------------------------------------------------------
+
+
+def _token(session: Session, token: str, purpose: TokenPurpose) -> tuple[SignatureToken, Signature]:
+    row = session.get(SignatureToken, token_hash(token))
+    if row is None or row.purpose != purpose.value:
+        raise NotFound("This link is not known. Check that it was copied whole.")
+    signature = session.get(Signature, row.signature_id)
+    if signature is None:  # pragma: no cover - tokens cascade with their signature
+        raise NotFound("This link is not known. Check that it was copied whole.")
+    return row, signature
+
+
+def _slug(session: Session, petition_id: int) -> str:
+    return session.exec(select(Petition.slug).where(Petition.id == petition_id)).one()
+
+
+def confirm(session: Session, token: str) -> ConfirmResult:
+    """Count a pending signature. Confirming twice is harmless."""
+    row, signature = _token(session, token, TokenPurpose.confirm)
+    assert signature.id is not None
+    slug = _slug(session, signature.petition_id)
+    if signature.status == SignatureStatus.confirmed.value:
+        return ConfirmResult(status="already_confirmed", petition_slug=slug)
+    if signature.status != SignatureStatus.pending.value:
+        raise Gone("This signature was withdrawn or removed; the link no longer works.")
+    now = utcnow()
+    if row.used_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        raise Gone("This confirmation link has expired. Sign again to get a new one.")
+    # Only one of several concurrent confirmations moves it from pending, so it counts once.
+    moved = session.exec(
+        update(Signature)
+        .where(
+            col(Signature.id) == signature.id,
+            col(Signature.status) == SignatureStatus.pending.value,
+        )
+        .values(status=SignatureStatus.confirmed.value, confirmed_at=now)
+    ).rowcount
+    session.exec(
+        update(SignatureToken)
+        .where(col(SignatureToken.token_hash) == row.token_hash)
+        .values(used_at=now)
+    )
+    if moved:
+        _add_to_count(session, signature.petition_id, +1)
+    return ConfirmResult(status="confirmed" if moved else "already_confirmed", petition_slug=slug)
+
+
+ERASED_FIELDS: dict[str, Any] = {
+    "email": None,
+    "email_hash": None,
+    "first_name": None,
+    "last_name": None,
+    "postal_code": None,
+    "comment": None,
+    "ip_hash": None,
+    "county": None,
+    "display_publicly": False,
+    "contact_opt_in": False,
+}
+
+
+def withdraw(session: Session, token: str) -> WithdrawResult:
+    """Take a signature out of every count and erase its personal data, keeping an anonymous
+    record (petition, version, state, country, times)."""
+    row, signature = _token(session, token, TokenPurpose.withdraw)
+    assert signature.id is not None
+    slug = _slug(session, signature.petition_id)
+    if signature.status == SignatureStatus.withdrawn.value:
+        return WithdrawResult(status="already_withdrawn", petition_slug=slug)
+    if signature.status == SignatureStatus.struck.value:
+        raise Gone("This signature was removed by moderators; there is nothing to withdraw.")
+    now = utcnow()
+    was_counted = False
+    for status in (SignatureStatus.confirmed, SignatureStatus.pending):
+        moved = session.exec(
+            update(Signature)
+            .where(col(Signature.id) == signature.id, col(Signature.status) == status.value)
+            .values(status=SignatureStatus.withdrawn.value, withdrawn_at=now, **ERASED_FIELDS)
+        ).rowcount
+        if moved:
+            was_counted = status is SignatureStatus.confirmed
+            break
+    else:
+        return WithdrawResult(status="already_withdrawn", petition_slug=slug)
+    if was_counted:
+        _add_to_count(session, signature.petition_id, -1)
+    # Keep only this link, so clicking it again says "already withdrawn".
+    session.exec(
+        delete(SignatureToken).where(
+            col(SignatureToken.signature_id) == signature.id,
+            col(SignatureToken.token_hash) != row.token_hash,
+        )
+    )
+    session.exec(
+        update(SignatureToken)
+        .where(col(SignatureToken.token_hash) == row.token_hash)
+        .values(used_at=now)
+    )
+    mail.erase_for_signature(session, signature.id)
+    return WithdrawResult(status="withdrawn", petition_slug=slug)
+
+
+# --- stats and the public list ------------------------------------------------------------
+
+
+def stats(session: Session, slug: str) -> PetitionStats:
+    petition = _published_petition(session, slug)
+    confirmed = (
+        Signature.petition_id == petition.id,
+        Signature.status == SignatureStatus.confirmed.value,
+    )
+    by_state = session.exec(
+        select(Signature.state, func.count())
+        .where(*confirmed, Signature.country == "US", col(Signature.state).is_not(None))
+        .group_by(col(Signature.state))
+        .order_by(func.count().desc(), col(Signature.state))
+    ).all()
+    by_county = session.exec(
+        select(Signature.county, func.count())
+        .where(*confirmed, Signature.state == "FL", col(Signature.county).is_not(None))
+        .group_by(col(Signature.county))
+        .order_by(func.count().desc(), col(Signature.county))
+    ).all()
+    day = func.date(Signature.confirmed_at)
+    by_day = session.exec(
+        select(day, func.count()).where(*confirmed).group_by(day).order_by(day)
+    ).all()
+    return PetitionStats(
+        by_state=[StatBucket(key=str(k), count=n) for k, n in by_state],
+        by_florida_county=[StatBucket(key=str(k), count=n) for k, n in by_county],
+        by_day=[StatBucket(key=str(k), count=n) for k, n in by_day],
+        updated_at=utcnow(),
+    )
+
+
+def recent_signatures(
+    session: Session, slug: str, page: PageParams
+) -> tuple[list[RecentSignature], str | None]:
+    petition = _published_petition(session, slug)
+    statement = select(Signature).where(
+        Signature.petition_id == petition.id,
+        Signature.status == SignatureStatus.confirmed.value,
+        col(Signature.display_publicly).is_(True),
+    )
+    rows, cursor = paginate(
+        session,
+        statement,
+        [Signature.confirmed_at, Signature.id],
+        page,
+        key=lambda s: (s.confirmed_at, s.id),
+        descending=True,
+    )
+    return [
+        RecentSignature(
+            first_name=s.first_name or "",
+            last_initial=(s.last_name or "?")[0].upper(),
+            place=_place(s),
+            comment=s.comment,
+            signed_at=s.confirmed_at or s.created_at,
+        )
+        for s in rows
+    ], cursor
+
+
+def _place(signature: Signature) -> str | None:
+    if signature.country != "US":
+        return signature.country
+    if signature.county and signature.state:
+        return f"{signature.county}, {signature.state}"
+    return signature.state

@@ -1,0 +1,131 @@
+"""Input rules for signatures: names, emails, postal codes, countries."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from email_validator import EmailNotValidError, validate_email
+
+NAME_MAX = 100
+POSTAL_CODE_MAX = 16
+COMMENT_MAX = 500
+
+# Values starting with these are run as formulas by spreadsheet programs (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_URL_LIKE = re.compile(
+    r"(?:[a-z][a-z0-9+.-]*://|www\.|\b[\w-]+\.(?:com|net|org|info|biz|io|co|ru|xyz|top|ly|me)\b)",
+    re.IGNORECASE,
+)
+_US_ZIP = re.compile(r"^(\d{5})(?:-(\d{4}))?$")
+_OTHER_POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]*$")
+
+GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
+
+# ISO 3166-1 alpha-2, officially assigned codes.
+COUNTRIES = frozenset(
+    (
+        "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO "
+        "BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ "
+        "DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP "
+        "GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG "
+        "KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML "
+        "MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE "
+        "PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL "
+        "SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM "
+        "US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW "
+    ).split()
+)
+
+
+def clean_name(value: str) -> str:
+    """Trim, normalise (NFKC) and refuse what is not a name."""
+    value = unicodedata.normalize("NFKC", value).strip()
+    value = re.sub(r"\s+", " ", value)
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > NAME_MAX:
+        raise ValueError(f"must be at most {NAME_MAX} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise ValueError("must not contain control characters")
+    if value.startswith(FORMULA_PREFIXES):
+        raise ValueError("must not start with =, +, -, or @")
+    if _URL_LIKE.search(value) or "@" in value:
+        raise ValueError("must not contain a web or email address")
+    return value
+
+
+def clean_comment(value: str) -> str:
+    value = unicodedata.normalize("NFKC", value).strip()
+    if len(value) > COMMENT_MAX:
+        raise ValueError(f"must be at most {COMMENT_MAX} characters")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def normalise_email(value: str) -> str:
+    """Syntax check only: no DNS look-ups at request time."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from exc
+    return result.normalized
+
+
+def canonical_email(email: str) -> str:
+    """The form two addresses of one mailbox share: case-folded; for Gmail, without dots and
+    +tags in the local part, and googlemail.com folded into gmail.com."""
+    local, _, domain = email.casefold().rpartition("@")
+    if domain in GMAIL_DOMAINS:
+        local = local.split("+", 1)[0].replace(".", "")
+        domain = "gmail.com"
+    return f"{local}@{domain}"
+
+
+def clean_country(value: str) -> str:
+    value = value.strip().upper()
+    if value not in COUNTRIES:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code, e.g. US")
+    return value
+
+
+class PostalPlace:
+    __slots__ = ("county", "postal_code", "state")
+
+    def __init__(self, postal_code: str, state: str | None, county: str | None) -> None:
+        self.postal_code = postal_code
+        self.state = state
+        self.county = county
+
+
+def resolve_postal_code(value: str, country: str) -> PostalPlace:
+    """A US code must be a real ZIP (or ZIP+4) and resolves to its state and county from the
+    dataset the `zipcodes` package ships; other countries keep the code as given."""
+    value = value.strip()
+    if country != "US":
+        value = re.sub(r"\s+", " ", value).upper()
+        if not value or len(value) > POSTAL_CODE_MAX or not _OTHER_POSTAL.match(value):
+            raise ValueError(f"must be 1 to {POSTAL_CODE_MAX} letters, digits, spaces or hyphens")
+        return PostalPlace(value, None, None)
+    match = _US_ZIP.match(value)
+    if match is None:
+        raise ValueError("must be a US ZIP code: 5 digits, or ZIP+4 like 32801-1234")
+    place = zip_index().get(match.group(1))
+    if place is None:
+        raise ValueError("is not a US ZIP code in use")
+    state, county = place
+    return PostalPlace(value, state, county)
+
+
+@lru_cache(maxsize=1)
+def zip_index() -> dict[str, tuple[str, str | None]]:
+    """ZIP -> (state, county), built once from the packaged dataset (no network)."""
+    import zipcodes
+
+    return {
+        entry["zip_code"]: (entry["state"], entry.get("county") or None)
+        for entry in zipcodes.list_all()
+        if entry.get("active", True)
+    }

@@ -1,0 +1,82 @@
+"""Concurrent signing, and mail delivery that survives an SMTP outage and several workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlmodel import func, select
+
+from api.db import Database
+from api.mail.models import MailMessage
+from api.mail.worker import MailWorker, backend_for
+from api.petitions.models import Signature
+from tests.petitions.helpers import SIGN_URL, signer
+
+
+def test_fifty_concurrent_signs_with_one_gmail_address(
+    client, smtp_server, mail_worker, clean_database: Database
+):
+    variants = [
+        "Jo.Doe@gmail.com",
+        "jodoe@gmail.com",
+        "j.o.d.o.e@googlemail.com",
+        "JODOE+petition@gmail.com",
+        "jo.doe+x@GMAIL.COM",
+    ]
+    bodies = [signer(email=variants[i % len(variants)]) for i in range(50)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(lambda b: client.post(SIGN_URL, json=b).status_code, bodies))
+    assert statuses == [202] * 50
+    with clean_database.session() as session:
+        assert session.exec(select(func.count()).select_from(Signature)).one() == 1
+    mail_worker.drain()
+    assert 1 <= len(smtp_server.messages) <= 3
+
+
+def test_smtp_down_then_up_every_mail_arrives_once(
+    client, smtp_server, mail_worker, clean_database: Database
+):
+    smtp_server.stop()
+    addresses = [f"signer{i}@example.org" for i in range(5)]
+    for address in addresses:
+        assert client.post(SIGN_URL, json=signer(email=address)).status_code == 202
+    assert mail_worker.run_once() == 0  # server down: nothing sent, nothing lost
+    with clean_database.session() as session:
+        pending = session.exec(select(MailMessage).where(MailMessage.status == "pending")).all()
+        assert len(pending) == 5 and all(m.attempts == 1 for m in pending)
+
+    smtp_server.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(smtp_server.messages) < 5:
+        mail_worker.run_once()
+        time.sleep(0.2)
+    for address in addresses:
+        assert len(smtp_server.to(address)) == 1, address
+    assert mail_worker.drain() == 0
+    assert len(smtp_server.messages) == 5
+
+
+def test_two_workers_never_send_the_same_mail(
+    client, smtp_server, mail_settings, clean_database: Database
+):
+    addresses = [f"worker{i}@example.org" for i in range(30)]
+    for address in addresses:
+        client.post(SIGN_URL, json=signer(email=address))
+    workers = [
+        MailWorker(clean_database, mail_settings, backend_for(mail_settings)) for _ in range(2)
+    ]
+    start = threading.Barrier(2)
+
+    def drain(worker: MailWorker) -> int:
+        start.wait()
+        total = 0
+        while (sent := worker.run_once()) > 0:
+            total += sent
+        return total
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        sent = sum(pool.map(drain, workers))
+    assert sent == 30
+    assert sorted(m["To"] for m in smtp_server.messages) == sorted(addresses)

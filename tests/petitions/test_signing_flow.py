@@ -1,0 +1,169 @@
+"""Sign, confirm through the emailed link, be counted, withdraw: over HTTP, with real SMTP."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from api.db import Database
+from api.mail.models import MailMessage
+from api.petitions.models import Signature
+from tests.conftest import link_in
+from tests.petitions.helpers import SIGN_URL, SLUG, count, signer
+from tests.test_errors import assert_problem
+
+
+def test_sign_confirm_count_withdraw(client, smtp_server, mail_worker, clean_database: Database):
+    assert count(client) == 0
+    response = client.post(SIGN_URL, json=signer())
+    assert response.status_code == 202
+    assert response.json() == {"status": "pending_confirmation"}
+    assert count(client) == 0  # pending signatures do not count
+
+    assert mail_worker.drain() == 1
+    [message] = smtp_server.to("ana.quintanilla@example.org")
+    assert "confirm" in message["Subject"].lower()
+    html = message.get_body(preferencelist=("html",))
+    assert html is not None and "/confirm?token=" in html.get_content()
+
+    confirmed = client.post("/v1/signatures/confirm", json={"token": link_in(message, "/confirm")})
+    assert confirmed.json() == {"status": "confirmed", "petition_slug": SLUG}
+    assert count(client) == 1
+    assert client.get(f"/v1/petitions/{SLUG}").json()["verified_count"] == 1
+
+    again = client.post("/v1/signatures/confirm", json={"token": link_in(message, "/confirm")})
+    assert again.json()["status"] == "already_confirmed"
+    assert count(client) == 1
+
+    withdrawn = client.post(
+        "/v1/signatures/withdraw", json={"token": link_in(message, "/withdraw")}
+    )
+    assert withdrawn.json() == {"status": "withdrawn", "petition_slug": SLUG}
+    assert count(client) == 0
+    twice = client.post("/v1/signatures/withdraw", json={"token": link_in(message, "/withdraw")})
+    assert twice.json()["status"] == "already_withdrawn"
+    assert count(client) == 0
+
+    with clean_database.session() as session:
+        [row] = session.exec(select(Signature)).all()
+        assert row.status == "withdrawn"
+        # An anonymous record is kept; everything that identifies the signer is gone.
+        for erased in (
+            "email",
+            "email_hash",
+            "first_name",
+            "last_name",
+            "postal_code",
+            "comment",
+            "ip_hash",
+            "county",
+        ):
+            assert getattr(row, erased) is None, erased
+        assert row.state == "FL" and row.withdrawn_at is not None
+        for mail in session.exec(select(MailMessage)).all():
+            assert mail.to_address is None and mail.payload is None
+
+    # Withdrawn, they may sign again.
+    assert client.post(SIGN_URL, json=signer()).status_code == 202
+
+
+def test_spanish_email(client, smtp_server, mail_worker):
+    client.post(SIGN_URL, json=signer(email="lucia@example.org", locale="es"))
+    mail_worker.drain()
+    [message] = smtp_server.to("lucia@example.org")
+    assert message["Subject"].startswith("Confirme su firma")
+    assert message["Content-Language"] == "es"
+
+
+def test_answer_never_reveals_whether_someone_signed(client, smtp_server, mail_worker):
+    new = client.post(SIGN_URL, json=signer())
+    pending = client.post(SIGN_URL, json=signer())
+    mail_worker.drain()
+    first = smtp_server.to("ana.quintanilla@example.org")[0]
+    client.post("/v1/signatures/confirm", json={"token": link_in(first, "/confirm")})
+    confirmed = client.post(SIGN_URL, json=signer())
+    bodies = {(r.status_code, r.content) for r in (new, pending, confirmed)}
+    assert len(bodies) == 1
+    mail_worker.drain()
+    subjects = [m["Subject"] for m in smtp_server.to("ana.quintanilla@example.org")]
+    assert len(subjects) == 3
+    assert "already signed" in subjects[-1].lower()  # confirmed: "you already signed"
+    assert "confirm" in subjects[1].lower()  # pending: a reminder with a fresh link
+
+
+def test_emails_per_signature_are_capped(client, smtp_server, mail_worker):
+    for _ in range(6):
+        assert client.post(SIGN_URL, json=signer()).status_code == 202
+    mail_worker.drain()
+    assert len(smtp_server.to("ana.quintanilla@example.org")) == 3
+
+
+def test_unknown_and_expired_links(client, smtp_server, mail_worker, clean_database: Database):
+    assert_problem(client.post("/v1/signatures/confirm", json={"token": "x" * 43}), 404)
+    assert_problem(client.post("/v1/signatures/withdraw", json={"token": "x" * 43}), 404)
+
+    client.post(SIGN_URL, json=signer())
+    mail_worker.drain()
+    [message] = smtp_server.to("ana.quintanilla@example.org")
+    from sqlalchemy import update
+
+    from api.db import utcnow
+    from api.petitions.models import SignatureToken
+
+    with clean_database.session(write=True) as session:
+        session.exec(update(SignatureToken).values(expires_at=utcnow()))
+    body = assert_problem(
+        client.post("/v1/signatures/confirm", json={"token": link_in(message, "/confirm")}), 410
+    )
+    assert "expired" in body["detail"]
+    assert count(client) == 0
+
+
+def test_a_confirm_link_cannot_withdraw(client, smtp_server, mail_worker):
+    client.post(SIGN_URL, json=signer())
+    mail_worker.drain()
+    [message] = smtp_server.to("ana.quintanilla@example.org")
+    response = client.post("/v1/signatures/withdraw", json={"token": link_in(message, "/confirm")})
+    assert_problem(response, 404)
+
+
+def test_unknown_petition_and_closed_petition(client, clean_database: Database):
+    assert_problem(client.post("/v1/petitions/nope/signatures", json=signer()), 404)
+    from sqlalchemy import update
+
+    from api.petitions.models import Petition
+
+    with clean_database.session(write=True) as session:
+        session.exec(update(Petition).values(status="closed"))
+    body = assert_problem(client.post(SIGN_URL, json=signer()), 409)
+    assert "closed" in body["detail"]
+    with clean_database.session() as session:
+        assert session.exec(select(Signature)).all() == []
+
+
+def test_writing_a_signature_and_its_mail_is_one_transaction(
+    client, clean_database: Database, monkeypatch
+):
+    # Fault injection: the outbox write fails after the signature row was inserted.
+    from api.mail import service as mail_service
+
+    def broken_enqueue(*args, **kwargs):
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(mail_service, "enqueue", broken_enqueue)
+    from fastapi.testclient import TestClient
+
+    with TestClient(client.app, raise_server_exceptions=False) as failing:
+        assert_problem(failing.post(SIGN_URL, json=signer()), 500)
+    with clean_database.session() as session:
+        assert session.exec(select(Signature)).all() == []
+        assert session.exec(select(MailMessage)).all() == []
+
+
+def test_version_recorded_with_signature(client, clean_database: Database):
+    petition = client.get(f"/v1/petitions/{SLUG}").json()
+    assert petition["version"]["number"] == 1
+    assert len(petition["version"]["content_hash"]) == 64
+    client.post(SIGN_URL, json=signer())
+    with clean_database.session() as session:
+        [row] = session.exec(select(Signature)).all()
+        assert row.petition_version == 1
