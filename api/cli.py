@@ -77,6 +77,37 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Send what is due, then exit.")] = False,
+) -> None:
+    """Send queued mail (the outbox) through SMTP_URL, or to .eml files under MAIL_DIR.
+
+    `advocacy serve` runs one in-process by default (MAIL_WORKER_IN_PROCESS); run this when
+    serving with MAIL_WORKER_IN_PROCESS=false, or beside several API processes. Any number of
+    workers may run at once: each mail is claimed by one.
+    """
+    import signal
+    import threading
+
+    from api.db import Database
+    from api.mail.worker import MailWorker, backend_for
+
+    settings = get_settings()
+    database = Database(settings)
+    mail_worker = MailWorker(database, settings, backend_for(settings))
+    try:
+        if once:
+            typer.echo(f"{mail_worker.drain()} mails sent")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        mail_worker.run_forever(stop)
+    finally:
+        database.dispose()
+
+
 @app.command("verify-citations")
 def verify_citations(
     directory: Annotated[

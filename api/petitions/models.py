@@ -69,6 +69,8 @@ class Petition(SQLModel, table=True):
     closes_at: dt.datetime | None = _timestamp(default=None, nullable=True)
     version: int = 1
     content_hash: str = Field(max_length=64)
+    # When staff closed it; retention (`advocacy anonymize`) counts from here.
+    closed_at: dt.datetime | None = _timestamp(default=None, nullable=True)
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
     updated_at: dt.datetime = _timestamp(default_factory=utcnow)
 
