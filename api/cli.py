@@ -91,11 +91,17 @@ def worker(
     import threading
 
     from api.db import Database
+    from api.housekeeping import run_housekeeping
     from api.mail.worker import MailWorker, backend_for
 
     settings = get_settings()
     database = Database(settings)
-    mail_worker = MailWorker(database, settings, backend_for(settings))
+    mail_worker = MailWorker(
+        database,
+        settings,
+        backend_for(settings),
+        daily=lambda: run_housekeeping(database, settings),
+    )
     try:
         if once:
             typer.echo(f"{mail_worker.drain()} mails sent")
@@ -106,6 +112,24 @@ def worker(
         mail_worker.run_forever(stop)
     finally:
         database.dispose()
+
+
+@app.command()
+def anonymize() -> None:
+    """Erase signers' personal data on petitions closed more than RETENTION_DAYS ago.
+
+    Counts and stats are kept. The worker also runs this once a day.
+    """
+    from api.db import Database
+    from api.housekeeping import run_housekeeping
+
+    settings = get_settings()
+    database = Database(settings)
+    try:
+        erased = run_housekeeping(database, settings)
+    finally:
+        database.dispose()
+    typer.echo(f"erased personal data of {erased} signatures")
 
 
 @app.command("verify-citations")

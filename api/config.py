@@ -5,6 +5,7 @@ Every setting is documented in README.md with its default; keep the two in step.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -40,16 +41,32 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     rate_limit_enabled: bool = True
+    # "<requests>/<seconds>" per client IP and petition: a short burst and a sustained limit.
+    rate_limit_burst: str = Field(default="5/60", pattern=r"^\d+/\d+$")
+    rate_limit_sustained: str = Field(default="20/3600", pattern=r"^\d+/\d+$")
+    # Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    retention_days: int = Field(default=180, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     var_dir: Path = DEFAULT_VAR_DIR
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"TRUSTED_PROXIES: {entry!r} is not an IP or CIDR") from exc
         return value
 
     @field_validator("public_base_url")

@@ -12,9 +12,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import health
+from api.abuse.deps import build_rate_limiter
+from api.abuse.idempotency import IdempotencyMiddleware
+from api.cache import TtlCache
 from api.config import Settings, get_settings
 from api.db import Database
 from api.errors import install_error_handlers
+from api.housekeeping import run_housekeeping
 from api.http import (
     AccessLogMiddleware,
     BodySizeLimitMiddleware,
@@ -24,7 +28,6 @@ from api.http import (
 from api.incident.router import router as incident_router
 from api.mail.worker import MailWorker, backend_for
 from api.openapi import API_DESCRIPTION, TAGS, install_openapi
-from api.petitions.counts import TtlCache
 from api.petitions.models import CountPublic, PetitionStats
 from api.petitions.router import router as petitions_router
 from api.petitions.validation import zip_index
@@ -45,7 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = threading.Event()
         worker_thread = None
         if settings.mail_worker_in_process:
-            worker = MailWorker(app.state.database, settings, backend_for(settings))
+            worker = MailWorker(
+                app.state.database,
+                settings,
+                backend_for(settings),
+                daily=lambda: run_housekeeping(app.state.database, settings),
+            )
             worker_thread = threading.Thread(
                 target=worker.run_forever, args=(stop,), name="mail-worker", daemon=True
             )
@@ -66,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = Database(settings)
     app.state.count_cache = TtlCache[CountPublic](ttl_seconds=settings.count_cache_seconds)
+    app.state.rate_limiter = build_rate_limiter(settings)
     app.state.stats_cache = TtlCache[PetitionStats](ttl_seconds=30.0)
 
     install_error_handlers(app)
@@ -75,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
 
     # Outermost last: logs see the final status; size cap runs before anything reads a body.
+    app.add_middleware(IdempotencyMiddleware, database=app.state.database, settings=settings)
     app.add_middleware(ConditionalGetMiddleware)
     app.add_middleware(
         CORSMiddleware,

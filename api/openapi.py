@@ -58,13 +58,32 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = build  # type: ignore[method-assign]
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Make a retry safe: a repeat with the same key and body within 24 hours "
+    "replays the first answer (with `Idempotent-Replayed: true`) instead of acting twice. The "
+    "same key with a different body is a 422; while the first is still being processed, a "
+    "409 with `Retry-After`. Use a fresh random value (e.g. a UUID) per action.",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+    "example": "6f1c2c4e-4d0b-4a53-9c1e-0d6d2f3b7a10",
+}
+
+
 def _problem_json_everywhere(schema: dict[str, Any]) -> None:
     """Every 4xx/5xx answers application/problem+json with the Problem schema."""
     for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses: dict[str, Any] = operation["responses"]
+            if method == "post":
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+                responses.setdefault(
+                    "409", {"description": "A request with this Idempotency-Key is in progress."}
+                )
+                responses.setdefault("422", {"description": "Invalid Idempotency-Key or body."})
             responses.setdefault(
                 "500", {"description": "Internal Server Error (problem+json, logged server-side)"}
             )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from api.config import Settings
@@ -24,10 +26,20 @@ def backend_for(settings: Settings) -> MailBackend:
 
 
 class MailWorker:
-    def __init__(self, database: Database, settings: Settings, backend: MailBackend) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        backend: MailBackend,
+        daily: Callable[[], object] | None = None,
+        daily_interval_seconds: float = 24 * 3600,
+    ) -> None:
         self.database = database
         self.settings = settings
         self.backend = backend
+        self.daily = daily
+        self.daily_interval_seconds = daily_interval_seconds
+        self._last_daily: float | None = None
 
     def run_once(self) -> int:
         """Send one batch of due mail; returns how many were sent."""
@@ -68,9 +80,19 @@ class MailWorker:
             total += sent
         return total
 
+    def _maybe_run_daily(self) -> None:
+        now = time.monotonic()
+        if self.daily is None:
+            return
+        if self._last_daily is not None and now - self._last_daily < self.daily_interval_seconds:
+            return
+        self._last_daily = now
+        self.daily()
+
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
+                self._maybe_run_daily()
                 sent = self.run_once()
             except Exception:  # keep the worker alive; the next round retries
                 logger.exception("mail worker round failed")

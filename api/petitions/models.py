@@ -203,6 +203,12 @@ class SignatureCreate(BaseModel):
         default=False, description="The signer agrees to hear from the campaign again."
     )
     locale: Literal["en", "es"] = PydanticField(default="en", description="Language of the emails.")
+    website: str | None = PydanticField(
+        default=None,
+        max_length=200,
+        description="Leave out or empty. A honeypot: forms keep it hidden from people, and a "
+        "request that fills it is answered as usual but nothing is stored or sent.",
+    )
 
 
 class TokenBody(BaseModel):
@@ -286,3 +292,32 @@ class RecentSignature(BaseModel):
     place: str | None = PydanticField(description="County and state, or state, or country.")
     comment: str | None
     signed_at: dt.datetime = PydanticField(description="When the signature was confirmed.")
+
+
+class AccessRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, PydanticField(max_length=320), AfterValidator(normalise_email)]
+    locale: Literal["en", "es"] = "en"
+
+
+class AccessRequested(BaseModel):
+    status: Literal["check_your_email"] = PydanticField(
+        default="check_your_email",
+        description="Always this value: the answer never reveals whether the email is known.",
+    )
+
+
+class MySignature(BaseModel):
+    petition_slug: str
+    petition_title: str
+    status: Literal["pending", "confirmed"]
+    signed_at: dt.datetime
+
+
+class MySignatures(BaseModel):
+    signatures: list[MySignature]
+
+
+class MyWithdrawal(TokenBody):
+    petition_slug: str = PydanticField(max_length=SLUG_MAX)

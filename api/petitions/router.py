@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, status
 
+from api.abuse.deps import rate_limit, request_ip
 from api.config import Settings
 from api.deps import (
     PUBLIC_CACHE,
@@ -20,8 +21,12 @@ from api.pagination import Page, PageParams, page_of, page_params
 from api.petitions import service
 from api.petitions.models import (
     SLUG_MAX,
+    AccessRequest,
+    AccessRequested,
     ConfirmResult,
     CountPublic,
+    MySignatures,
+    MyWithdrawal,
     PetitionPublic,
     PetitionStats,
     RecentSignature,
@@ -45,15 +50,11 @@ Paging = Annotated[PageParams, Depends(page_params)]
 NO_STORE = cache_control("no-store")
 
 
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def signing_context(request: Request, settings: Settings) -> service.SigningContext:
     return service.SigningContext(
         secret=settings.secret(),
         public_base_url=settings.public_base_url,
-        client_ip=client_ip(request),
+        client_ip=request_ip(request),
     )
 
 
@@ -156,8 +157,8 @@ def recent_signatures(
     "Fields the API does not know are refused.",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SignatureAccepted,
-    responses=problem_responses(404, 409, 413, 422),
-    dependencies=[NO_STORE],
+    responses=problem_responses(403, 404, 409, 413, 422, 429, 503),
+    dependencies=[NO_STORE, rate_limit("sign")],
 )
 def sign(
     slug: SlugPath,
@@ -195,5 +196,52 @@ def confirm(body: TokenBody, session: WriteSession) -> ConfirmResult:
     responses=problem_responses(404, 410, 422),
     dependencies=[NO_STORE],
 )
-def withdraw(body: TokenBody, session: WriteSession, response: Response) -> WithdrawResult:
+def withdraw(body: TokenBody, session: WriteSession) -> WithdrawResult:
     return service.withdraw(session, body.token)
+
+
+@router.post(
+    "/signatures/access",
+    tags=["signatures"],
+    summary="Email me a link to my signatures",
+    description="Mails a link (`/my-signatures?token=...`, valid 24 hours) through which the "
+    "signer sees their own signatures and can withdraw each. The answer is the same whether "
+    "or not the email is known.",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AccessRequested,
+    responses=problem_responses(413, 422, 429),
+    dependencies=[NO_STORE, rate_limit("access")],
+)
+def request_access(
+    body: AccessRequest, request: Request, session: WriteSession, settings: AppSettings
+) -> AccessRequested:
+    service.request_access(session, body.email, body.locale, signing_context(request, settings))
+    return AccessRequested()
+
+
+@router.post(
+    "/signatures/mine",
+    tags=["signatures"],
+    summary="My signatures",
+    description="With the token of an access link: the signer's pending and confirmed "
+    "signatures. (POST, so the token never sits in a URL or a cache.)",
+    response_model=MySignatures,
+    responses=problem_responses(404, 410, 422),
+    dependencies=[NO_STORE],
+)
+def my_signatures(body: TokenBody, session: ReadSession) -> MySignatures:
+    return service.my_signatures(session, body.token)
+
+
+@router.post(
+    "/signatures/mine/withdraw",
+    tags=["signatures"],
+    summary="Withdraw one of my signatures",
+    description="With the token of an access link and the petition's slug. Same effect as the "
+    "withdraw link in the confirmation email.",
+    response_model=WithdrawResult,
+    responses=problem_responses(404, 410, 422),
+    dependencies=[NO_STORE],
+)
+def withdraw_mine(body: MyWithdrawal, session: WriteSession) -> WithdrawResult:
+    return service.withdraw_mine(session, body.token, body.petition_slug)

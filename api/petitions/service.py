@@ -14,6 +14,8 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from api.abuse import service as abuse
+from api.abuse.models import AccessToken, IdempotencyRecord
 from api.db import utcnow
 from api.errors import Conflict, Gone, NotFound, UnprocessableContent, field_error
 from api.mail import service as mail
@@ -23,6 +25,8 @@ from api.petitions.models import (
     ConfirmResult,
     CountPublic,
     CountShard,
+    MySignature,
+    MySignatures,
     Petition,
     PetitionPublic,
     PetitionStats,
@@ -217,7 +221,13 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         ) from exc
     petition = _published_petition(session, slug)
     _require_open(petition)
+    abuse.check_signing_paused(session, petition.slug)
+    abuse.check_signer(session, data.email, context.client_ip)
     assert petition.id is not None
+    if data.website:
+        # The honeypot: people never see this field; a bot that fills it gets the usual
+        # answer, and nothing is stored or sent.
+        return
 
     email_hash = keyed_hash(context.secret, "email", canonical_email(data.email))
     now = utcnow()
@@ -412,14 +422,21 @@ def withdraw(session: Session, token: str) -> WithdrawResult:
     """Take a signature out of every count and erase its personal data, keeping an anonymous
     record (petition, version, state, country, times)."""
     row, signature = _token(session, token, TokenPurpose.withdraw)
-    assert signature.id is not None
     slug = _slug(session, signature.petition_id)
+    withdrawn = _withdraw_signature(session, signature, keep_token=row.token_hash)
+    return WithdrawResult(
+        status="withdrawn" if withdrawn else "already_withdrawn", petition_slug=slug
+    )
+
+
+def _withdraw_signature(session: Session, signature: Signature, keep_token: str | None) -> bool:
+    """Withdraw and erase; False if it was already withdrawn."""
+    assert signature.id is not None
     if signature.status == SignatureStatus.withdrawn.value:
-        return WithdrawResult(status="already_withdrawn", petition_slug=slug)
+        return False
     if signature.status == SignatureStatus.struck.value:
         raise Gone("This signature was removed by moderators; there is nothing to withdraw.")
     now = utcnow()
-    was_counted = False
     for status in (SignatureStatus.confirmed, SignatureStatus.pending):
         moved = session.exec(
             update(Signature)
@@ -427,26 +444,145 @@ def withdraw(session: Session, token: str) -> WithdrawResult:
             .values(status=SignatureStatus.withdrawn.value, withdrawn_at=now, **ERASED_FIELDS)
         ).rowcount
         if moved:
-            was_counted = status is SignatureStatus.confirmed
+            if status is SignatureStatus.confirmed:
+                _add_to_count(session, signature.petition_id, -1)
             break
     else:
-        return WithdrawResult(status="already_withdrawn", petition_slug=slug)
-    if was_counted:
-        _add_to_count(session, signature.petition_id, -1)
-    # Keep only this link, so clicking it again says "already withdrawn".
+        return False  # a concurrent withdrawal won
+    # Keep only the link used, so clicking it again says "already withdrawn".
     session.exec(
         delete(SignatureToken).where(
             col(SignatureToken.signature_id) == signature.id,
-            col(SignatureToken.token_hash) != row.token_hash,
+            col(SignatureToken.token_hash) != (keep_token or ""),
         )
     )
-    session.exec(
-        update(SignatureToken)
-        .where(col(SignatureToken.token_hash) == row.token_hash)
-        .values(used_at=now)
-    )
+    if keep_token is not None:
+        session.exec(
+            update(SignatureToken)
+            .where(col(SignatureToken.token_hash) == keep_token)
+            .values(used_at=now)
+        )
     mail.erase_for_signature(session, signature.id)
-    return WithdrawResult(status="withdrawn", petition_slug=slug)
+    return True
+
+
+# --- self-service: a signer sees and withdraws their own signatures --------------------------
+
+ACCESS_TOKEN_LIFETIME = dt.timedelta(hours=24)
+
+
+def request_access(session: Session, email: str, locale: str, context: SigningContext) -> None:
+    """Mail a link to the signer's own signatures, if there are any; answer the same either way."""
+    email_hash = keyed_hash(context.secret, "email", canonical_email(email))
+    known = session.exec(
+        select(Signature.id).where(
+            Signature.email_hash == email_hash,
+            col(Signature.status).in_(
+                [SignatureStatus.pending.value, SignatureStatus.confirmed.value]
+            ),
+        )
+    ).first()
+    if known is None:
+        return
+    token, digest = new_token()
+    session.add(
+        AccessToken(
+            token_hash=digest, email_hash=email_hash, expires_at=utcnow() + ACCESS_TOKEN_LIFETIME
+        )
+    )
+    mail.enqueue(
+        session,
+        template="access",
+        locale=locale,
+        to_address=email,
+        payload={"access_url": f"{context.public_base_url}/my-signatures?token={token}"},
+    )
+
+
+def _access(session: Session, token: str) -> str:
+    access = session.get(AccessToken, token_hash(token))
+    if access is None:
+        raise NotFound("This link is not known. Check that it was copied whole.")
+    if access.expires_at <= utcnow():
+        raise Gone("This link has expired. Ask for a new one.")
+    return access.email_hash
+
+
+def my_signatures(session: Session, token: str) -> MySignatures:
+    email_hash = _access(session, token)
+    rows = session.exec(
+        select(Signature, Petition)
+        .join(Petition, col(Petition.id) == col(Signature.petition_id))
+        .where(
+            Signature.email_hash == email_hash,
+            col(Signature.status).in_(
+                [SignatureStatus.pending.value, SignatureStatus.confirmed.value]
+            ),
+        )
+        .order_by(col(Signature.created_at))
+    ).all()
+    return MySignatures(
+        signatures=[
+            MySignature(
+                petition_slug=petition.slug,
+                petition_title=petition.title,
+                status="confirmed"
+                if signature.status == SignatureStatus.confirmed.value
+                else "pending",
+                signed_at=signature.created_at,
+            )
+            for signature, petition in rows
+        ]
+    )
+
+
+def withdraw_mine(session: Session, token: str, slug: str) -> WithdrawResult:
+    email_hash = _access(session, token)
+    signature = session.exec(
+        select(Signature)
+        .join(Petition, col(Petition.id) == col(Signature.petition_id))
+        .where(Signature.email_hash == email_hash, Petition.slug == slug)
+    ).first()
+    if signature is None:
+        raise NotFound(f"No signature of yours on '{slug}'.")
+    withdrawn = _withdraw_signature(session, signature, keep_token=None)
+    return WithdrawResult(
+        status="withdrawn" if withdrawn else "already_withdrawn", petition_slug=slug
+    )
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def anonymize_closed(session: Session, retention_days: int) -> int:
+    """Erase personal data of signatures on petitions closed more than `retention_days` ago.
+
+    Statuses stay as they are, so counts and stats are unchanged. Returns how many signatures
+    were erased.
+    """
+    cutoff = utcnow() - dt.timedelta(days=retention_days)
+    closed = select(Petition.id).where(
+        Petition.status == PetitionStatus.closed.value,
+        col(Petition.closed_at).is_not(None),
+        col(Petition.closed_at) < cutoff,
+    )
+    erased = {k: v for k, v in ERASED_FIELDS.items() if k not in ("display_publicly",)}
+    result = session.exec(
+        update(Signature)
+        .where(col(Signature.petition_id).in_(closed), col(Signature.email_hash).is_not(None))
+        .values(**erased)
+    )
+    session.exec(
+        delete(SignatureToken).where(
+            col(SignatureToken.signature_id).in_(
+                select(Signature.id).where(col(Signature.petition_id).in_(closed))
+            )
+        )
+    )
+    now = utcnow()
+    session.exec(delete(AccessToken).where(col(AccessToken.expires_at) <= now))
+    session.exec(delete(IdempotencyRecord).where(col(IdempotencyRecord.expires_at) <= now))
+    return int(result.rowcount or 0)
 
 
 # --- stats and the public list ------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Per-process caches for counts and stats, so hot reads cost no query most of the time.
+"""Per-process TTL caches, so hot reads cost no query most of the time.
 
 Each value is re-read at most once per TTL per process, so a count is exact within TTL seconds
 whatever the traffic, and many processes each add at most one small query per TTL.

@@ -1,0 +1,47 @@
+"""Who is calling: the client IP, believing X-Forwarded-For only from trusted proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+from starlette.requests import Request
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=32)
+def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in trusted)
+
+
+def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
+    """The socket peer, unless it is a trusted proxy: then the right-most X-Forwarded-For hop
+    that is not itself a trusted proxy (hops to its left are client-supplied and forgeable)."""
+    peer = request.client.host if request.client else None
+    networks = _networks(tuple(trusted_proxies))
+    peer_address = _parse(peer) if peer else None
+    if peer_address is None or not any(peer_address in net for net in networks):
+        return peer
+    forwarded = request.headers.get("x-forwarded-for", "")
+    for hop in reversed([h for h in forwarded.split(",") if h.strip()]):
+        address = _parse(hop)
+        if address is None:
+            return peer  # a malformed chain: trust nothing in it
+        if not any(address in net for net in networks):
+            return str(address)
+    return peer
+
+
+def in_networks(ip: str | None, cidrs: list[str]) -> bool:
+    address = _parse(ip) if ip else None
+    if address is None:
+        return False
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)

@@ -1,0 +1,234 @@
+"""`Idempotency-Key` on every POST: a retry with the same key and body replays the first
+answer instead of acting twice; the same key with another body is refused (422).
+
+Records live in the database (shared by every process) for 24 hours. A request whose key is
+still being processed elsewhere gets a 409 with Retry-After, so concurrent retries act once.
+Server errors (5xx) are not recorded: the client may retry them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.abuse.models import IdempotencyRecord
+from api.config import Settings
+from api.db import Database, utcnow
+from api.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX
+from api.security import keyed_hash
+
+HEADER = "idempotency-key"
+LIFETIME = dt.timedelta(hours=24)
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as the IETF draft suggests
+REPLAYED_HEADERS = ("content-type", "location", "retry-after", "ratelimit", "ratelimit-policy")
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, database: Database, settings: Settings) -> None:
+        self.app = app
+        self.database = database
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        key = headers.get(HEADER)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not _KEY.match(key):
+            await _problem(
+                send,
+                scope,
+                422,
+                "validation-error",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                errors=[_header_error("Must be 1 to 255 visible ASCII characters.")],
+            )
+            return
+
+        body = await _read_body(receive)
+        request_hash = hashlib.sha256(
+            b"\x00".join([scope["path"].encode(), scope.get("query_string", b""), body])
+        ).hexdigest()
+        credentials = headers.get("authorization", "")
+        key_hash = keyed_hash(
+            self.settings.secret(), "idempotency", f"{scope['path']}\x00{credentials}\x00{key}"
+        )
+        outcome, record = await to_thread.run_sync(self._begin, key_hash, request_hash)
+        if outcome == "replay":
+            assert record is not None
+            await _replay(send, record)
+            return
+        if outcome == "mismatch":
+            await _problem(
+                send,
+                scope,
+                422,
+                "validation-error",
+                "This Idempotency-Key was already used with a different request.",
+                errors=[_header_error("Already used with a different request body.")],
+            )
+            return
+        if outcome == "in_progress":
+            await _problem(
+                send,
+                scope,
+                409,
+                "conflict",
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+            return
+
+        start: Message = {}
+        chunks: list[bytes] = []
+        delivered = False
+
+        async def replay_body() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()  # disconnect notifications pass through
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capturing_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capturing_send)
+        except BaseException:
+            await to_thread.run_sync(self._forget, key_hash)
+            raise
+        status = start.get("status", 500)
+        if status >= 500:
+            await to_thread.run_sync(self._forget, key_hash)
+            return
+        response_headers = Headers(raw=start.get("headers", []))
+        kept = {
+            name: response_headers[name] for name in REPLAYED_HEADERS if name in response_headers
+        }
+        await to_thread.run_sync(self._finish, key_hash, status, b"".join(chunks), kept)
+
+    # --- storage (run in worker threads) --------------------------------------------------
+
+    def _begin(self, key_hash: str, request_hash: str) -> tuple[str, IdempotencyRecord | None]:
+        now = utcnow()
+        try:
+            with self.database.session(write=True) as session:
+                record = session.get(IdempotencyRecord, key_hash)
+                if record is not None and record.expires_at <= now:
+                    session.delete(record)
+                    session.flush()
+                    record = None
+                if record is None:
+                    session.add(
+                        IdempotencyRecord(
+                            key_hash=key_hash, request_hash=request_hash, expires_at=now + LIFETIME
+                        )
+                    )
+                    return "new", None
+                if record.request_hash != request_hash:
+                    return "mismatch", record
+                return ("replay" if record.completed else "in_progress"), record
+        except IntegrityError:
+            # Another request inserted the same key between our read and write.
+            return "in_progress", None
+
+    def _finish(self, key_hash: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+        with self.database.session(write=True) as session:
+            record = session.get(IdempotencyRecord, key_hash)
+            if record is None:
+                return
+            record.completed = True
+            record.status_code = status
+            record.response_body = body.decode("utf-8", errors="replace")
+            record.response_headers = headers
+
+    def _forget(self, key_hash: str) -> None:
+        with self.database.session(write=True) as session:
+            session.exec(
+                delete(IdempotencyRecord).where(col(IdempotencyRecord.key_hash) == key_hash)
+            )
+
+
+async def _read_body(receive: Receive) -> bytes:
+    parts = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(parts)
+
+
+async def _replay(send: Send, record: IdempotencyRecord) -> None:
+    headers = MutableHeaders()
+    for name, value in (record.response_headers or {}).items():
+        headers[name] = value
+    headers["idempotent-replayed"] = "true"
+    body = (record.response_body or "").encode()
+    headers["content-length"] = str(len(body))
+    await send(
+        {"type": "http.response.start", "status": record.status_code or 200, "headers": headers.raw}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header_error(message: str) -> dict[str, Any]:
+    return {
+        "field": "Idempotency-Key",
+        "location": ["header", "Idempotency-Key"],
+        "pointer": "/Idempotency-Key",
+        "code": "invalid_idempotency_key",
+        "message": message,
+    }
+
+
+async def _problem(
+    send: Send,
+    scope: Scope,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    titles = {409: "Conflict", 422: "Unprocessable Entity"}
+    document: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + code,
+        "title": titles[status],
+        "status": status,
+        "detail": detail,
+        "instance": scope["path"],
+    }
+    if errors is not None:
+        document["errors"] = errors
+    body = json.dumps(document).encode()
+    raw = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

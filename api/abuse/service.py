@@ -1,0 +1,70 @@
+"""Defences on signing: the emergency pause, block lists, disposable addresses, rate limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
+from sqlmodel import Session, col, select
+
+from api.abuse.client import in_networks
+from api.abuse.models import ALL_PETITIONS, BlockedEmailDomain, BlockedIpRange, SigningPause
+from api.cache import TtlCache
+from api.errors import Forbidden, ServiceUnavailable, invalid
+
+
+@dataclass(frozen=True)
+class BlockLists:
+    email_domains: frozenset[str]
+    ip_ranges: list[str]
+
+
+# Staff edits reach every process within this many seconds.
+_block_lists: TtlCache[BlockLists] = TtlCache(ttl_seconds=5.0)
+
+
+def block_lists(session: Session) -> BlockLists:
+    def load() -> BlockLists:
+        return BlockLists(
+            email_domains=frozenset(session.exec(select(BlockedEmailDomain.domain)).all()),
+            ip_ranges=list(session.exec(select(BlockedIpRange.cidr)).all()),
+        )
+
+    return _block_lists.get("all", load)
+
+
+def forget_block_lists() -> None:
+    """For staff edits and tests: the next check reads the lists again."""
+    _block_lists.clear()
+
+
+def check_signing_paused(session: Session, slug: str) -> None:
+    pause = session.exec(
+        select(SigningPause)
+        .where(col(SigningPause.scope).in_([slug, ALL_PETITIONS]))
+        .order_by(col(SigningPause.retry_after_seconds).desc())
+    ).first()
+    if pause is not None:
+        raise ServiceUnavailable(
+            "Signing is paused for now; please try again later.",
+            headers={"Retry-After": str(pause.retry_after_seconds)},
+        )
+
+
+def check_signer(session: Session, email: str, client_ip: str | None) -> None:
+    lists = block_lists(session)
+    if in_networks(client_ip, lists.ip_ranges):
+        raise Forbidden("Signing from this network is blocked. Contact the campaign if in error.")
+    domain = email.rpartition("@")[2].casefold()
+    if domain in DISPOSABLE_DOMAINS or _blocked_domain(domain, lists.email_domains):
+        raise invalid(
+            "email",
+            "Addresses from this provider are not accepted; please use your usual email.",
+            "email_domain_blocked",
+        )
+
+
+def _blocked_domain(domain: str, blocked: frozenset[str]) -> bool:
+    # A blocked domain blocks its subdomains too.
+    parts = domain.split(".")
+    return any(".".join(parts[i:]) in blocked for i in range(len(parts) - 1))

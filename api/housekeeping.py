@@ -1,0 +1,20 @@
+"""Daily chores: retention (erase signers' data of long-closed petitions), expired records."""
+
+from __future__ import annotations
+
+import logging
+
+from api.config import Settings
+from api.db import Database
+from api.petitions.service import anonymize_closed
+
+logger = logging.getLogger(__name__)
+
+DAY_SECONDS = 24 * 3600
+
+
+def run_housekeeping(database: Database, settings: Settings) -> int:
+    with database.session(write=True) as session:
+        erased = anonymize_closed(session, settings.retention_days)
+    logger.info("retention: erased personal data of %d signatures", erased)
+    return erased
