@@ -149,6 +149,11 @@ class CountShard(SQLModel, table=True):
 # --- request bodies -----------------------------------------------------------------------
 
 Name = Annotated[str, PydanticField(max_length=NAME_MAX * 2), AfterValidator(clean_name)]
+Email = Annotated[
+    str,
+    PydanticField(min_length=3, max_length=320, json_schema_extra={"format": "email"}),
+    AfterValidator(normalise_email),
+]
 
 
 class SignatureCreate(BaseModel):
@@ -177,8 +182,8 @@ class SignatureCreate(BaseModel):
     last_name: Name = PydanticField(
         description="Family name, 1-100 characters. Never shown publicly: only its initial is."
     )
-    email: Annotated[str, PydanticField(max_length=320), AfterValidator(normalise_email)] = (
-        PydanticField(description="Where the confirmation link is sent. Never shown publicly.")
+    email: Email = PydanticField(
+        description="Where the confirmation link is sent. Never shown publicly."
     )
     postal_code: Annotated[
         str,
@@ -297,7 +302,7 @@ class RecentSignature(BaseModel):
 class AccessRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[str, PydanticField(max_length=320), AfterValidator(normalise_email)]
+    email: Email
     locale: Literal["en", "es"] = "en"
 
 

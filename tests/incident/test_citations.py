@@ -14,9 +14,12 @@ from api.db import Database
 from api.incident.models import Citation
 from tests.conftest import SEEDS_DIR
 
-pytestmark = pytest.mark.skipif(
-    not SEEDS_DIR.is_dir(), reason="the source texts live in ../shared/seeds beside the repo"
-)
+
+@pytest.fixture(autouse=True)
+def _seeds_present():
+    # The texts are not in the repository; they stand beside it. Missing is a failure, not a
+    # skip: without them nothing here is checked.
+    assert SEEDS_DIR.is_dir(), f"the source texts must be at {SEEDS_DIR}"
 
 
 def run_verify(database_url: str, directory: Path):
