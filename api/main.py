@@ -31,6 +31,7 @@ from api.openapi import API_DESCRIPTION, TAGS, install_openapi
 from api.petitions.models import CountPublic, PetitionStats
 from api.petitions.router import router as petitions_router
 from api.petitions.validation import zip_index
+from api.web.router import router as web_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(incident_router)
     app.include_router(petitions_router)
+    app.include_router(web_router)
     install_openapi(app)
 
     # Outermost last: logs see the final status; size cap runs before anything reads a body.

@@ -1,0 +1,254 @@
+"""The live count as Server-Sent Events, cheap for many idle pages.
+
+One `CountBroadcaster` per app (so per process) runs at most ONE poller task per petition: it
+reads the count about once a second and hands a change to every subscriber's queue. A thousand
+open pages cost one query a second, not a thousand. Each connection owns a one-slot queue that
+keeps only the newest count, so a slow reader never piles up memory; its queue is removed when it
+disconnects, and the poller stops when the last subscriber of a petition leaves.
+
+With several processes each runs its own poller; all read the same database, so every page sees
+the same count within about a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.responses import StreamingResponse
+
+from api.db import Database
+from api.deps import DatabaseDep
+from api.errors import NotFound, problem_responses
+from api.petitions import service as petitions
+from api.petitions.models import SLUG_MAX
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 15.0
+# Streams end after a few minutes (EventSource reconnects by itself, after RETRY_MS): this bounds
+# how long a graceful shutdown waits for open streams, and lets a load balancer rebalance them.
+# Jittered so pages opened together do not all reconnect together.
+STREAM_SECONDS = (240.0, 360.0)
+RETRY_MS = 3000
+
+
+@dataclass(frozen=True)
+class Count:
+    verified: int
+    goal: int
+
+    def as_event(self) -> bytes:
+        data = json.dumps({"verified": self.verified, "goal": self.goal})
+        return f"event: count\ndata: {data}\n\n".encode()
+
+
+CountReader = Callable[[str], Awaitable[Count]]
+
+
+@dataclass(eq=False)
+class _Feed:
+    """The poller of one petition and the queues it fills."""
+
+    slug: str
+    subscribers: set[asyncio.Queue[Count]] = field(default_factory=set)
+    latest: Count | None = None
+    task: asyncio.Task[None] | None = None
+
+
+def _offer(queue: asyncio.Queue[Count], count: Count) -> None:
+    """Put the newest count in a one-slot queue, replacing an unread older one."""
+    if queue.full():
+        with contextlib.suppress(asyncio.QueueEmpty):
+            queue.get_nowait()
+    queue.put_nowait(count)
+
+
+class CountBroadcaster:
+    """Fans one poller's counts out to many subscribers. Lives on one event loop."""
+
+    def __init__(self, read: CountReader, *, poll_seconds: float = POLL_SECONDS) -> None:
+        self._read = read
+        self.poll_seconds = poll_seconds
+        self._feeds: dict[str, _Feed] = {}
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(feed.subscribers) for feed in self._feeds.values())
+
+    @property
+    def poller_count(self) -> int:
+        return sum(1 for feed in self._feeds.values() if feed.task is not None)
+
+    async def current(self, slug: str) -> Count:
+        """The count now: the poller's last reading if it runs, else one read (which raises
+        NotFound for an unknown petition)."""
+        feed = self._feeds.get(slug)
+        if feed is not None and feed.latest is not None:
+            return feed.latest
+        return await self._read(slug)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, slug: str) -> AsyncIterator[asyncio.Queue[Count]]:
+        """A queue that receives the petition's count whenever it changes, until exit."""
+        feed = self._feeds.get(slug)
+        if feed is None:
+            feed = self._feeds[slug] = _Feed(slug)
+            feed.task = asyncio.create_task(self._poll(feed), name=f"count-poller:{slug}")
+        queue: asyncio.Queue[Count] = asyncio.Queue(maxsize=1)
+        feed.subscribers.add(queue)
+        if feed.latest is not None:
+            _offer(queue, feed.latest)
+        try:
+            yield queue
+        finally:
+            feed.subscribers.discard(queue)
+            if not feed.subscribers:
+                self._stop(feed)
+
+    def _stop(self, feed: _Feed) -> None:
+        if self._feeds.get(feed.slug) is feed:
+            del self._feeds[feed.slug]
+        if feed.task is not None:
+            feed.task.cancel()
+            feed.task = None
+
+    async def close(self) -> None:
+        """Stop every poller (at shutdown)."""
+        tasks = [feed.task for feed in self._feeds.values() if feed.task is not None]
+        for feed in list(self._feeds.values()):
+            self._stop(feed)
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _poll(self, feed: _Feed) -> None:
+        failures = 0
+        while True:
+            try:
+                count = await self._read(feed.slug)
+            except asyncio.CancelledError:
+                raise
+            except NotFound:
+                count = None  # unpublished meanwhile: keep the last count, send nothing
+            except Exception:
+                failures += 1
+                if failures == 1 or failures % 60 == 0:
+                    logger.warning("count poller for %s failed %d times", feed.slug, failures)
+                await asyncio.sleep(min(30.0, self.poll_seconds * 2**failures))
+                continue
+            failures = 0
+            if count is not None and count != feed.latest:
+                feed.latest = count
+                for queue in feed.subscribers:
+                    _offer(queue, count)
+            await asyncio.sleep(self.poll_seconds)
+
+
+def database_count_reader(database: Database) -> CountReader:
+    """Read a count through the petition service, on a worker thread (the driver blocks)."""
+
+    def read_sync(slug: str) -> Count:
+        with database.session() as session:
+            count = petitions.get_count(session, slug)
+        return Count(verified=count.verified, goal=count.goal)
+
+    async def read(slug: str) -> Count:
+        return await to_thread.run_sync(read_sync, slug)
+
+    return read
+
+
+async def get_broadcaster(request: Request, database: DatabaseDep) -> CountBroadcaster:
+    """The app's broadcaster, made on first use. Async, so it runs on the event loop and two
+    first requests cannot each make one."""
+    broadcaster: CountBroadcaster | None = getattr(request.app.state, "count_broadcaster", None)
+    if broadcaster is None:
+        broadcaster = CountBroadcaster(database_count_reader(database))
+        request.app.state.count_broadcaster = broadcaster
+    return broadcaster
+
+
+async def count_stream(
+    broadcaster: CountBroadcaster,
+    slug: str,
+    first: Count,
+    *,
+    heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    lifetime_seconds: float | None = None,
+) -> AsyncIterator[bytes]:
+    """The bytes of one event stream: the count now, each change, and heartbeat comments."""
+    loop = asyncio.get_running_loop()
+    if lifetime_seconds is None:
+        lifetime_seconds = random.uniform(*STREAM_SECONDS)  # noqa: S311 (jitter, not security)
+    deadline = loop.time() + lifetime_seconds
+    yield f"retry: {RETRY_MS}\n\n".encode() + first.as_event()
+    last = first
+    async with broadcaster.subscribe(slug) as queue:
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                count = await asyncio.wait_for(queue.get(), min(heartbeat_seconds, remaining))
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            if count != last:
+                last = count
+                yield count.as_event()
+
+
+class EventStreamResponse(StreamingResponse):
+    """A `text/event-stream` body. (Not fastapi.sse.EventSourceResponse: FastAPI treats that
+    class as a marker for generator endpoints, and this endpoint must be able to answer 404
+    before the stream starts.)"""
+
+    media_type = "text/event-stream"
+
+
+router = APIRouter(prefix="/v1")
+
+EXAMPLE_STREAM = (
+    "retry: 3000\n\n"
+    'event: count\ndata: {"verified": 1234, "goal": 10000}\n\n'
+    ": keep-alive\n\n"
+    'event: count\ndata: {"verified": 1235, "goal": 10000}\n\n'
+)
+
+
+@router.get(
+    "/petitions/{slug}/events",
+    tags=["petitions"],
+    summary="Live count (Server-Sent Events)",
+    description="A `text/event-stream` for `EventSource`: first the count now, then the count "
+    'each time it changes, as `event: count` with JSON `data` `{"verified": N, "goal": G}`. '
+    "A comment line (`: keep-alive`) is sent every 15 seconds so proxies keep the connection "
+    "open. The server ends each stream after about five minutes; `EventSource` reconnects by "
+    "itself (`retry: 3000`). Counts are read once a second per server process, however many "
+    "streams are open. Clients that cannot hold a stream should poll "
+    "`GET /v1/petitions/{slug}/count` instead (every 10 seconds or more).",
+    response_class=EventStreamResponse,
+    responses={
+        200: {
+            "description": "An endless event stream of counts.",
+            "content": {"text/event-stream": {"example": EXAMPLE_STREAM}},
+        },
+        **problem_responses(404, 422),
+    },
+)
+async def petition_events(
+    slug: Annotated[str, Path(max_length=SLUG_MAX, description="The petition's slug.")],
+    broadcaster: Annotated[CountBroadcaster, Depends(get_broadcaster)],
+) -> EventStreamResponse:
+    first = await broadcaster.current(slug)
+    return EventStreamResponse(
+        count_stream(broadcaster, slug, first),
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

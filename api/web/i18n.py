@@ -1,0 +1,69 @@
+"""Page strings in English and Spanish, and which of them a visitor gets.
+
+Every string a page shows lives in strings/<lang>.json, one file per language with the same keys
+(a test holds them in step). The language comes from `?lang=` when the visitor chose one with
+the switch, else from Accept-Language, else English.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Final
+
+from starlette.requests import Request
+
+LANGUAGES: Final = ("en", "es")
+DEFAULT_LANGUAGE: Final = "en"
+STRINGS_DIR = Path(__file__).resolve().parent / "strings"
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def strings(lang: str) -> MappingProxyType[str, str]:
+    """The page strings of one language (read once per process)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unsupported language {lang!r}")
+    data = json.loads((STRINGS_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    return MappingProxyType(data)
+
+
+@dataclass(frozen=True)
+class LanguageChoice:
+    lang: str
+    explicit: bool  # chosen with ?lang=, so links keep carrying it
+
+
+def language_from_accept(header: str | None) -> str:
+    """The supported language the visitor prefers most, by Accept-Language q-values.
+
+    `es-US;q=0.9` counts as `es`; `*` matches the default; q=0 means "not this one".
+    """
+    best, best_q = DEFAULT_LANGUAGE, -1.0
+    for item in (header or "").split(",")[:20]:
+        tag, _, params = item.strip().partition(";")
+        primary = tag.strip().split("-")[0].lower()
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if primary == "*":
+            primary = DEFAULT_LANGUAGE
+        if primary not in LANGUAGES or q <= 0:
+            continue
+        if q > best_q:  # on equal q-values the earlier entry wins
+            best, best_q = primary, q
+    return best
+
+
+def choose_language(request: Request) -> LanguageChoice:
+    requested = request.query_params.get("lang", "").lower()
+    if requested in LANGUAGES:
+        return LanguageChoice(requested, explicit=True)
+    return LanguageChoice(language_from_accept(request.headers.get("accept-language")), False)

@@ -1,0 +1,379 @@
+"""HTML for signers: the petition page with its form, and the confirm and withdraw pages.
+
+Pages are rendered on the server from the same services that back the JSON API (the text, the
+facts with their quotes, the count at load time), so they read without JavaScript. The script
+in static/js then does what needs it, through the public API only, as any other frontend
+would: it signs (`POST /v1/petitions/{slug}/signatures`), keeps the count live
+(`/v1/petitions/{slug}/events`, falling back to polling `/count`), and confirms or withdraws.
+
+The strict Content-Security-Policy of pages (api.http) forbids inline scripts and styles: all
+behaviour and styling live in files under /static.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path as FilePath
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.utils import htmlsafe_json_dumps
+from sqlmodel import Session
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from api.deps import ReadSession
+from api.errors import NotFound
+from api.incident import service as incident
+from api.incident.models import FactPublic
+from api.pagination import MAX_LIMIT, PageParams
+from api.petitions import service as petitions
+from api.petitions.models import SLUG_MAX, PetitionPublic, PetitionStatus
+from api.petitions.validation import COUNTRIES
+from api.web import events
+from api.web.i18n import LANGUAGES, choose_language, strings
+
+WEB_DIR = FilePath(__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+TEMPLATES_DIR = WEB_DIR / "templates"
+
+# The shell of a page may be cached briefly (the count in it is refreshed live); pages reached
+# by an emailed link carry a token in their URL and are never stored.
+PAGE_CACHE = "public, max-age=60"
+LINK_PAGE_CACHE = "no-store"
+ASSET_CACHE_VERSIONED = "public, max-age=31536000, immutable"
+ASSET_CACHE_PLAIN = "public, max-age=300"
+
+TOKEN_MAX = 128
+FACT_REFERENCE = re.compile(r"\[fact:([A-Za-z0-9_-]{1,80})\]")
+MAX_FACT_PAGES = 20
+
+
+# --- static files ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def asset_version(relative_path: str) -> str | None:
+    """A short hash of a static file's bytes, or None if there is no such file."""
+    path = (STATIC_DIR / relative_path).resolve()
+    if not path.is_file() or STATIC_DIR not in path.parents:
+        return None
+    return hashlib.blake2b(path.read_bytes(), digest_size=6).hexdigest()
+
+
+def static_url(relative_path: str) -> str:
+    """The URL of a static file with its content hash, so it may be cached for a year."""
+    version = asset_version(relative_path)
+    if version is None:
+        raise FileNotFoundError(relative_path)
+    return f"/static/{relative_path}?v={version}"
+
+
+class StaticAssets(StaticFiles):
+    """Files from static/, cached for a year when asked for by their current content hash."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            query = dict(
+                pair.split("=", 1)
+                for pair in scope.get("query_string", b"").decode("latin-1").split("&")
+                if "=" in pair
+            )
+            current = asset_version(path)
+            versioned = current is not None and query.get("v") == current
+            response.headers["Cache-Control"] = (
+                ASSET_CACHE_VERSIONED if versioned else ASSET_CACHE_PLAIN
+            )
+        return response
+
+
+# --- templates ------------------------------------------------------------------------------
+
+
+def fill(text: str, **values: Any) -> str:
+    """Put values into a page string's `{name}` placeholders."""
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
+@lru_cache(maxsize=1)
+def templates() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals["static"] = static_url
+    environment.filters["fill"] = fill
+    return environment
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """Links that keep the visitor's explicit language choice (`?lang=`)."""
+
+    lang: str
+    explicit: bool
+
+    def to(self, path: str, **params: str) -> str:
+        if self.explicit:
+            params = {**params, "lang": self.lang}
+        return f"{path}?{urlencode(params)}" if params else path
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    status_code: int = 200,
+    cache: str = PAGE_CACHE,
+    page_data: Mapping[str, Any] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    choice = choose_language(request)
+    t = strings(choice.lang)
+    links = PageLinks(choice.lang, choice.explicit)
+    switch = [
+        {
+            "lang": code,
+            "name": t[f"lang_name_{code}"],
+            "href": f"{request.url.path}?" + urlencode({**request.query_params, "lang": code}),
+            "current": code == choice.lang,
+        }
+        for code in LANGUAGES
+    ]
+    html = (
+        templates()
+        .get_template(template)
+        .render(
+            lang=choice.lang,
+            t=t,
+            links=links,
+            language_switch=switch,
+            # What the page's script needs, as a JSON data block (not run, so CSP allows it).
+            page_json=htmlsafe_json_dumps(
+                {"lang": choice.lang, "langParam": choice.explicit, "strings": dict(t)}
+                | dict(page_data or {})
+            ),
+            **context,
+        )
+    )
+    headers = {"Cache-Control": cache, "Content-Language": choice.lang}
+    if not choice.explicit:
+        headers["Vary"] = "Accept-Language"
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+# --- the petition, as the page shows it -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A `[fact:id]` in the text, shown as a numbered link to the fact."""
+
+    number: int
+    fact_id: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str
+    source_id: str
+
+
+@dataclass(frozen=True)
+class FactItem:
+    number: int
+    id: str
+    statement: str
+    status: str
+    quotes: list[Quote]
+
+
+def case_paragraphs(
+    body: str, known_facts: Mapping[str, FactPublic]
+) -> tuple[list[list[str | Reference]], list[str]]:
+    """Split the case into paragraphs of text and fact references, numbered in order of first
+    mention; references to facts that do not exist are dropped. Returns the paragraphs and the
+    ids of the facts cited, in number order."""
+    numbers: dict[str, int] = {}
+    paragraphs: list[list[str | Reference]] = []
+    for raw in re.split(r"\n\s*\n", body.strip()):
+        parts: list[str | Reference] = []
+        position = 0
+        for match in FACT_REFERENCE.finditer(raw):
+            fact_id = match.group(1)
+            # "school [fact:a] [fact:b]." reads "school[1][2]." like footnote marks.
+            text = raw[position : match.start()].rstrip()
+            position = match.end()
+            if text:
+                parts.append(text)
+            if fact_id not in known_facts:
+                continue
+            number = numbers.setdefault(fact_id, len(numbers) + 1)
+            parts.append(Reference(number, fact_id))
+        parts.append(raw[position:])
+        paragraphs.append(_merge_text(parts))
+    return paragraphs, list(numbers)
+
+
+def _merge_text(parts: list[str | Reference]) -> list[str | Reference]:
+    merged: list[str | Reference] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        elif part != "":
+            merged.append(part)
+    return merged
+
+
+def _all_facts(session: Session) -> dict[str, FactPublic]:
+    facts: dict[str, FactPublic] = {}
+    cursor: str | None = None
+    for _ in range(MAX_FACT_PAGES):
+        page, cursor = incident.list_facts(
+            session, incident.FactFilters(), PageParams(limit=MAX_LIMIT, cursor=cursor)
+        )
+        facts.update((fact.id, fact) for fact in page)
+        if cursor is None:
+            break
+    return facts
+
+
+def _source_titles(session: Session) -> dict[str, tuple[int, str | None]]:
+    """Each source's number (its place in the list, for "Source 2") and title, by id."""
+    sources, _ = incident.list_sources(session, PageParams(limit=MAX_LIMIT, cursor=None))
+    return {source.id: (number, source.title) for number, source in enumerate(sources, 1)}
+
+
+def signing_state(petition: PetitionPublic, now: dt.datetime) -> str:
+    """`open`, `not_yet_open` or `closed`: whether the form is shown."""
+    if petition.status != PetitionStatus.open:
+        return "closed"
+    if petition.opens_at is not None and now < petition.opens_at:
+        return "not_yet_open"
+    if petition.closes_at is not None and now >= petition.closes_at:
+        return "closed"
+    return "open"
+
+
+def _petition_page(request: Request, session: Session, slug: str) -> HTMLResponse:
+    try:
+        petition = petitions.get_petition(session, slug)
+    except NotFound:
+        return not_found_page(request)
+    facts = _all_facts(session)
+    paragraphs, cited = case_paragraphs(petition.body, facts)
+    fact_items = [
+        FactItem(
+            number=number,
+            id=fact.id,
+            statement=fact.statement,
+            status=fact.status.value,
+            quotes=[Quote(c.quote, c.source_id) for c in fact.citations],
+        )
+        for number, fact in enumerate((facts[fact_id] for fact_id in cited), 1)
+    ]
+    state = signing_state(petition, dt.datetime.now(dt.UTC))
+    page_data = {
+        "slug": petition.slug,
+        "verified": petition.verified_count,
+        "goal": petition.goal,
+        "signUrl": f"/v1/petitions/{petition.slug}/signatures",
+        "eventsUrl": f"/v1/petitions/{petition.slug}/events",
+        "countUrl": f"/v1/petitions/{petition.slug}/count",
+    }
+    return render(
+        request,
+        "petition.html",
+        petition=petition,
+        paragraphs=paragraphs,
+        facts=fact_items,
+        sources=_source_titles(session),
+        signing=state,
+        countries=sorted(COUNTRIES),
+        page_data=page_data,
+        canonical=f"/petitions/{petition.slug}",
+    )
+
+
+def not_found_page(request: Request) -> HTMLResponse:
+    return render(request, "not_found.html", status_code=404, cache="no-cache")
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    broadcaster: events.CountBroadcaster | None = getattr(app.state, "count_broadcaster", None)
+    if broadcaster is not None:
+        await broadcaster.close()
+
+
+router = APIRouter(lifespan=_lifespan)
+router.mount("/static", StaticAssets(directory=STATIC_DIR), name="static")
+router.include_router(events.router)
+
+
+@router.get("/", include_in_schema=False, response_class=HTMLResponse)
+def home_page(request: Request, session: ReadSession) -> HTMLResponse:
+    """The open petition (the oldest, if several are open)."""
+    listed, _ = petitions.list_petitions(session, PageParams(limit=MAX_LIMIT, cursor=None))
+    now = dt.datetime.now(dt.UTC)
+    # One taking signatures now, else one about to, else the latest closed one.
+    chosen = (
+        next((p for p in listed if signing_state(p, now) == "open"), None)
+        or next((p for p in listed if p.status == PetitionStatus.open), None)
+        or (listed[-1] if listed else None)
+    )
+    if chosen is None:
+        return not_found_page(request)
+    return _petition_page(request, session, chosen.slug)
+
+
+@router.get("/petitions/{slug}", include_in_schema=False, response_class=HTMLResponse)
+def petition_page(request: Request, session: ReadSession, slug: str) -> HTMLResponse:
+    if len(slug) > SLUG_MAX:
+        return not_found_page(request)
+    return _petition_page(request, session, slug)
+
+
+def _token_page(request: Request, action: str) -> HTMLResponse:
+    token = request.query_params.get("token", "")
+    has_token = 0 < len(token) <= TOKEN_MAX
+    return render(
+        request,
+        "token.html",
+        action=action,
+        has_token=has_token,
+        cache=LINK_PAGE_CACHE,
+        page_data={"action": action, "hasToken": has_token},
+    )
+
+
+@router.get("/confirm", include_in_schema=False, response_class=HTMLResponse)
+def confirm_page(request: Request) -> HTMLResponse:
+    """The emailed confirmation link: the page confirms through the API as it opens."""
+    return _token_page(request, "confirm")
+
+
+@router.get("/withdraw", include_in_schema=False, response_class=HTMLResponse)
+def withdraw_page(request: Request) -> HTMLResponse:
+    """The emailed withdrawal link. Withdrawing takes a click: mail scanners open links."""
+    return _token_page(request, "withdraw")

@@ -1,0 +1,283 @@
+"""The HTML pages over HTTP (no browser): content, languages, headers, static files, CORS."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.config import Settings
+from api.db import Database
+from api.incident.models import CitationPublic, FactPublic, FactStatus
+from api.main import create_app
+from api.web.i18n import LANGUAGES, language_from_accept, strings
+from api.web.router import Reference, case_paragraphs, fill
+from tests.web.conftest import SLUG
+
+FORM_FIELDS = [
+    "first_name",
+    "last_name",
+    "email",
+    "postal_code",
+    "country",
+    "comment",
+    "display_publicly",
+    "contact_opt_in",
+]
+
+
+class Page(HTMLParser):
+    """Just enough of a page's structure to check labels, ids and scripts."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.ids: dict[str, dict[str, str | None]] = {}
+        self.label_for: list[str] = []
+        self.scripts: list[dict[str, str | None]] = []
+        self.styles_inline = 0
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids[attributes["id"]] = {"tag": tag, **attributes}
+        if tag == "label" and attributes.get("for"):
+            self.label_for.append(attributes["for"] or "")
+        if tag == "script":
+            self.scripts.append(attributes)
+        if tag == "style" or "style" in attributes:
+            self.styles_inline += 1
+
+
+def page_data(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)
+    assert match
+    return json.loads(match.group(1))
+
+
+def test_petition_page_has_the_petition_the_facts_and_the_form(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "public, max-age=60"
+    html = response.text
+    page = Page(html)
+
+    assert '<h1 lang="en">Set 12 as the minimum age of arrest in Florida</h1>' in html
+    assert "Pass a state law making 12 the minimum age" in html
+    # Every field has a visible label bound to it.
+    for name in FORM_FIELDS:
+        assert name in page.ids, name
+        assert name in page.label_for, name
+    # The count and its progress bar, with ARIA values.
+    bar = page.ids["count-progress"]
+    assert bar["role"] == "progressbar"
+    assert (bar["aria-valuemin"], bar["aria-valuemax"], bar["aria-valuenow"]) == ("0", "10000", "0")
+    assert page.ids["count-live"]["aria-live"] == "polite"
+    assert page.ids["form-status"]["role"] == "status"
+    # References in the case link to facts listed with their quotes.
+    refs = re.findall(r'<sup class="ref"><a href="#fact-([a-z0-9-]+)">', html)
+    assert len(refs) == 15
+    for fact_id in refs:
+        assert f"fact-{fact_id}" in page.ids
+    assert "[fact:" not in html
+    assert html.count('<figure class="quote">') >= 15
+    assert "<cite>Video Shows Florida Police Officer Arrest Crying 6-Year-Old Girl" in html
+    assert "<cite>Source 1</cite>" in html  # a source without a title gets a neutral label
+    # No inline script or style: the CSP would block them.
+    assert page.styles_inline == 0
+    for script in page.scripts:
+        assert script.get("src") or script.get("type") == "application/json"
+    data = page_data(html)
+    assert data["slug"] == SLUG
+    assert data["eventsUrl"] == f"/v1/petitions/{SLUG}/events"
+    assert data["strings"]["submit"] == "Sign the petition"
+
+
+def test_petition_page_by_slug_and_unknown_slug(client: TestClient) -> None:
+    assert client.get(f"/petitions/{SLUG}").status_code == 200
+    missing = client.get("/petitions/no-such-petition")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "Petition not found" in missing.text
+    assert client.get("/petitions/" + "x" * 200).status_code == 404
+
+
+def test_closed_petition_shows_no_form(client: TestClient, clean_database: Database) -> None:
+    from sqlalchemy import update
+
+    from api.petitions.models import Petition
+
+    with clean_database.session(write=True) as session:
+        session.execute(update(Petition).values(status="closed"))
+    html = client.get(f"/petitions/{SLUG}").text
+    assert 'id="sign-form"' not in html
+    assert "This petition is closed" in html
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "en"),
+        ("", "en"),
+        ("es", "es"),
+        ("es-US,es;q=0.9,en;q=0.8", "es"),
+        ("en-US,en;q=0.9,es;q=0.8", "en"),
+        ("fr-FR,fr;q=0.9,es;q=0.5", "es"),
+        ("fr-FR,de;q=0.9", "en"),
+        ("en;q=0.2,es;q=0.7", "es"),
+        ("es;q=0", "en"),
+        ("*", "en"),
+        ("es;q=abc, en", "en"),
+    ],
+)
+def test_language_from_accept_language(header: str | None, expected: str) -> None:
+    assert language_from_accept(header) == expected
+
+
+def test_language_by_header_and_by_switch(client: TestClient) -> None:
+    spanish = client.get("/", headers={"Accept-Language": "es-US,es;q=0.9"})
+    assert '<html lang="es">' in spanish.text
+    assert "Firme la petición" in spanish.text
+    assert spanish.headers["content-language"] == "es"
+    assert "Accept-Language" in spanish.headers["vary"]
+    assert page_data(spanish.text)["strings"]["submit"] == "Firmar la petición"
+
+    # The switch wins over the header, and links carry the choice on.
+    switched = client.get("/?lang=en", headers={"Accept-Language": "es"})
+    assert '<html lang="en">' in switched.text
+    assert 'href="/?lang=en"' in switched.text  # the site name, keeping the choice
+    assert 'href="/?lang=es" hreflang="es"' in switched.text
+    assert "Accept-Language" not in switched.headers.get("vary", "")
+
+    unknown = client.get("/?lang=xx")
+    assert '<html lang="en">' in unknown.text
+
+
+def test_strings_exist_in_both_languages() -> None:
+    english = strings("en")
+    for lang in LANGUAGES:
+        assert set(strings(lang)) == set(english), lang
+        placeholders = {
+            key: set(re.findall(r"\{(\w+)\}", value)) for key, value in strings(lang).items()
+        }
+        assert placeholders == {
+            key: set(re.findall(r"\{(\w+)\}", value)) for key, value in english.items()
+        }, lang
+    # Every key a template or script asks for exists.
+    from api.web.router import STATIC_DIR, TEMPLATES_DIR
+
+    used: set[str] = set()
+    for path in TEMPLATES_DIR.glob("*.html"):
+        used |= set(re.findall(r"\bt\.(\w+)", path.read_text()))
+    for path in (STATIC_DIR / "js").glob("*.js"):
+        used |= set(re.findall(r"\bt\(\"(\w+)\"\s*[,)]", path.read_text()))
+    assert used - set(english) == set()
+
+
+def test_confirm_and_withdraw_pages(client: TestClient) -> None:
+    confirm = client.get("/confirm?token=abcdefghijklmnopqrstuvwxyz")
+    assert confirm.status_code == 200
+    assert confirm.headers["cache-control"] == "no-store"
+    assert "Confirm your signature" in confirm.text
+    assert page_data(confirm.text)["hasToken"] is True
+    assert "abcdefghijklmnopqrstuvwxyz" not in confirm.text.split("<body>")[1].split("</nav>")[1]
+
+    withdraw = client.get("/withdraw?token=abcdefghijklmnopqrstuvwxyz&lang=es")
+    assert "Retirar mi firma" in withdraw.text
+    # The language switch keeps the token, so switching does not break the link.
+    assert "token=abcdefghijklmnopqrstuvwxyz&amp;lang=en" in withdraw.text
+
+    missing = client.get("/confirm")
+    assert "This link is incomplete" in missing.text
+    assert page_data(missing.text)["hasToken"] is False
+
+
+def test_static_files_are_served_with_cache_headers(client: TestClient) -> None:
+    html = client.get("/").text
+    css = re.search(r'href="(/static/css/site\.css\?v=[0-9a-f]+)"', html)
+    assert css
+    versioned = client.get(css.group(1))
+    assert versioned.status_code == 200
+    assert versioned.headers["content-type"].startswith("text/css")
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    plain = client.get("/static/css/site.css")
+    assert plain.headers["cache-control"] == "public, max-age=300"
+    stale = client.get("/static/css/site.css?v=000000000000")
+    assert stale.headers["cache-control"] == "public, max-age=300"
+    for script in re.findall(r'src="(/static/js/[^"]+)"', html):
+        response = client.get(script.replace("&amp;", "&"))
+        assert response.status_code == 200
+        assert "javascript" in response.headers["content-type"]
+    missing = client.get("/static/nothing.js")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert client.get("/static/../main.py").status_code == 404
+
+
+def test_cors_preflight_for_signing_from_another_origin(
+    settings: Settings, clean_database: Database
+) -> None:
+    app = create_app(settings.model_copy(update={"cors_origins": ["https://frontend.example"]}))
+    with TestClient(app) as client:
+        preflight = client.options(
+            f"/v1/petitions/{SLUG}/signatures",
+            headers={
+                "Origin": "https://frontend.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type, idempotency-key",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://frontend.example"
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        allowed = preflight.headers["access-control-allow-headers"].lower()
+        assert "content-type" in allowed
+        assert "idempotency-key" in allowed
+
+        refused = client.options(
+            f"/v1/petitions/{SLUG}/signatures",
+            headers={
+                "Origin": "https://elsewhere.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert refused.status_code == 400
+        assert "access-control-allow-origin" not in refused.headers
+
+        # A simple read from the allowed origin is readable by its script.
+        count = client.get(
+            f"/v1/petitions/{SLUG}/count", headers={"Origin": "https://frontend.example"}
+        )
+        assert count.headers["access-control-allow-origin"] == "https://frontend.example"
+
+
+def test_case_paragraphs_number_references_in_order_of_first_mention() -> None:
+    def fact(fact_id: str) -> FactPublic:
+        return FactPublic(
+            id=fact_id,
+            topic="t",
+            statement="s",
+            occurred=None,
+            status=FactStatus.corroborated,
+            citations=[CitationPublic(source_id="a", quote="q", start=0, end=1)],
+            discrepancy_ids=[],
+        )
+
+    known = {"a": fact("a"), "b": fact("b")}
+    body = "One [fact:a] [fact:b]. Two [fact:zz].\n\nThree [fact:b][fact:a]"
+    paragraphs, cited = case_paragraphs(body, known)
+    assert cited == ["a", "b"]
+    assert paragraphs == [
+        ["One", Reference(1, "a"), Reference(2, "b"), ". Two."],
+        ["Three", Reference(2, "b"), Reference(1, "a")],
+    ]
+
+
+def test_fill() -> None:
+    assert fill("{verified} of {goal}", verified="1,234", goal=10) == "1,234 of 10"
