@@ -45,5 +45,19 @@ test-sqlite: $(VENV)/.synced
 test-postgres: $(VENV)/.synced
 	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/pytest
 
+## Benchmarks (bench/README.md): the full run prints the table and writes var/bench/; results
+## go in BENCHMARKS.md. wrk comes from Debian and is installed when missing.
+BENCH_WRK := command -v wrk >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q && apt-get install -y -q --no-install-recommends wrk; }
+
+bench: $(VENV)/.synced
+	@$(BENCH_WRK)
+	$(BIN)/python -m bench.run
+
+## The same code, a few seconds per scenario and small N (CI): fails on errors, not on speed.
+bench-smoke: $(VENV)/.synced
+	@$(BENCH_WRK)
+	$(BIN)/python -m bench.run --smoke
+
 clean:
 	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache

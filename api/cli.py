@@ -72,8 +72,10 @@ def serve(
         workers=workers,
         log_level=settings.log_level.lower(),
         access_log=False,  # api.http.AccessLogMiddleware logs without query strings
-        proxy_headers=False,
+        proxy_headers=False,  # X-Forwarded-For is judged by TRUSTED_PROXIES instead
         server_header=False,
+        # Event streams are long-lived; don't let them hold a shutdown for minutes.
+        timeout_graceful_shutdown=10,
     )
 
 
@@ -170,3 +172,82 @@ def dump_openapi() -> None:
     from api.main import create_app
 
     typer.echo(json.dumps(create_app().openapi(), indent=2))
+
+
+@app.command("create-api-key")
+def create_api_key(
+    name: Annotated[str, typer.Option(help="Who uses the key, e.g. delivery-team.")],
+    scopes: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: petitions:write, facts:write, signatures:read, "
+            "signatures:export, signatures:moderate, audit:read."
+        ),
+    ],
+) -> None:
+    """Make an API key for the admin API and print it, once: only its hash is kept.
+
+    The key alone goes to stdout (KEY=$(advocacy create-api-key ...)); the rest to stderr.
+    """
+    from api.admin.auth import CLI_ACTOR
+    from api.admin.service import issue_api_key
+    from api.db import Database
+
+    database = Database(get_settings())
+    try:
+        with database.session(write=True) as session:
+            key, secret = issue_api_key(session, CLI_ACTOR, name, scopes.split(","))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    finally:
+        database.dispose()
+    typer.echo(f"API key {key.id} '{key.name}' with scopes {', '.join(key.scopes)}:", err=True)
+    typer.echo(secret)
+    typer.echo(
+        "Store it now: it cannot be shown again. Send it as: Authorization: Bearer <key>", err=True
+    )
+    if "signatures:export" in key.scopes and "signatures:read" not in key.scopes:
+        typer.echo(
+            "note: signatures:export only adds emails; exporting needs signatures:read too.",
+            err=True,
+        )
+
+
+@app.command("revoke-api-key")
+def revoke_api_key(
+    key: Annotated[str, typer.Argument(help="The key's id, or the name of an active key.")],
+) -> None:
+    """Revoke an API key: from now on it is answered 401."""
+    from api.admin.auth import CLI_ACTOR
+    from api.admin.service import revoke_key
+    from api.db import Database
+    from api.errors import NotFound
+
+    database = Database(get_settings())
+    try:
+        with database.session(write=True) as session:
+            row = revoke_key(session, CLI_ACTOR, key)
+    except NotFound as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        database.dispose()
+    typer.echo(f"API key {row.id} '{row.name}' revoked")
+
+
+@app.command("list-api-keys")
+def list_api_keys() -> None:
+    """List API keys (never their secrets): id, name, first characters, scopes, state."""
+    from api.admin.auth import list_api_keys as keys
+    from api.db import Database
+
+    database = Database(get_settings())
+    try:
+        with database.session() as session:
+            rows = keys(session)
+    finally:
+        database.dispose()
+    for row in rows:
+        state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+        typer.echo(f"{row.id}\t{row.name}\t{row.prefix}...\t{','.join(row.scopes)}\t{state}")

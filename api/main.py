@@ -14,10 +14,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import health
 from api.abuse.deps import build_rate_limiter
 from api.abuse.idempotency import IdempotencyMiddleware
+from api.admin.routers import router as admin_router
 from api.cache import TtlCache
 from api.config import Settings, get_settings
 from api.db import Database
 from api.errors import install_error_handlers
+from api.groupcommit import GroupCommitter
 from api.housekeeping import run_housekeeping
 from api.http import (
     AccessLogMiddleware,
@@ -30,7 +32,7 @@ from api.mail.worker import MailWorker, backend_for
 from api.openapi import API_DESCRIPTION, TAGS, install_openapi
 from api.petitions.models import CountPublic, PetitionStats
 from api.petitions.router import router as petitions_router
-from api.petitions.validation import zip_index
+from api.petitions.validation import zip_place
 from api.web.router import router as web_router
 
 
@@ -45,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Sync endpoints run on this pool; it is sized with the database pool so no request
         # waits for a connection while holding a thread.
         to_thread.current_default_thread_limiter().total_tokens = settings.thread_pool_size
-        zip_index()  # load the ZIP dataset now, not on the first signature
+        zip_place("32801")  # load the ZIP dataset now, not on the first signature
         stop = threading.Event()
         worker_thread = None
         if settings.mail_worker_in_process:
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop.set()
         if worker_thread is not None:
             worker_thread.join(timeout=10)
+        app.state.group_commit.close()
         app.state.database.dispose()
 
     app = FastAPI(
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = Database(settings)
+    app.state.group_commit = GroupCommitter(app.state.database)
     app.state.count_cache = TtlCache[CountPublic](ttl_seconds=settings.count_cache_seconds)
     app.state.rate_limiter = build_rate_limiter(settings)
     app.state.stats_cache = TtlCache[PetitionStats](ttl_seconds=30.0)
@@ -82,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(incident_router)
     app.include_router(petitions_router)
+    app.include_router(admin_router)
     app.include_router(web_router)
     install_openapi(app)
 
@@ -91,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Content-Type", "Idempotency-Key", "Authorization", "If-None-Match"],
         expose_headers=["ETag", "Retry-After", "RateLimit", "RateLimit-Policy", "Location"],
         max_age=600,

@@ -7,6 +7,7 @@ from api.abuse.models import (
     IdempotencyRecord,
     SigningPause,
 )
+from api.admin.models import ApiKey, AuditEntry
 from api.incident.models import (
     Citation,
     Discrepancy,
@@ -21,6 +22,8 @@ from api.petitions.models import CountShard, Petition, PetitionVersion, Signatur
 
 __all__ = [
     "AccessToken",
+    "ApiKey",
+    "AuditEntry",
     "BlockedEmailDomain",
     "BlockedIpRange",
     "Citation",

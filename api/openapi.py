@@ -37,6 +37,13 @@ TAGS = [
     {"name": "petitions", "description": "The petition, its counts and its stats."},
     {"name": "signatures", "description": "Signing, confirming and withdrawing a signature."},
     {"name": "health", "description": "Liveness and readiness for load balancers."},
+    {
+        "name": "admin",
+        "description": "Campaign staff: petitions, the fact base, moderation, exports and the "
+        "audit log. Every operation needs an API key (`Authorization: Bearer adv_...`, made "
+        "with `advocacy create-api-key`) holding the scopes named in its description: "
+        "401 without a valid key, 403 without the scope.",
+    },
 ]
 
 

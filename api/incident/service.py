@@ -11,34 +11,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import delete, func, or_
 from sqlmodel import Session, col, select
 
-from api.errors import NotFound
+from api.errors import Conflict, FieldError, NotFound, UnprocessableContent, field_error, invalid
 from api.incident.models import (
     Child,
     Citation,
+    CitationAdmin,
+    CitationIn,
     CitationPublic,
+    CitationUpdate,
     CslDate,
     CslItem,
     Discrepancy,
+    DiscrepancyCreate,
     DiscrepancyFact,
     DiscrepancyPublic,
+    DiscrepancyUpdate,
     DiscrepancyVersion,
+    DiscrepancyVersionIn,
     DiscrepancyVersionPublic,
     Fact,
+    FactCreate,
     FactPublic,
     FactStatus,
+    FactUpdate,
     Incident,
     IncidentCounts,
     IncidentDate,
     IncidentPublic,
     Occurred,
+    OccurredIn,
     Party,
     Place,
     Precision,
     Source,
+    SourceAdmin,
+    SourceCreate,
     SourcePublic,
+    SourceUpdate,
     TimelineEntry,
 )
 from api.pagination import PageParams, paginate
@@ -199,7 +211,12 @@ def list_discrepancies(
         page,
         key=lambda row: (row.position, row.id),
     )
-    discrepancies = rows
+    return _hydrate_discrepancies(session, rows), cursor
+
+
+def _hydrate_discrepancies(
+    session: Session, discrepancies: Sequence[Discrepancy]
+) -> list[DiscrepancyPublic]:
     ids = [d.id for d in discrepancies]
     versions: dict[str, list[DiscrepancyVersionPublic]] = defaultdict(list)
     for version in session.exec(
@@ -226,7 +243,7 @@ def list_discrepancies(
     return [
         DiscrepancyPublic(id=d.id, about=d.about, fact_ids=fact_ids[d.id], versions=versions[d.id])
         for d in discrepancies
-    ], cursor
+    ]
 
 
 def _escape_like(text: str) -> str:
@@ -486,3 +503,494 @@ def verify_citations(session: Session, directory: Path) -> VerificationReport:
                 f"text has {found!r}{hint}"
             )
     return report
+
+
+# --- editing (the admin API) ----------------------------------------------------------------
+#
+# Every quote is checked when it is saved: its source must exist, and when the source's text is
+# stored the quote must stand verbatim at its offsets. Fact statuses are recomputed after every
+# change that can move them.
+
+
+@dataclass(frozen=True)
+class _QuoteIn:
+    field: str  # where it sits in the request body, e.g. "citations.0"; "" at the top level
+    source_id: str
+    quote: str
+    start: int
+    end: int
+
+
+def _body_error(path: str, message: str, code: str) -> FieldError:
+    parts: list[str | int] = [int(p) if p.isdigit() else p for p in path.split(".")]
+    return field_error(["body", *parts], message, code)
+
+
+def _refuse(errors: Sequence[FieldError]) -> UnprocessableContent:
+    summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:3])
+    return UnprocessableContent(f"The request is not valid. {summary}", errors=errors)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quote_problem(text: str, quote: str, start: int, end: int) -> str | None:
+    """Why `quote` does not stand at text[start:end], or None when it does."""
+    found = text[start:end]
+    if found == quote:
+        return None
+    elsewhere = text.find(quote)
+    hint = (
+        f"; the quote stands at [{elsewhere}:{elsewhere + len(quote)}]"
+        if elsewhere >= 0
+        else "; it is nowhere in the text"
+    )
+    return f"is not verbatim at [{start}:{end}], where the text reads {_shorten(found)!r}{hint}"
+
+
+def _check_quotes(session: Session, quotes: Sequence[_QuoteIn]) -> None:
+    ids = {q.source_id for q in quotes}
+    sources = {s.id: s for s in session.exec(select(Source).where(col(Source.id).in_(ids)))}
+    errors: list[FieldError] = []
+    for q in quotes:
+        prefix = f"{q.field}." if q.field else ""
+        source = sources.get(q.source_id)
+        if source is None:
+            errors.append(
+                _body_error(
+                    prefix + "source_id", f"No source with id '{q.source_id}'.", "unknown_source"
+                )
+            )
+        elif source.text is not None:
+            problem = _quote_problem(source.text, q.quote, q.start, q.end)
+            if problem is not None:
+                errors.append(
+                    _body_error(
+                        prefix + "quote",
+                        f"The quote {problem} of source '{q.source_id}'.",
+                        "quote_not_verbatim",
+                    )
+                )
+        elif q.end - q.start != len(q.quote):
+            errors.append(
+                _body_error(
+                    prefix + "end",
+                    f"end - start must equal the quote's length ({len(q.quote)}); "
+                    f"got [{q.start}:{q.end}].",
+                    "offsets_mismatch",
+                )
+            )
+    if errors:
+        raise _refuse(errors)
+
+
+def _next_position(session: Session, model: Any) -> int:
+    highest = session.exec(select(func.max(model.position))).one()
+    return 0 if highest is None else int(highest) + 1
+
+
+def _content_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# sources
+
+
+def _source(session: Session, source_id: str) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFound(f"No source with id '{source_id}'.")
+    return source
+
+
+def get_source_admin(session: Session, source_id: str) -> SourceAdmin:
+    source = _source(session, source_id)
+    public = _source_public(source, _fact_counts(session, [source_id]).get(source_id, 0))
+    return SourceAdmin(**public.model_dump(), has_text=source.text is not None, text=source.text)
+
+
+def _require_unique_hash(session: Session, digest: str, source_id: str) -> None:
+    other = session.exec(
+        select(Source.id).where(Source.content_sha256 == digest, Source.id != source_id)
+    ).first()
+    if other is not None:
+        raise Conflict(f"Source '{other}' already has this content (SHA-256 {digest}).")
+
+
+def create_source(session: Session, data: SourceCreate) -> SourceAdmin:
+    if session.get(Source, data.id) is not None:
+        raise Conflict(f"A source with id '{data.id}' already exists.")
+    if data.text is not None:
+        digest = _content_sha256(data.text)
+        if data.content_sha256 is not None and data.content_sha256 != digest:
+            raise invalid(
+                "content_sha256",
+                f"Is not the SHA-256 of `text` as UTF-8 ({digest}); send the matching hash or "
+                "leave it out.",
+                "hash_mismatch",
+            )
+    elif data.content_sha256 is not None:
+        digest = data.content_sha256
+    else:
+        raise invalid(
+            "content_sha256", "Required when no `text` is sent.", "missing_content_sha256"
+        )
+    _require_unique_hash(session, digest, data.id)
+    session.add(
+        Source(
+            id=data.id,
+            position=_next_position(session, Source),
+            title=data.title,
+            publisher=data.publisher,
+            published=data.published,
+            kind=data.kind,
+            language=data.language,
+            content_sha256=digest,
+            text=data.text,
+        )
+    )
+    session.flush()
+    return get_source_admin(session, data.id)
+
+
+def update_source(session: Session, source_id: str, data: SourceUpdate) -> SourceAdmin:
+    source = _source(session, source_id)
+    given = data.model_fields_set
+    for name in ("title", "publisher", "published", "kind", "language"):
+        if name in given:
+            setattr(source, name, getattr(data, name))
+    if "text" in given:
+        digest = _content_sha256(data.text)
+        if "content_sha256" in given and data.content_sha256 != digest:
+            raise invalid(
+                "content_sha256",
+                f"Is not the SHA-256 of `text` as UTF-8 ({digest}).",
+                "hash_mismatch",
+            )
+        _check_existing_quotes(session, source_id, data.text)
+        source.text = data.text
+        source.content_sha256 = digest
+    elif "content_sha256" in given and data.content_sha256 != source.content_sha256:
+        if source.text is not None:
+            raise invalid(
+                "content_sha256",
+                "The stored text has another SHA-256; send the new `text` instead.",
+                "hash_mismatch",
+            )
+        source.content_sha256 = data.content_sha256
+    _require_unique_hash(session, source.content_sha256, source_id)
+    session.add(source)
+    session.flush()
+    return get_source_admin(session, source_id)
+
+
+def _check_existing_quotes(session: Session, source_id: str, text: str) -> None:
+    """A new text must still hold every quote already citing the source."""
+    errors: list[FieldError] = []
+    for citation in session.exec(
+        select(Citation)
+        .where(Citation.source_id == source_id)
+        .order_by(col(Citation.fact_id), col(Citation.position))
+    ):
+        problem = _quote_problem(text, citation.quote, citation.start, citation.end)
+        if problem is not None:
+            errors.append(
+                _body_error(
+                    "text",
+                    f"Fact '{citation.fact_id}' citation {citation.position}: the quote {problem}.",
+                    "quote_not_verbatim",
+                )
+            )
+    for version in session.exec(
+        select(DiscrepancyVersion)
+        .where(DiscrepancyVersion.source_id == source_id)
+        .order_by(col(DiscrepancyVersion.discrepancy_id), col(DiscrepancyVersion.position))
+    ):
+        problem = _quote_problem(text, version.quote, version.start, version.end)
+        if problem is not None:
+            errors.append(
+                _body_error(
+                    "text",
+                    f"Discrepancy '{version.discrepancy_id}' version {version.position}: "
+                    f"the quote {problem}.",
+                    "quote_not_verbatim",
+                )
+            )
+    if errors:
+        raise _refuse(errors)
+
+
+def delete_source(session: Session, source_id: str) -> None:
+    source = _source(session, source_id)
+    cited_by = (
+        session.exec(
+            select(func.count()).select_from(Citation).where(Citation.source_id == source_id)
+        ).one()
+        + session.exec(
+            select(func.count())
+            .select_from(DiscrepancyVersion)
+            .where(DiscrepancyVersion.source_id == source_id)
+        ).one()
+    )
+    if cited_by:
+        raise Conflict(
+            f"Source '{source_id}' is quoted {cited_by} times; remove those quotes first."
+        )
+    session.delete(source)
+    session.flush()
+
+
+# facts and their citations
+
+
+def _fact(session: Session, fact_id: str) -> Fact:
+    fact = session.get(Fact, fact_id)
+    if fact is None:
+        raise NotFound(f"No fact with id '{fact_id}'.")
+    return fact
+
+
+def _set_occurred(fact: Fact, occurred: OccurredIn | None) -> None:
+    if occurred is None:
+        fact.occurred_date = fact.occurred_end = None
+        fact.occurred_precision = None
+        fact.occurred_inferred = None
+        return
+    date = occurred.date
+    if occurred.precision is Precision.month and date.day != 1:
+        raise invalid("occurred.date", "With precision `month` the day must be 01.", "precision")
+    if occurred.precision is Precision.year and (date.month, date.day) != (1, 1):
+        raise invalid(
+            "occurred.date", "With precision `year` the date must be YYYY-01-01.", "precision"
+        )
+    fact.occurred_date = date
+    fact.occurred_end = period_end(date, occurred.precision)
+    fact.occurred_precision = occurred.precision.value
+    fact.occurred_inferred = occurred.inferred
+
+
+def _replace_citations(session: Session, fact_id: str, citations: Sequence[CitationIn]) -> None:
+    _check_quotes(
+        session,
+        [
+            _QuoteIn(f"citations.{i}", c.source_id, c.quote, c.start, c.end)
+            for i, c in enumerate(citations)
+        ],
+    )
+    session.exec(delete(Citation).where(col(Citation.fact_id) == fact_id))
+    session.flush()
+    for index, citation in enumerate(citations):
+        session.add(Citation(fact_id=fact_id, position=index, **citation.model_dump()))
+
+
+def create_fact(session: Session, data: FactCreate) -> FactPublic:
+    if session.get(Fact, data.id) is not None:
+        raise Conflict(f"A fact with id '{data.id}' already exists.")
+    fact = Fact(
+        id=data.id,
+        position=data.position if data.position is not None else _next_position(session, Fact),
+        topic=data.topic,
+        statement=data.statement,
+        status=FactStatus.single_source.value,
+    )
+    _set_occurred(fact, data.occurred)
+    session.add(fact)
+    session.flush()
+    _replace_citations(session, fact.id, data.citations)
+    refresh_fact_statuses(session)
+    return get_fact(session, fact.id)
+
+
+def update_fact(session: Session, fact_id: str, data: FactUpdate) -> FactPublic:
+    fact = _fact(session, fact_id)
+    given = data.model_fields_set
+    for name in ("topic", "statement", "position"):
+        if name in given:
+            setattr(fact, name, getattr(data, name))
+    if "occurred" in given:
+        _set_occurred(fact, data.occurred)
+    session.add(fact)
+    if "citations" in given:
+        _replace_citations(session, fact_id, data.citations)
+    refresh_fact_statuses(session)
+    return get_fact(session, fact_id)
+
+
+def delete_fact(session: Session, fact_id: str) -> None:
+    fact = _fact(session, fact_id)
+    session.exec(delete(Citation).where(col(Citation.fact_id) == fact_id))
+    session.exec(delete(DiscrepancyFact).where(col(DiscrepancyFact.fact_id) == fact_id))
+    session.delete(fact)
+    refresh_fact_statuses(session)
+
+
+def _citation(session: Session, fact_id: str, position: int) -> Citation:
+    _fact(session, fact_id)
+    citation = session.get(Citation, (fact_id, position))
+    if citation is None:
+        raise NotFound(f"Fact '{fact_id}' has no citation at position {position}.")
+    return citation
+
+
+def _citation_admin(citation: Citation) -> CitationAdmin:
+    return CitationAdmin(
+        fact_id=citation.fact_id,
+        position=citation.position,
+        source_id=citation.source_id,
+        quote=citation.quote,
+        start=citation.start,
+        end=citation.end,
+    )
+
+
+def get_citation(session: Session, fact_id: str, position: int) -> CitationAdmin:
+    return _citation_admin(_citation(session, fact_id, position))
+
+
+def add_citation(session: Session, fact_id: str, data: CitationIn) -> CitationAdmin:
+    _fact(session, fact_id)
+    _check_quotes(session, [_QuoteIn("", data.source_id, data.quote, data.start, data.end)])
+    highest = session.exec(
+        select(func.max(Citation.position)).where(Citation.fact_id == fact_id)
+    ).one()
+    citation = Citation(
+        fact_id=fact_id, position=0 if highest is None else highest + 1, **data.model_dump()
+    )
+    session.add(citation)
+    refresh_fact_statuses(session)
+    return _citation_admin(citation)
+
+
+def update_citation(
+    session: Session, fact_id: str, position: int, data: CitationUpdate
+) -> CitationAdmin:
+    citation = _citation(session, fact_id, position)
+    for name in data.model_fields_set:
+        setattr(citation, name, getattr(data, name))
+    _check_quotes(
+        session,
+        [_QuoteIn("", citation.source_id, citation.quote, citation.start, citation.end)],
+    )
+    session.add(citation)
+    refresh_fact_statuses(session)
+    return _citation_admin(citation)
+
+
+def delete_citation(session: Session, fact_id: str, position: int) -> None:
+    citation = _citation(session, fact_id, position)
+    remaining = session.exec(
+        select(func.count()).select_from(Citation).where(Citation.fact_id == fact_id)
+    ).one()
+    if remaining <= 1:
+        raise Conflict(
+            f"Citation {position} is the only source of fact '{fact_id}'; a fact needs one. "
+            "Delete the fact instead, or add another citation first."
+        )
+    session.delete(citation)
+    refresh_fact_statuses(session)
+
+
+# discrepancies
+
+
+def get_discrepancy(session: Session, discrepancy_id: str) -> DiscrepancyPublic:
+    discrepancy = session.get(Discrepancy, discrepancy_id)
+    if discrepancy is None:
+        raise NotFound(f"No discrepancy with id '{discrepancy_id}'.")
+    return _hydrate_discrepancies(session, [discrepancy])[0]
+
+
+def _replace_discrepancy_parts(
+    session: Session,
+    discrepancy_id: str,
+    fact_ids: Sequence[str] | None,
+    versions: Sequence[DiscrepancyVersionIn] | None,
+) -> None:
+    errors: list[FieldError] = []
+    if fact_ids is not None:
+        known = set(session.exec(select(Fact.id).where(col(Fact.id).in_(list(fact_ids)))))
+        seen: set[str] = set()
+        for index, fact_id in enumerate(fact_ids):
+            if fact_id not in known:
+                errors.append(
+                    _body_error(f"fact_ids.{index}", f"No fact with id '{fact_id}'.", "unknown")
+                )
+            elif fact_id in seen:
+                errors.append(_body_error(f"fact_ids.{index}", "Listed twice.", "duplicate"))
+            seen.add(fact_id)
+    if errors:
+        raise _refuse(errors)
+    if versions is not None:
+        _check_quotes(
+            session,
+            [
+                _QuoteIn(f"versions.{i}", v.source_id, v.quote, v.start, v.end)
+                for i, v in enumerate(versions)
+            ],
+        )
+        session.exec(
+            delete(DiscrepancyVersion).where(
+                col(DiscrepancyVersion.discrepancy_id) == discrepancy_id
+            )
+        )
+    if fact_ids is not None:
+        session.exec(
+            delete(DiscrepancyFact).where(col(DiscrepancyFact.discrepancy_id) == discrepancy_id)
+        )
+    session.flush()
+    for index, version in enumerate(versions or []):
+        session.add(
+            DiscrepancyVersion(
+                discrepancy_id=discrepancy_id, position=index, **version.model_dump()
+            )
+        )
+    for fact_id in fact_ids or []:
+        session.add(DiscrepancyFact(discrepancy_id=discrepancy_id, fact_id=fact_id))
+
+
+def create_discrepancy(session: Session, data: DiscrepancyCreate) -> DiscrepancyPublic:
+    if session.get(Discrepancy, data.id) is not None:
+        raise Conflict(f"A discrepancy with id '{data.id}' already exists.")
+    position = data.position if data.position is not None else _next_position(session, Discrepancy)
+    # A refused quote rolls the whole unit of work back, this row included.
+    session.add(Discrepancy(id=data.id, position=position, about=data.about))
+    session.flush()
+    _replace_discrepancy_parts(session, data.id, data.fact_ids, data.versions)
+    refresh_fact_statuses(session)
+    return get_discrepancy(session, data.id)
+
+
+def update_discrepancy(
+    session: Session, discrepancy_id: str, data: DiscrepancyUpdate
+) -> DiscrepancyPublic:
+    discrepancy = session.get(Discrepancy, discrepancy_id)
+    if discrepancy is None:
+        raise NotFound(f"No discrepancy with id '{discrepancy_id}'.")
+    given = data.model_fields_set
+    for name in ("about", "position"):
+        if name in given:
+            setattr(discrepancy, name, getattr(data, name))
+    session.add(discrepancy)
+    _replace_discrepancy_parts(
+        session,
+        discrepancy_id,
+        data.fact_ids if "fact_ids" in given else None,
+        data.versions if "versions" in given else None,
+    )
+    refresh_fact_statuses(session)
+    return get_discrepancy(session, discrepancy_id)
+
+
+def delete_discrepancy(session: Session, discrepancy_id: str) -> None:
+    discrepancy = session.get(Discrepancy, discrepancy_id)
+    if discrepancy is None:
+        raise NotFound(f"No discrepancy with id '{discrepancy_id}'.")
+    session.exec(
+        delete(DiscrepancyVersion).where(col(DiscrepancyVersion.discrepancy_id) == discrepancy_id)
+    )
+    session.exec(
+        delete(DiscrepancyFact).where(col(DiscrepancyFact.discrepancy_id) == discrepancy_id)
+    )
+    session.delete(discrepancy)
+    refresh_fact_statuses(session)

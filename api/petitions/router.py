@@ -13,10 +13,10 @@ from api.deps import (
     AppSettings,
     DatabaseDep,
     ReadSession,
-    WriteSession,
     cache_control,
 )
 from api.errors import problem_responses
+from api.groupcommit import GroupCommit
 from api.pagination import Page, PageParams, page_of, page_params
 from api.petitions import service
 from api.petitions.models import (
@@ -160,14 +160,16 @@ def recent_signatures(
     responses=problem_responses(403, 404, 409, 413, 422, 429, 503),
     dependencies=[NO_STORE, rate_limit("sign")],
 )
-def sign(
+async def sign(
     slug: SlugPath,
     body: SignatureCreate,
     request: Request,
-    session: WriteSession,
+    committer: GroupCommit,
     settings: AppSettings,
 ) -> SignatureAccepted:
-    service.sign(session, slug, body, signing_context(request, settings))
+    # Group commit (api/groupcommit.py): committed, with its mail, before this answers.
+    context = signing_context(request, settings)
+    await committer.run(lambda session: service.sign(session, slug, body, context))
     return SignatureAccepted()
 
 
@@ -181,8 +183,8 @@ def sign(
     responses=problem_responses(404, 410, 422),
     dependencies=[NO_STORE],
 )
-def confirm(body: TokenBody, session: WriteSession) -> ConfirmResult:
-    return service.confirm(session, body.token)
+async def confirm(body: TokenBody, committer: GroupCommit) -> ConfirmResult:
+    return await committer.run(lambda session: service.confirm(session, body.token))
 
 
 @router.post(
@@ -196,8 +198,8 @@ def confirm(body: TokenBody, session: WriteSession) -> ConfirmResult:
     responses=problem_responses(404, 410, 422),
     dependencies=[NO_STORE],
 )
-def withdraw(body: TokenBody, session: WriteSession) -> WithdrawResult:
-    return service.withdraw(session, body.token)
+async def withdraw(body: TokenBody, committer: GroupCommit) -> WithdrawResult:
+    return await committer.run(lambda session: service.withdraw(session, body.token))
 
 
 @router.post(
@@ -212,10 +214,13 @@ def withdraw(body: TokenBody, session: WriteSession) -> WithdrawResult:
     responses=problem_responses(413, 422, 429),
     dependencies=[NO_STORE, rate_limit("access")],
 )
-def request_access(
-    body: AccessRequest, request: Request, session: WriteSession, settings: AppSettings
+async def request_access(
+    body: AccessRequest, request: Request, committer: GroupCommit, settings: AppSettings
 ) -> AccessRequested:
-    service.request_access(session, body.email, body.locale, signing_context(request, settings))
+    context = signing_context(request, settings)
+    await committer.run(
+        lambda session: service.request_access(session, body.email, body.locale, context)
+    )
     return AccessRequested()
 
 
@@ -243,5 +248,7 @@ def my_signatures(body: TokenBody, session: ReadSession) -> MySignatures:
     responses=problem_responses(404, 410, 422),
     dependencies=[NO_STORE],
 )
-def withdraw_mine(body: MyWithdrawal, session: WriteSession) -> WithdrawResult:
-    return service.withdraw_mine(session, body.token, body.petition_slug)
+async def withdraw_mine(body: MyWithdrawal, committer: GroupCommit) -> WithdrawResult:
+    return await committer.run(
+        lambda session: service.withdraw_mine(session, body.token, body.petition_slug)
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from api.db import Database
@@ -72,6 +74,10 @@ def test_spanish_email(client, smtp_server, mail_worker):
     [message] = smtp_server.to("lucia@example.org")
     assert message["Subject"].startswith("Confirme su firma")
     assert message["Content-Language"] == "es"
+    # The pages the links open speak Spanish too.
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert re.search(r"/confirm\?token=[A-Za-z0-9_-]+&lang=es", text)
+    assert re.search(r"/withdraw\?token=[A-Za-z0-9_-]+&lang=es", text)
 
 
 def test_answer_never_reveals_whether_someone_signed(client, smtp_server, mail_worker):

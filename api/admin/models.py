@@ -1,0 +1,435 @@
+"""Admin tables (API keys, the audit log) and the admin API's request and response schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+from api.db import UtcDateTime, utcnow
+from api.incident.models import omittable
+from api.petitions.models import SLUG_MAX, PetitionStatus, SignatureStatus, VersionPublic
+from api.petitions.validation import POSTAL_CODE_MAX, normalise_email
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+KEY_NAME_MAX = 100
+# Below the column's 20,000: any valid request body fits the default body cap (64 KiB) even at
+# 4 UTF-8 bytes a character.
+PETITION_BODY_MAX = 10_000
+
+
+class Scope(StrEnum):
+    """What an API key may do. A key holds any set of them."""
+
+    petitions_write = "petitions:write"
+    facts_write = "facts:write"
+    signatures_read = "signatures:read"
+    signatures_export = "signatures:export"
+    signatures_moderate = "signatures:moderate"
+    audit_read = "audit:read"
+
+
+SCOPE_HELP = {
+    Scope.petitions_write: "create, edit, open and close petitions; pause and resume signing",
+    Scope.facts_write: "create, edit and delete facts, sources, citations and discrepancies",
+    Scope.signatures_read: "list and search signatures (emails masked), export without emails",
+    Scope.signatures_export: "adds signers' emails to listings and exports",
+    Scope.signatures_moderate: "strike signatures; manage the email-domain and IP block lists",
+    Scope.audit_read: "read the audit log",
+}
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+class ApiKey(SQLModel, table=True):
+    """A staff API key. Only the SHA-256 of the key is kept; the key is shown once."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=KEY_NAME_MAX, index=True)
+    # The key's first characters, so staff can tell keys apart without the secret.
+    prefix: str = Field(max_length=16)
+    key_hash: str = Field(max_length=64, unique=True)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(sa_type=UtcDateTime, default_factory=utcnow)
+    revoked_at: dt.datetime | None = Field(sa_type=UtcDateTime, default=None, nullable=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One admin action: who, what, on what, when, and the target before and after.
+
+    Written in the same transaction as the action, so an action is logged if and only if it
+    happened. Never holds signers' emails, IP addresses or postal codes.
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_target", "target_type", "target_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(sa_type=UtcDateTime, default_factory=utcnow)
+    key_id: int | None = Field(default=None, foreign_key="api_key.id", index=True)
+    key_name: str = Field(max_length=KEY_NAME_MAX)
+    action: str = Field(max_length=60, index=True)
+    target_type: str = Field(max_length=40)
+    target_id: str = Field(max_length=200)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+# --- shared field types -------------------------------------------------------------------
+
+Slug = Annotated[str, PydanticField(min_length=1, max_length=SLUG_MAX, pattern=SLUG_PATTERN)]
+Reason = Annotated[str, PydanticField(min_length=1, max_length=300)]
+
+
+def _to_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ValueError("is out of range") from exc
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+# --- petitions ----------------------------------------------------------------------------
+
+
+def _ascending(values: list[int]) -> list[int]:
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        raise ValueError("must be in ascending order, without repeats")
+    return values
+
+
+Milestones = Annotated[
+    list[Annotated[int, PydanticField(ge=1, le=1_000_000_000)]],
+    PydanticField(max_length=20),
+    AfterValidator(_ascending),
+]
+
+
+class PetitionCreate(BaseModel):
+    """A new petition. It starts as a draft, seen by no one until it is opened."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "orange-county-schools-no-arrests",
+                    "title": "No arrests of young children in Orange County schools",
+                    "ask": "Adopt a district policy that no child under 12 is arrested at school.",
+                    "target": "Orange County School Board",
+                    "body": "In September 2019 ... [fact:kaia-age-six]",
+                    "goal": 5000,
+                    "milestones": [1000, 2500, 5000],
+                    "opens_at": None,
+                    "closes_at": "2027-06-30T23:59:59Z",
+                }
+            ]
+        },
+    )
+
+    slug: Slug = PydanticField(description="Stable; used in URLs. Cannot be changed later.")
+    title: str = PydanticField(min_length=1, max_length=200)
+    ask: str = PydanticField(min_length=1, max_length=1000)
+    target: str = PydanticField(min_length=1, max_length=200)
+    body: str = PydanticField(min_length=1, max_length=PETITION_BODY_MAX)
+    goal: int = PydanticField(ge=1, le=1_000_000_000)
+    milestones: Milestones = PydanticField(default_factory=list)
+    opens_at: UtcTime | None = None
+    closes_at: UtcTime | None = PydanticField(default=None, description="After `opens_at`.")
+
+
+class PetitionUpdate(BaseModel):
+    """Fields to change. A change to `title`, `ask`, `target` or `body` makes a new version;
+    signatures already taken keep the version their signer saw. `opens_at`/`closes_at` may be
+    set to null."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"ask": "Pass a law making 12 the minimum age of arrest in Florida."}]
+        },
+    )
+
+    title: str = omittable(min_length=1, max_length=200)
+    ask: str = omittable(min_length=1, max_length=1000)
+    target: str = omittable(min_length=1, max_length=200)
+    body: str = omittable(min_length=1, max_length=PETITION_BODY_MAX)
+    goal: int = omittable(ge=1, le=1_000_000_000)
+    milestones: Milestones = omittable()
+    opens_at: UtcTime | None = None
+    closes_at: UtcTime | None = None
+
+
+class PetitionVersionAdmin(BaseModel):
+    number: int
+    content_hash: str
+    title: str
+    ask: str
+    target: str
+    body: str
+    created_at: dt.datetime
+
+
+class PausePublic(BaseModel):
+    scope: str = PydanticField(
+        description="A petition's slug, or `*` for every petition.", examples=["*"]
+    )
+    reason: str = PydanticField(examples=["A bot is flooding the form."])
+    retry_after_seconds: int = PydanticField(
+        description="Sent to signers as `Retry-After` while the pause lasts.", examples=[600]
+    )
+    created_at: dt.datetime
+
+
+class PetitionAdmin(BaseModel):
+    """A petition as staff see it, drafts included."""
+
+    slug: str = PydanticField(examples=["florida-minimum-arrest-age-12"])
+    title: str
+    ask: str
+    target: str
+    body: str
+    status: PetitionStatus
+    goal: int
+    milestones: list[int]
+    opens_at: dt.datetime | None
+    closes_at: dt.datetime | None
+    closed_at: dt.datetime | None = PydanticField(description="When staff closed it.")
+    version: VersionPublic
+    verified_count: int
+    paused: PausePublic | None = PydanticField(
+        description="The pause that stops signing on it now (its own, or the one on all)."
+    )
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class PetitionDetail(PetitionAdmin):
+    versions: list[PetitionVersionAdmin] = PydanticField(
+        description="Every text the petition has had, oldest first."
+    )
+
+
+class PauseRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "A bot is flooding the form.", "retry_after_seconds": 600}]
+        },
+    )
+
+    reason: str = PydanticField(default="", max_length=300)
+    retry_after_seconds: int = PydanticField(default=600, ge=1, le=7 * 24 * 3600)
+
+
+# --- block lists --------------------------------------------------------------------------
+
+
+class BlockedDomainCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"domain": "spam.example", "reason": "Bot signups."}]},
+    )
+
+    domain: str = PydanticField(
+        min_length=3,
+        max_length=255,
+        description="An email domain; its subdomains are blocked too.",
+    )
+    reason: str = PydanticField(default="", max_length=300)
+
+
+class BlockedDomainPublic(BaseModel):
+    domain: str = PydanticField(examples=["spam.example"])
+    reason: str
+    created_at: dt.datetime
+
+
+class BlockedRangeCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"cidr": "203.0.113.0/24", "reason": "Bot network."}]},
+    )
+
+    cidr: str = PydanticField(
+        min_length=2,
+        max_length=64,
+        description="An IPv4 or IPv6 network in CIDR notation (`203.0.113.0/24`), or one "
+        "address. Host bits must be zero.",
+    )
+    reason: str = PydanticField(default="", max_length=300)
+
+
+class BlockedRangePublic(BaseModel):
+    cidr: str = PydanticField(examples=["203.0.113.0/24"])
+    reason: str
+    created_at: dt.datetime
+
+
+# --- signatures ---------------------------------------------------------------------------
+
+Email = Annotated[str, PydanticField(max_length=320), AfterValidator(normalise_email)]
+
+
+class SignatureQuery(BaseModel):
+    """Criteria, combined with AND."""
+
+    petition: Slug | None = PydanticField(default=None, description="A petition's slug.")
+    status: SignatureStatus | None = None
+    signed_from: UtcTime | None = PydanticField(
+        default=None, description="Signed at or after this time (with its UTC offset)."
+    )
+    signed_to: UtcTime | None = PydanticField(
+        default=None, description="Signed before this time (with its UTC offset)."
+    )
+    email: Email | None = PydanticField(
+        default=None,
+        description="One signer, matched through the keyed hash of the canonical address (for "
+        "Gmail, dots and +tags do not matter).",
+    )
+    email_domain: str | None = PydanticField(
+        default=None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^@\s]+$",
+        description="Signers whose address ends in `@DOMAIN`.",
+    )
+    ip_hash: str | None = PydanticField(
+        default=None,
+        max_length=64,
+        pattern=r"^[0-9a-f]{64}$",
+        description="The `ip_hash` of a signature.",
+    )
+    postal_code: str | None = PydanticField(
+        default=None,
+        min_length=1,
+        max_length=POSTAL_CODE_MAX,
+        description="Exact, except that a 5-digit ZIP also matches its ZIP+4 forms.",
+    )
+
+
+class SignatureFilter(SignatureQuery):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _not_everything(self) -> SignatureFilter:
+        if not self.model_fields_set - {"status"}:
+            raise ValueError(
+                "give at least one criterion besides status (e.g. petition); "
+                "a strike never takes everything by default"
+            )
+        return self
+
+
+class StrikeRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "Duplicate signer."}]}
+    )
+
+    reason: Reason = PydanticField(description="Why; kept in the audit log.")
+
+
+class StrikeByFilterRequest(StrikeRequest):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "Bot wave from one network on 2026-11-20.",
+                    "filter": {
+                        "petition": "florida-minimum-arrest-age-12",
+                        "signed_from": "2026-11-20T14:00:00Z",
+                        "signed_to": "2026-11-20T15:00:00Z",
+                        "ip_hash": "9f2c" + "0" * 60,
+                    },
+                    "dry_run": True,
+                }
+            ]
+        },
+    )
+
+    filter: SignatureFilter
+    dry_run: bool = PydanticField(
+        default=False, description="Count what would be struck, and change nothing."
+    )
+
+
+class StrikeResult(BaseModel):
+    dry_run: bool
+    struck: int = PydanticField(description="Signatures struck (or that would be).")
+    uncounted: int = PydanticField(
+        description="Of those, confirmed ones: each came off its petition's count."
+    )
+
+
+class SignatureAdmin(BaseModel):
+    """A signature as moderators see it. `email` is the full address only for keys with
+    `signatures:export`; otherwise it is masked (`a***@example.org`)."""
+
+    id: int
+    petition_slug: str
+    petition_version: int = PydanticField(description="The version of the text the signer saw.")
+    status: SignatureStatus
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    postal_code: str | None
+    county: str | None
+    state: str | None
+    country: str
+    comment: str | None
+    ip_hash: str | None = PydanticField(
+        description="Keyed hash of the signer's IP; equal hashes mean the same address."
+    )
+    display_publicly: bool
+    contact_opt_in: bool
+    locale: str
+    created_at: dt.datetime
+    confirmed_at: dt.datetime | None
+    withdrawn_at: dt.datetime | None
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    ndjson = "ndjson"
+
+
+# --- audit --------------------------------------------------------------------------------
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: dt.datetime
+    key_id: int | None = PydanticField(description="Null for actions taken with the CLI.")
+    key_name: str = PydanticField(examples=["delivery-team"])
+    action: str = PydanticField(examples=["petition.update"])
+    target_type: str = PydanticField(examples=["petition"])
+    target_id: str = PydanticField(examples=["florida-minimum-arrest-age-12"])
+    before: dict[str, Any] | None = PydanticField(description="The target before; null if new.")
+    after: dict[str, Any] | None = PydanticField(description="The target after; null if gone.")
+
+
+AuditTargetType = Literal[
+    "petition",
+    "signing",
+    "source",
+    "fact",
+    "citation",
+    "discrepancy",
+    "signature",
+    "signatures",
+    "blocked_email_domain",
+    "blocked_ip_range",
+    "api_key",
+]

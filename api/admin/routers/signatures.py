@@ -1,0 +1,165 @@
+"""Admin: search, strike and export signatures."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path, Query, Request
+from fastapi.responses import StreamingResponse
+
+from api.admin import export, service
+from api.admin.auth import Actor, require
+from api.admin.models import (
+    ExportFormat,
+    Scope,
+    SignatureAdmin,
+    SignatureQuery,
+    StrikeByFilterRequest,
+    StrikeRequest,
+    StrikeResult,
+)
+from api.admin.routers.common import ID_MAX, Paging, SlugPath, admin_router, problems
+from api.db import utcnow
+from api.deps import AppSettings, DatabaseDep, ReadSession, WriteSession
+from api.pagination import Page, page_of
+
+router = admin_router()
+
+Reader = Annotated[Actor, require(Scope.signatures_read)]
+Moderator = Annotated[Actor, require(Scope.signatures_moderate)]
+SignatureId = Annotated[int, Path(ge=1, le=ID_MAX, examples=[42])]
+EMAIL_RULE = (
+    " Emails appear in full only for keys with `signatures:export`; otherwise masked "
+    "(`a***@example.org`)."
+)
+
+
+@router.get(
+    "/signatures",
+    summary="List and search signatures",
+    description="Signatures of every status, newest first, filtered by petition, status, "
+    "time signed, email (matched through its keyed hash, so the canonical address matches: "
+    "for Gmail, dots and `+tags` do not matter), email domain, IP hash or postal code. "
+    "Filters combine with AND." + EMAIL_RULE + " Scope: `signatures:read`.",
+    response_model=Page[SignatureAdmin],
+    responses=problems(404, 422),
+)
+def list_signatures(
+    actor: Reader,
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    query: Annotated[SignatureQuery, Query()],
+    paging: Paging,
+) -> Page[SignatureAdmin]:
+    items, cursor = service.search_signatures(session, actor, settings.secret(), query, paging)
+    return page_of(request, items, cursor)
+
+
+@router.post(
+    "/signatures/strike",
+    summary="Strike every signature matching a filter",
+    description="Strikes every pending or confirmed signature matching `filter` (the same "
+    "criteria as the search; at least one besides `status`), with one reason. Use `dry_run` "
+    "first to see how many it would take. Struck signatures leave every count. The audit "
+    "log keeps the reason, the ids struck and which criteria were used (not their values when "
+    "they identify a person). Scope: `signatures:moderate`.",
+    response_model=StrikeResult,
+    responses=problems(404, 422),
+)
+def strike_by_filter(
+    actor: Moderator, body: StrikeByFilterRequest, session: WriteSession, settings: AppSettings
+) -> StrikeResult:
+    return service.strike_by_filter(session, actor, settings.secret(), body)
+
+
+@router.get(
+    "/signatures/{signature_id}",
+    summary="One signature",
+    description="A signature with everything kept about it."
+    + EMAIL_RULE
+    + " Scope: `signatures:read`.",
+    response_model=SignatureAdmin,
+    responses=problems(404, 422),
+)
+def read_signature(
+    actor: Reader, signature_id: SignatureId, session: ReadSession
+) -> SignatureAdmin:
+    return service.get_signature(session, actor, signature_id)
+
+
+@router.post(
+    "/signatures/{signature_id}/strike",
+    summary="Strike one signature",
+    description="Marks a pending or confirmed signature `struck`, with a reason kept in the "
+    "audit log. It leaves every count (a confirmed one comes off its petition's count), its "
+    "links stop working, and the same email cannot sign that petition again. 409 if it is "
+    "already withdrawn or struck." + EMAIL_RULE + " Scope: `signatures:moderate`.",
+    response_model=SignatureAdmin,
+    responses=problems(404, 409, 422),
+)
+def strike_signature(
+    actor: Moderator, signature_id: SignatureId, body: StrikeRequest, session: WriteSession
+) -> SignatureAdmin:
+    return service.strike_signature(session, actor, signature_id, body.reason)
+
+
+CSV_EXAMPLE = (
+    "name,county,state,postal_code,country,signed_at,email\r\n"
+    "Ana Quintanilla,Orange County,FL,32801,US,2026-11-20T14:03:11+00:00,ana@example.org\r\n"
+    "'=Bob Evil,Orange County,FL,32801,US,2026-11-20T14:05:42+00:00,bob@example.org\r\n"
+)
+NDJSON_EXAMPLE = (
+    '{"name":"Ana Quintanilla","county":"Orange County","state":"FL","postal_code":"32801",'
+    '"country":"US","signed_at":"2026-11-20T14:03:11+00:00","email":"ana@example.org"}\n'
+)
+
+
+@router.get(
+    "/petitions/{slug}/signatures/export",
+    summary="Export confirmed signatures (CSV or NDJSON)",
+    description="Every confirmed signature of the petition, oldest first, for delivery to its "
+    "target: `name`, `county`, `state`, `postal_code`, `country`, `signed_at` (when it was "
+    "confirmed), and `email` only for keys that also hold `signatures:export` (and unless "
+    "`include_email=false`). Streamed in batches: memory stays flat whatever the size. In "
+    "CSV, a value starting with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed "
+    "with `'` so spreadsheets show it as text instead of running it; NDJSON carries values as "
+    "they are. Each export is recorded in the audit log. Scope: `signatures:read` (emails: "
+    "also `signatures:export`).",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The export, streamed.",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
+                "application/x-ndjson": {"schema": {"type": "string"}, "example": NDJSON_EXAMPLE},
+            },
+        },
+        **problems(404, 422),
+    },
+)
+def export_signatures(
+    actor: Reader,
+    slug: SlugPath,
+    session: WriteSession,
+    database: DatabaseDep,
+    export_format: Annotated[
+        ExportFormat,
+        Query(alias="format", description="`csv` (RFC 4180, UTF-8) or `ndjson` (one JSON a line)."),
+    ] = ExportFormat.csv,
+    include_email: Annotated[
+        bool, Query(description="Set false to leave emails out even with `signatures:export`.")
+    ] = True,
+) -> StreamingResponse:
+    with_email = include_email and actor.has(Scope.signatures_export)
+    petition = service.start_export(session, actor, slug, export_format.value, with_email)
+    assert petition.id is not None
+    filename = f"{slug}-signatures-{utcnow():%Y%m%d-%H%M%S}.{export_format.value}"
+    return StreamingResponse(
+        export.export_chunks(database, petition.id, export_format, with_email=with_email),
+        media_type=export.MEDIA_TYPES[export_format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,717 @@
+"""The benchmark: start the service the production way, drive load over loopback, print one
+table. See bench/README.md.
+
+    python -m bench.run              # full run (make bench)
+    python -m bench.run --smoke      # a few seconds per scenario, small N (make bench-smoke)
+
+Exits non-zero when any scenario had errors or failed a check; never because of speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from bench import datagen
+from bench.load import WrkResult, hold_streams, run_wrk
+from bench.servers import (
+    ADVOCACY,
+    ROOT,
+    SECRET_KEY,
+    Server,
+    free_port,
+    fresh_database,
+    postgres_admin_url,
+    prepare,
+    service_env,
+)
+
+SLUG = datagen.DEFAULT_SLUG
+
+
+@dataclass
+class Knobs:
+    sign_seconds: float
+    seconds: float
+    connections: int
+    workers: int
+    scale: int
+    streams: int
+    mail: int
+    multi_signers: int
+    cold_starts: int
+    smoke: bool
+
+    @classmethod
+    def from_env(cls, smoke: bool) -> Knobs:
+        def number(name: str, full: float, small: float) -> float:
+            return float(os.environ.get(name, small if smoke else full))
+
+        return cls(
+            sign_seconds=number("BENCH_DURATION", 60, 2),
+            seconds=number("BENCH_SHORT_DURATION", 15, 1),
+            connections=int(number("BENCH_CONNECTIONS", 64, 16)),
+            workers=int(number("BENCH_WORKERS", 2, 1)),
+            scale=int(number("BENCH_SCALE", 1_000_000, 2_000)),
+            streams=int(number("BENCH_STREAMS", 5_000, 50)),
+            mail=int(number("BENCH_MAIL", 10_000, 200)),
+            multi_signers=int(number("BENCH_MULTI_SIGNERS", 2_000, 100)),
+            cold_starts=int(number("BENCH_COLD_STARTS", 3, 1)),
+            smoke=smoke,
+        )
+
+
+@dataclass
+class Row:
+    scenario: str
+    db: str
+    rate: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    errors: int = 0
+    result: str = ""
+    target: str = ""
+    met: bool | None = None
+    ratio: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.errors > 0
+
+
+class Bench:
+    def __init__(self, knobs: Knobs, only: set[str] | None, work_dir: Path) -> None:
+        self.knobs = knobs
+        self.only = only
+        self.work_dir = work_dir
+        self.rows: list[Row] = []
+
+    def wanted(self, name: str) -> bool:
+        return self.only is None or name in self.only
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        status = "ERRORS" if row.failed else "ok"
+        print(
+            f"  {row.scenario:<22} {row.db:<10} {_fmt(row.rate, 0):>8}/s "
+            f"p50 {_fmt(row.p50_ms, 1)} ms p99 {_fmt(row.p99_ms, 1)} ms "
+            f"errors {row.errors} {row.result} [{status}] {' '.join(row.notes)}",
+            flush=True,
+        )
+        return row
+
+    def guarded(self, scenario: str, db: str, body: Callable[[], None]) -> None:
+        """Run one scenario; a crash is a row with an error, not the end of the run."""
+        if not self.wanted(scenario.split(" ")[0]):
+            return
+        try:
+            body()
+        except Exception as exc:
+            traceback.print_exc()
+            self.add(Row(scenario, db, errors=1, result=f"crashed: {type(exc).__name__}: {exc}"))
+
+    # --- one database ------------------------------------------------------------------------
+
+    def run_database(self, kind: str) -> None:
+        print(f"\n== {kind}", flush=True)
+        with fresh_database(kind, self.work_dir / "db") as url:
+            var_dir = self.work_dir / f"var-{kind}"
+            env = service_env(url, var_dir)
+            prepare(env)
+            var_dir.mkdir(parents=True, exist_ok=True)
+            server = Server(env, workers=self.knobs.workers, log_path=var_dir / "serve.log")
+            with server:
+                first_start = server.wait_ready()
+                self.guarded("cold-start", kind, lambda: self.cold_start(kind, env, first_start))
+                ceiling = self.wrk_row("ceiling", kind, server, "/healthz", "(trivial endpoint)")
+                self.ceiling = ceiling.rate or 0.0
+                self.guarded(
+                    "count",
+                    kind,
+                    lambda: self.wrk_row(
+                        "count (0 signed)",
+                        kind,
+                        server,
+                        f"/v1/petitions/{SLUG}/count",
+                        ">= 10,000/s, p99 <= 20 ms",
+                        min_rate=10_000,
+                        max_p99=20,
+                    ),
+                )
+                self.guarded(
+                    "facts",
+                    kind,
+                    lambda: self.wrk_row(
+                        "facts list",
+                        kind,
+                        server,
+                        "/v1/facts",
+                        ">= 5,000/s, p99 <= 30 ms",
+                        min_rate=5_000,
+                        max_p99=30,
+                    ),
+                )
+                self.guarded(
+                    "petition",
+                    kind,
+                    lambda: self.wrk_row(
+                        "one petition",
+                        kind,
+                        server,
+                        f"/v1/petitions/{SLUG}",
+                        ">= 5,000/s, p99 <= 30 ms",
+                        min_rate=5_000,
+                        max_p99=30,
+                    ),
+                )
+                self.guarded("sign", kind, lambda: self.sign(kind, server, url))
+                self.guarded("confirm", kind, lambda: self.confirm(kind, server, url))
+                self.guarded("mail", kind, lambda: self.mail_drain(kind, env, url))
+                self.guarded("scale", kind, lambda: self.scale(kind, server, url))
+                # Export before the streams: their memory stays with the process afterwards.
+                self.guarded("export", kind, lambda: self.export(kind, server, url))
+                self.guarded("sse", kind, lambda: self.sse(kind, server, url))
+                self.check_server_log(kind, server)
+
+    def check_server_log(self, kind: str, server: Server) -> None:
+        """An unhandled error in the server log is an error of the run, whatever the clients
+        were answered."""
+        if server.log_path is None or not server.log_path.exists():
+            return
+        text_ = server.log_path.read_text(errors="replace")
+        tracebacks = text_.count("Traceback (most recent call last)")
+        if tracebacks:
+            self.add(
+                Row(
+                    "server log",
+                    kind,
+                    errors=tracebacks,
+                    result=f"{tracebacks} tracebacks, see {server.log_path}",
+                )
+            )
+
+    # --- scenarios ---------------------------------------------------------------------------
+
+    def wrk_row(
+        self,
+        name: str,
+        kind: str,
+        server: Server,
+        path: str,
+        target: str,
+        *,
+        min_rate: float | None = None,
+        max_p99: float | None = None,
+    ) -> Row:
+        result = run_wrk(
+            server.base_url + path,
+            duration=self.knobs.seconds,
+            connections=self.knobs.connections,
+        )
+        row = self._row_from(name, kind, result, target, min_rate, max_p99)
+        return self.add(row)
+
+    def _row_from(
+        self,
+        name: str,
+        kind: str,
+        result: WrkResult,
+        target: str,
+        min_rate: float | None,
+        max_p99: float | None,
+        ok_codes: tuple[int, ...] = (),
+    ) -> Row:
+        errors = result.socket_errors + result.status_errors
+        if ok_codes:
+            errors = result.socket_errors + (result.requests - result.count(*ok_codes))
+        met = None
+        if min_rate is not None:
+            met = result.rate >= min_rate and (max_p99 is None or result.p99_ms <= max_p99)
+            met = met and errors == 0
+        ceiling = getattr(self, "ceiling", 0.0)
+        return Row(
+            name,
+            kind,
+            rate=result.rate,
+            p50_ms=result.p50_ms,
+            p99_ms=result.p99_ms,
+            errors=errors,
+            target=target,
+            met=met,
+            ratio=result.rate / ceiling if ceiling else None,
+            result=f"{result.requests} requests",
+        )
+
+    def cold_start(self, kind: str, env: dict[str, str], first: float) -> None:
+        times = [first]
+        for _ in range(self.knobs.cold_starts - 1):  # more starts, on another port
+            server = Server(env, workers=self.knobs.workers)
+            with server:
+                times.append(server.wait_ready())
+        median, worst = statistics.median(times), max(times)
+        self.add(
+            Row(
+                "cold start",
+                kind,
+                result=f"median {median:.2f} s, max {worst:.2f} s ({len(times)} starts, "
+                f"--workers {self.knobs.workers})",
+                target="<= 2 s to first 200 on /readyz",
+                met=worst <= 2.0,
+            )
+        )
+
+    def sign(self, kind: str, server: Server, url: str) -> None:
+        label = f"s{int(time.time())}"
+        before = _scalar(url, "SELECT COUNT(*) FROM signature")
+        result = run_wrk(
+            server.base_url,
+            script="sign.lua",
+            script_args=[SLUG, label],
+            duration=self.knobs.sign_seconds,
+            connections=self.knobs.connections,
+        )
+        row = self._row_from(
+            "sign",
+            kind,
+            result,
+            ">= 2,000/s for 60 s, p99 <= 100 ms, 0 errors",
+            2_000,
+            100,
+            ok_codes=(202,),
+        )
+        acknowledged = result.count(202)
+        # Requests still queued in the server when wrk stops are finished after it: wait.
+        stored = _settled(url, f"SELECT COUNT(*) FROM signature WHERE email LIKE '{label}.%'")
+        queued = _scalar(
+            url, f"SELECT COUNT(*) FROM mail_message WHERE to_address LIKE '{label}.%'"
+        )
+        # wrk stops with requests in flight: the server may store a few it never saw answered.
+        if stored < acknowledged:
+            row.errors += acknowledged - stored
+            row.notes.append(f"LOST {acknowledged - stored} acknowledged signatures")
+        if stored - acknowledged > self.knobs.connections:
+            row.errors += 1
+            row.notes.append(f"{stored - acknowledged} stored but not acknowledged")
+        if queued != stored:
+            row.errors += 1
+            row.notes.append(f"{queued} mails queued for {stored} signatures")
+        if self.knobs.sign_seconds < 60 and row.met:
+            row.notes.append(f"(ran {self.knobs.sign_seconds:g} s, not 60)")
+        row.result = f"{acknowledged} acknowledged, {stored} stored, {queued} mails queued"
+        del before
+        self.add(row)
+
+    def confirm(self, kind: str, server: Server, url: str) -> None:
+        n = int(min(200_000, max(2_000, 2_500 * self.knobs.seconds)))
+        tokens = self.work_dir / f"tokens-{kind}.txt"
+        datagen.add_pending(url, SECRET_KEY.encode(), n + 1, tokens)
+        # Keep the last token for the event-stream scenario.
+        lines = tokens.read_text().split()
+        self.spare_token = lines[-1]
+        tokens.write_text("\n".join(lines[:-1]) + "\n")
+        confirmed_before = _confirmed_rows(url)
+        result = run_wrk(
+            server.base_url,
+            script="confirm.lua",
+            script_args=[str(tokens), "2"],
+            duration=self.knobs.seconds,
+            connections=self.knobs.connections,
+        )
+        row = self._row_from(
+            "confirm", kind, result, ">= 1,000/s, p99 <= 100 ms", 1_000, 100, ok_codes=(200,)
+        )
+        settled = _settled(url, "SELECT COUNT(*) FROM signature WHERE status = 'confirmed'")
+        confirmed = settled - confirmed_before
+        shards = _scalar(url, "SELECT COALESCE(SUM(confirmed), 0) FROM count_shard")
+        rows = _confirmed_rows(url)
+        if shards != rows:
+            row.errors += 1
+            row.notes.append(f"COUNTER {shards} != {rows} confirmed rows")
+        if result.count(299):
+            row.notes.append("(tokens ran out; some answers were already_confirmed)")
+        row.result = f"{confirmed} confirmed; counter = rows ({rows})"
+        self.add(row)
+
+    def mail_drain(self, kind: str, env: dict[str, str], url: str) -> None:
+        pending = _scalar(url, "SELECT COUNT(*) FROM mail_message WHERE status = 'pending'")
+        if pending < self.knobs.mail:
+            datagen.add_outbox(url, self.knobs.mail - pending)
+        pending = _scalar(url, "SELECT COUNT(*) FROM mail_message WHERE status = 'pending'")
+        smtp_port, stats_port = free_port(), free_port()
+        sink = Server(
+            env,
+            command=[
+                sys.executable,
+                "-m",
+                "bench.sink",
+                "--port",
+                str(smtp_port),
+                "--stats-port",
+                str(stats_port),
+            ],
+        )
+        worker_env = {**env, "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}?timeout=10"}
+        worker = Server(
+            worker_env,
+            command=[ADVOCACY, "worker"],
+            log_path=self.work_dir / f"var-{kind}" / "worker.log",
+        )
+        cap = max(60.0, 3 * self.knobs.sign_seconds) if not self.knobs.smoke else 60.0
+        with sink:
+            _wait_http(f"http://127.0.0.1:{stats_port}/stats")
+            with worker:
+                started = time.monotonic()
+                left = pending
+                while time.monotonic() - started < cap:
+                    time.sleep(0.5)
+                    left = _scalar(
+                        url, "SELECT COUNT(*) FROM mail_message WHERE status = 'pending'"
+                    )
+                    if left == 0:
+                        break
+            stats = httpx.get(f"http://127.0.0.1:{stats_port}/stats").json()
+        span = (stats["last"] or 0) - (stats["first"] or 0)
+        rate = stats["total"] / span if span > 0 else None
+        row = Row(
+            "mail drain",
+            kind,
+            rate=rate,
+            target=">= 500 emails/s to a local SMTP sink",
+            met=rate is not None and rate >= 500 and left == 0,
+            result=f"{stats['total']} of {pending} sent in {span:.1f} s",
+        )
+        if stats["duplicates"]:
+            row.errors += stats["duplicates"]
+            row.notes.append(f"{stats['duplicates']} SENT TWICE")
+        if left:
+            row.notes.append(f"{left} still pending after {cap:.0f} s")
+        if stats["total"] + left < pending:
+            row.errors += 1
+            row.notes.append("mails neither sent nor pending")
+        self.add(row)
+
+    def scale(self, kind: str, server: Server, url: str) -> None:
+        started = time.perf_counter()
+        datagen.add_confirmed(url, SECRET_KEY.encode(), self.knobs.scale)
+        took = time.perf_counter() - started
+        expected = _scalar(url, "SELECT COALESCE(SUM(confirmed), 0) FROM count_shard")
+        time.sleep(1.2)  # the per-process count cache holds a value up to COUNT_CACHE_SECONDS
+        seen = httpx.get(f"{server.base_url}/v1/petitions/{SLUG}/count").json()["verified"]
+        name = f"count ({_short(self.knobs.scale)} signed)"
+        result = run_wrk(
+            server.base_url + f"/v1/petitions/{SLUG}/count",
+            duration=self.knobs.seconds,
+            connections=self.knobs.connections,
+        )
+        row = self._row_from(name, kind, result, ">= 10,000/s, p99 <= 20 ms", 10_000, 20)
+        row.result = f"count {seen} (generated {self.knobs.scale} rows in {took:.0f} s)"
+        if seen != expected or seen != _confirmed_rows(url):
+            row.errors += 1
+            row.notes.append(f"COUNT {seen} != {expected}")
+        self.add(row)
+
+    def sse(self, kind: str, server: Server, url: str) -> None:
+        n = self.knobs.streams
+        memory: dict[str, int] = {}
+
+        async def on_open() -> None:
+            memory["open"] = server.rss_kib()
+
+        async def change() -> int:
+            async with httpx.AsyncClient(base_url=server.base_url) as client:
+                before = (await client.get(f"/v1/petitions/{SLUG}/count")).json()["verified"]
+                answer = await client.post(
+                    "/v1/signatures/confirm", json={"token": self.spare_token}
+                )
+                answer.raise_for_status()
+            return int(before) + 1
+
+        async def expect() -> None:
+            pass
+
+        if not _has_path(server, "/v1/petitions/{slug}/events"):
+            self.add(Row("live count (SSE)", kind, result="not measured: no /events endpoint"))
+            return
+        memory["before"] = server.rss_kib()
+        outcome = asyncio.run(
+            hold_streams(
+                server.port,
+                f"/v1/petitions/{SLUG}/events",
+                n,
+                on_open=on_open,
+                change=change,
+                expect=expect,
+            )
+        )
+        per_stream = (memory["open"] - memory["before"]) / max(1, outcome.opened)
+        row = Row(
+            "live count (SSE)",
+            kind,
+            result=f"{outcome.opened} streams held, {outcome.reached} got the change, "
+            f"p50 {outcome.p50_s:.2f} s, max {outcome.max_s:.2f} s; "
+            f"{per_stream:.1f} KiB/stream (server RSS {memory['before'] // 1024} -> "
+            f"{memory['open'] // 1024} MiB)",
+            target=f"{n} streams, change reaches all within 2 s",
+            met=outcome.opened == n and outcome.reached == n and outcome.max_s <= 2.0,
+        )
+        row.errors = outcome.failed + (outcome.opened - outcome.reached)
+        self.add(row)
+
+    def export(self, kind: str, server: Server, url: str) -> None:
+        path = "/v1/admin/petitions/{slug}/signatures/export"
+        if not _has_path(server, path):
+            self.add(Row("export (CSV)", kind, result="not measured: no admin export endpoint"))
+            return
+        key = subprocess.run(
+            [
+                ADVOCACY,
+                "create-api-key",
+                "--name",
+                "bench",
+                "--scopes",
+                "signatures:read,signatures:export",
+            ],
+            env=server.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        expected = _confirmed_rows(url)
+        peak = {"kib": 0}
+        stop = threading.Event()
+
+        def watch() -> None:  # the largest resident size of any one server process
+            while not stop.is_set():
+                peak["kib"] = max(peak["kib"], server.largest_rss_kib())
+                stop.wait(0.05)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        lines = size = 0
+        started = time.perf_counter()
+        with httpx.stream(
+            "GET",
+            server.base_url + path.format(slug=SLUG),
+            params={"format": "csv"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=120,
+        ) as answer:
+            status = answer.status_code
+            for chunk in answer.iter_bytes():
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+        took = time.perf_counter() - started
+        stop.set()
+        watcher.join()
+        rows = lines - 1  # the header
+        row = Row(
+            "export (CSV)",
+            kind,
+            result=f"{rows:,} rows ({rows / took:,.0f}/s), {size / 1e6:.0f} MB in {took:.1f} s; "
+            f"peak server process RSS {peak['kib'] / 1024:.0f} MiB",
+            target=f"{_short(self.knobs.scale)} rows <= 30 s, peak RSS <= 200 MB",
+            met=status == 200 and rows == expected and took <= 30 and peak["kib"] * 1024 <= 200e6,
+        )
+        if status != 200 or rows != expected:
+            row.errors += 1
+            row.notes.append(f"status {status}, {rows} rows of {expected}")
+        self.add(row)
+
+    # --- several instances -------------------------------------------------------------------
+
+    def multi_instance(self) -> None:
+        from bench.multi import run_multi_instance
+
+        print("\n== multi-instance (postgresql)", flush=True)
+        for row in run_multi_instance(self.knobs, self.work_dir):
+            self.add(row)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _scalar(url: str, sql: str) -> int:
+    with _engine(url).connect() as connection:
+        return int(connection.execute(text(sql)).scalar() or 0)
+
+
+_ENGINES: dict[str, Any] = {}
+
+
+def _engine(url: str) -> Any:
+    if url not in _ENGINES:
+        _ENGINES[url] = create_engine(url, pool_size=1)
+    return _ENGINES[url]
+
+
+def _settled(url: str, sql: str, quiet: float = 1.0, timeout: float = 60.0) -> int:
+    """The value of `sql` once it has stopped changing for `quiet` seconds."""
+    value, since, deadline = _scalar(url, sql), time.monotonic(), time.monotonic() + timeout
+    while time.monotonic() - since < quiet and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = _scalar(url, sql)
+        if now != value:
+            value, since = now, time.monotonic()
+    return value
+
+
+def _confirmed_rows(url: str) -> int:
+    return _scalar(url, "SELECT COUNT(*) FROM signature WHERE status = 'confirmed'")
+
+
+def _wait_http(url: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+def _paths(server: Server) -> list[str]:
+    return list(httpx.get(server.base_url + "/openapi.json").json()["paths"])
+
+
+def _has_path(server: Server, path: str) -> bool:
+    return path in _paths(server)
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _short(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n:,}"
+
+
+def table(rows: list[Row]) -> str:
+    header = (
+        "| scenario | db | requests/s | p50 ms | p99 ms | errors | vs ceiling | result "
+        "| target | met |"
+    )
+    lines = [header, "|" + "---|" * 10]
+    for row in rows:
+        met = {True: "yes", False: "**no**", None: ""}[row.met]
+        result = "; ".join([row.result, *row.notes]) if row.notes else row.result
+        lines.append(
+            f"| {row.scenario} | {row.db} | {_fmt(row.rate, 0)} | {_fmt(row.p50_ms, 1)} "
+            f"| {_fmt(row.p99_ms, 1)} | {row.errors} "
+            f"| {'-' if row.ratio is None else f'{row.ratio:.2f}'} | {result} "
+            f"| {row.target} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_kib = 0
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    return (
+        f"{os.cpu_count()} CPU ({cpu}), {memory_kib / 1024 / 1024:.0f} GiB, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="short run for CI")
+    parser.add_argument(
+        "--databases",
+        default=os.environ.get("BENCH_DATABASES"),
+        help="comma list (default sqlite,postgresql; --smoke: sqlite, PostgreSQL being "
+        "exercised by the multi-instance scenario)",
+    )
+    parser.add_argument(
+        "--only",
+        default=os.environ.get("BENCH_SCENARIOS"),
+        help="comma list of: cold-start,count,facts,petition,sign,confirm,mail,scale,sse,"
+        "export,multi",
+    )
+    parser.add_argument("--output", type=Path, default=ROOT / "var" / "bench")
+    args = parser.parse_args()
+    knobs = Knobs.from_env(args.smoke)
+    if args.databases is None:
+        args.databases = "sqlite" if args.smoke else "sqlite,postgresql"
+    only = set(args.only.split(",")) if args.only else None
+    args.output.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.UTC)
+    load_at_start = os.getloadavg()[0]
+    print(f"machine: {machine()}")
+    print(f"knobs: {knobs}")
+    stamp = f"{started:%Y%m%dT%H%M%S}"
+    # Databases are dropped at the end; logs, tokens and results stay under --output.
+    work_dir = args.output / f"run-{stamp}"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    print(f"logs: {work_dir}")
+    bench = Bench(knobs, only, work_dir)
+    for kind in args.databases.split(","):
+        kind = kind.strip()
+        if kind == "postgresql" and postgres_admin_url() is None:
+            bench.add(Row("all", kind, result="not measured: PostgreSQL not reachable"))
+            continue
+        if kind:
+            bench.run_database(kind)
+    if bench.wanted("multi"):
+        if postgres_admin_url() is None:
+            bench.add(Row("multi-instance", "postgresql", result="not run: no PostgreSQL"))
+        else:
+            bench.guarded("multi", "postgresql", bench.multi_instance)
+    rows = bench.rows
+    rendered = table(rows)
+    command = " ".join(["python -m bench.run", *sys.argv[1:]])
+    load = "load average at start {:.1f}, at end {:.1f} (other work on the box lowers every rate)"
+    load = load.format(load_at_start, os.getloadavg()[0])
+    print(f"\n{started:%Y-%m-%d %H:%M} UTC · {machine()}\n{command}\n{load}\n")
+    print(rendered)
+    report = {
+        "date": started.isoformat(),
+        "machine": machine(),
+        "command": command,
+        "load": load,
+        "knobs": asdict(knobs),
+        "rows": [asdict(row) for row in rows],
+    }
+    (args.output / f"results-{stamp}.json").write_text(json.dumps(report, indent=2))
+    (args.output / "latest.md").write_text(rendered + "\n")
+    failed = [row for row in rows if row.failed]
+    if failed:
+        print(
+            f"\n{len(failed)} scenario(s) had errors: "
+            + ", ".join(f"{row.scenario} ({row.db})" for row in failed)
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

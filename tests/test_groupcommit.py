@@ -1,0 +1,120 @@
+"""Group commit: many units of work, few transactions, each unit all-or-nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from api.abuse.models import BlockedEmailDomain
+from api.db import Database
+from api.groupcommit import GroupCommitter
+
+
+def _domains(database: Database, prefix: str) -> set[str]:
+    with database.session() as session:
+        rows = session.exec(
+            select(BlockedEmailDomain.domain).where(
+                col(BlockedEmailDomain.domain).startswith(prefix)
+            )
+        ).all()
+    return set(rows)
+
+
+def _add(domain: str):
+    def work(session: Session) -> str:
+        session.add(BlockedEmailDomain(domain=domain, reason="test"))
+        session.flush()
+        return domain
+
+    return work
+
+
+@pytest.fixture
+def committer(clean_database: Database):
+    committer = GroupCommitter(clean_database)
+    yield committer
+    committer.close()
+
+
+def _hold_writer(committer: GroupCommitter) -> threading.Event:
+    """Occupy the writer thread until the returned event is set, so what is submitted
+    meanwhile lands in one batch."""
+    release = threading.Event()
+    started = threading.Event()
+
+    def wait(session: Session) -> None:
+        started.set()
+        release.wait(10)
+
+    committer.submit(wait)
+    assert started.wait(10)
+    return release
+
+
+def test_concurrent_units_are_all_stored_in_fewer_transactions(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    names = [f"gc-many-{i}.example" for i in range(200)]
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(pool.map(lambda name: committer.run_sync(_add(name)), names))
+    assert results == names
+    assert _domains(clean_database, "gc-many-") == set(names)
+    assert committer.units == 200
+    assert committer.batches < 200
+
+
+def test_a_failing_unit_leaves_no_trace_and_its_batch_commits(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    release = _hold_writer(committer)
+
+    def add_then_fail(session: Session) -> None:
+        session.add(BlockedEmailDomain(domain="gc-bad-1.example", reason="test"))
+        session.flush()
+        raise ValueError("refused")
+
+    first = committer.submit(_add("gc-ok-1.example"))
+    failing = committer.submit(add_then_fail)
+    duplicate = committer.submit(_add("gc-ok-1.example"))  # unique violation inside the batch
+    last = committer.submit(_add("gc-ok-2.example"))
+    batches_before = committer.batches
+    release.set()
+
+    assert first.result(10) == "gc-ok-1.example"
+    assert last.result(10) == "gc-ok-2.example"
+    with pytest.raises(ValueError, match="refused"):
+        failing.result(10)
+    with pytest.raises(IntegrityError):
+        duplicate.result(10)
+    assert _domains(clean_database, "gc-") == {"gc-ok-1.example", "gc-ok-2.example"}
+    assert committer.batches == batches_before + 2  # the holding unit's batch, then these four
+
+
+def test_async_callers_are_answered_after_the_commit(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    async def sign_many() -> list[str]:
+        return list(
+            await asyncio.gather(*(committer.run(_add(f"gc-async-{i}.example")) for i in range(50)))
+        )
+
+    names = asyncio.run(sign_many())
+    # Each answer came after its commit: a new session sees every row.
+    assert _domains(clean_database, "gc-async-") == set(names)
+
+
+def test_close_finishes_queued_units_and_a_later_unit_starts_a_new_writer(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    release = _hold_writer(committer)
+    queued = [committer.submit(_add(f"gc-close-{i}.example")) for i in range(5)]
+    release.set()
+    committer.close()
+    assert [f.result(10) for f in queued] == [f"gc-close-{i}.example" for i in range(5)]
+    assert committer.run_sync(_add("gc-late.example")) == "gc-late.example"
+    assert "gc-late.example" in _domains(clean_database, "gc-")
