@@ -378,30 +378,54 @@ def list_blocked_domains(
     return [BlockedDomainPublic.model_validate(r, from_attributes=True) for r in rows], cursor
 
 
-def block_domain(session: Session, actor: Actor, data: BlockedDomainCreate) -> BlockedDomainPublic:
-    domain = normalise_domain(data.domain)
-    if session.get(BlockedEmailDomain, domain) is not None:
-        raise Conflict(f"The domain '{domain}' is already blocked.")
-    row = BlockedEmailDomain(domain=domain, reason=data.reason)
+def _block(
+    session: Session,
+    actor: Actor,
+    row: BlockedEmailDomain | BlockedIpRange,
+    key: str,
+    public_type: type[BlockedDomainPublic] | type[BlockedRangePublic],
+    what: str,
+) -> Any:
+    """Add one block-list entry, audit it, and make every process re-read the lists."""
+    if session.get(type(row), key) is not None:
+        raise Conflict(f"The {what} '{key}' is already blocked.")
     session.add(row)
     session.flush()
-    public = BlockedDomainPublic.model_validate(row, from_attributes=True)
+    public = public_type.model_validate(row, from_attributes=True)
     after = public.model_dump(mode="json")
-    record(session, actor, "blocklist.add", "blocked_email_domain", domain, after=after)
+    record(session, actor, "blocklist.add", str(type(row).__tablename__), key, after=after)
     forget_block_lists()
+    return public
+
+
+def _unblock(
+    session: Session,
+    actor: Actor,
+    model: type[BlockedEmailDomain] | type[BlockedIpRange],
+    key: str,
+    public_type: type[BlockedDomainPublic] | type[BlockedRangePublic],
+    what: str,
+) -> None:
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(f"The {what} '{key}' is not blocked.")
+    before = public_type.model_validate(row, from_attributes=True).model_dump(mode="json")
+    session.delete(row)
+    session.flush()
+    record(session, actor, "blocklist.remove", str(model.__tablename__), key, before=before)
+    forget_block_lists()
+
+
+def block_domain(session: Session, actor: Actor, data: BlockedDomainCreate) -> BlockedDomainPublic:
+    domain = normalise_domain(data.domain)
+    row = BlockedEmailDomain(domain=domain, reason=data.reason)
+    public: BlockedDomainPublic = _block(session, actor, row, domain, BlockedDomainPublic, "domain")
     return public
 
 
 def unblock_domain(session: Session, actor: Actor, domain: str) -> None:
     domain = normalise_domain(domain, "query")
-    row = session.get(BlockedEmailDomain, domain)
-    if row is None:
-        raise NotFound(f"The domain '{domain}' is not blocked.")
-    before = BlockedDomainPublic.model_validate(row, from_attributes=True).model_dump(mode="json")
-    session.delete(row)
-    session.flush()
-    record(session, actor, "blocklist.remove", "blocked_email_domain", domain, before=before)
-    forget_block_lists()
+    _unblock(session, actor, BlockedEmailDomain, domain, BlockedDomainPublic, "domain")
 
 
 def list_blocked_ranges(
@@ -415,28 +439,14 @@ def list_blocked_ranges(
 
 def block_range(session: Session, actor: Actor, data: BlockedRangeCreate) -> BlockedRangePublic:
     cidr = normalise_cidr(data.cidr)
-    if session.get(BlockedIpRange, cidr) is not None:
-        raise Conflict(f"The range '{cidr}' is already blocked.")
     row = BlockedIpRange(cidr=cidr, reason=data.reason)
-    session.add(row)
-    session.flush()
-    public = BlockedRangePublic.model_validate(row, from_attributes=True)
-    after = public.model_dump(mode="json")
-    record(session, actor, "blocklist.add", "blocked_ip_range", cidr, after=after)
-    forget_block_lists()
+    public: BlockedRangePublic = _block(session, actor, row, cidr, BlockedRangePublic, "range")
     return public
 
 
 def unblock_range(session: Session, actor: Actor, cidr: str) -> None:
     cidr = normalise_cidr(cidr, "query")
-    row = session.get(BlockedIpRange, cidr)
-    if row is None:
-        raise NotFound(f"The range '{cidr}' is not blocked.")
-    before = BlockedRangePublic.model_validate(row, from_attributes=True).model_dump(mode="json")
-    session.delete(row)
-    session.flush()
-    record(session, actor, "blocklist.remove", "blocked_ip_range", cidr, before=before)
-    forget_block_lists()
+    _unblock(session, actor, BlockedIpRange, cidr, BlockedRangePublic, "range")
 
 
 # --- signatures ---------------------------------------------------------------------------
