@@ -18,6 +18,7 @@ from api.admin.routers import router as admin_router
 from api.cache import TtlCache
 from api.config import Settings, get_settings
 from api.db import Database
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.groupcommit import GroupCommitter
 from api.housekeeping import run_housekeeping
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs with local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = Database(settings)
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(web_router)
     install_openapi(app)
+    install_docs(app)
 
     # Outermost last: logs see the final status; size cap runs before anything reads a body.
     app.add_middleware(IdempotencyMiddleware, database=app.state.database, settings=settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -10,9 +12,17 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 PROBLEM = "application/problem+json"
 
 
-def test_docs_pages_are_served(client: TestClient) -> None:
-    assert client.get("/docs").status_code == 200
-    assert client.get("/redoc").status_code == 200
+def test_docs_pages_are_served_with_local_assets(client: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        response = client.get(page)
+        assert response.status_code == 200
+        # Regression: the framework's defaults load scripts from a CDN, which breaks offline
+        # and sends readers' addresses to a third party.
+        assets = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+        assert assets
+        for asset in assets:
+            assert asset.startswith("/"), (page, asset)
+            assert client.get(asset).status_code == 200, asset
     assert client.get("/openapi.json").status_code == 200
 
 
