@@ -96,6 +96,9 @@ def _problem_json_everywhere(schema: dict[str, Any]) -> None:
             )
             if "requestBody" in operation:
                 responses.setdefault("400", {"description": "The body is not valid JSON."})
+                responses.setdefault(
+                    "413", {"description": "The body is larger than MAX_BODY_BYTES."}
+                )
             for status, response in responses.items():
                 if not (status.startswith(("4", "5")) or status == "default"):
                     continue
