@@ -1,10 +1,12 @@
-"""HTML for signers: the petition page with its form, and the confirm and withdraw pages.
+"""HTML for signers: the petition page with its form, the confirm and withdraw pages, and the
+signer's own signatures (/my-signatures).
 
 Pages are rendered on the server from the same services that back the JSON API (the text, the
 facts with their quotes, the count at load time), so they read without JavaScript. The script
 in static/js then does what needs it, through the public API only, as any other frontend
 would: it signs (`POST /v1/petitions/{slug}/signatures`), keeps the count live
-(`/v1/petitions/{slug}/events`, falling back to polling `/count`), and confirms or withdraws.
+(`/v1/petitions/{slug}/events`, falling back to polling `/count`), confirms or withdraws, and
+lists and withdraws a signer's own signatures (`/v1/signatures/access`, `/mine`).
 
 The strict Content-Security-Policy of pages (api.http) forbids inline scripts and styles: all
 behaviour and styling live in files under /static.
@@ -377,3 +379,29 @@ def confirm_page(request: Request) -> HTMLResponse:
 def withdraw_page(request: Request) -> HTMLResponse:
     """The emailed withdrawal link. Withdrawing takes a click: mail scanners open links."""
     return _token_page(request, "withdraw")
+
+
+@router.get("/my-signatures", include_in_schema=False, response_class=HTMLResponse)
+def my_signatures_page(request: Request) -> HTMLResponse:
+    """A signer's own signatures.
+
+    With the token of the emailed access link, the page lists them through the API (the token
+    travels only in POST bodies) and withdraws one after a confirm step; opening the link
+    changes nothing. Without a token it asks for the email address to send such a link to.
+    Like /confirm and /withdraw, never stored by a cache (its URL may carry a token).
+    """
+    token = request.query_params.get("token", "")
+    has_token = 0 < len(token) <= TOKEN_MAX
+    return render(
+        request,
+        "my_signatures.html",
+        cache=LINK_PAGE_CACHE,
+        has_token=has_token,
+        bad_link=len(token) > TOKEN_MAX,
+        page_data={
+            "hasToken": has_token,
+            "accessUrl": "/v1/signatures/access",
+            "mineUrl": "/v1/signatures/mine",
+            "withdrawUrl": "/v1/signatures/mine/withdraw",
+        },
+    )

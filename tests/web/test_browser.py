@@ -6,6 +6,7 @@ real mail worker sending to a real SMTP server (aiosmtpd).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Iterator
@@ -13,12 +14,17 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import update
 
+from api.abuse.models import AccessToken
 from api.config import Settings
 from api.db import Database
-from tests.conftest import SmtpSink
+from api.mail.worker import MailWorker
+from tests.conftest import SmtpSink, link_in
+from tests.petitions.helpers import SIGN_URL, signer
 from tests.web.conftest import SLUG, LiveServer, serve
 
 pytestmark = pytest.mark.browser
@@ -333,3 +339,222 @@ def test_count_falls_back_to_polling_when_the_event_stream_fails(
     expect(page.locator("#count-text")).to_have_text("42 verified signatures")
     expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "42")
     assert polled == [f"{live_server.url}/v1/petitions/{SLUG}/count"]
+
+
+# --- /my-signatures: a signer's own signatures ------------------------------------------------
+
+TITLE = "Set 12 as the minimum age of arrest in Florida"
+
+
+def sign_by_api(
+    server: LiveServer, smtp: SmtpSink, worker: MailWorker, email: str, confirm: bool
+) -> None:
+    """Sign (and confirm) through the API, as another frontend would."""
+    with httpx.Client(base_url=server.url, timeout=10) as api:
+        assert api.post(SIGN_URL, json=signer(email=email)).status_code == 202
+        worker.drain()
+        if confirm:
+            token = link_in(smtp.to(email)[-1], "/confirm")
+            answer = api.post("/v1/signatures/confirm", json={"token": token})
+            assert answer.json()["status"] == "confirmed", answer.text
+
+
+def api_count(server: LiveServer) -> int:
+    response = httpx.get(f"{server.url}/v1/petitions/{SLUG}/count", timeout=10)
+    verified: int = response.json()["verified"]
+    return verified
+
+
+def access_link(server: LiveServer, smtp: SmtpSink, worker: MailWorker, email: str) -> str:
+    """The /my-signatures link of the newest mail to `email`, once the worker has sent it."""
+    worker.drain()
+    return link_from(smtp.to(email)[-1], server.url, "/my-signatures")
+
+
+def test_manage_my_signatures_from_the_emailed_link(
+    live_server: LiveServer, smtp_server: SmtpSink, mail_worker: MailWorker, new_page: Any
+) -> None:
+    email = "ana.self@example.org"
+    sign_by_api(live_server, smtp_server, mail_worker, email, confirm=True)
+    assert api_count(live_server) == 1
+
+    petition = new_page()
+    petition.goto(live_server.url + "/")
+    count = petition.locator("#count-text")
+    expect(count).to_have_text("1 verified signature")
+    expect(petition.locator("html")).to_have_attribute("data-live", "events")
+
+    # From the petition page, ask for a link to my signatures.
+    blocked: list[str] = []
+    page = new_page()
+    page.on("console", lambda m: blocked.append(m.text) if "Security Policy" in m.text else None)
+    page.goto(live_server.url + f"/petitions/{SLUG}")
+    page.get_by_role("link", name="Already signed? Manage your signature").click()
+    expect(page).to_have_url(live_server.url + "/my-signatures")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Manage your signature")
+    page.get_by_label("Email address").fill(email)
+    with page.expect_response(lambda r: r.url.endswith("/v1/signatures/access")) as answer:
+        page.get_by_role("button", name="Email me a link").click()
+    assert answer.value.status == 202
+    assert answer.value.request.post_data_json == {"email": email, "locale": "en"}
+    done = page.locator("#access-done")
+    expect(done).to_be_focused()
+    expect(done).to_contain_text("Check your email")
+    expect(done).to_contain_text(email)
+
+    link = access_link(live_server, smtp_server, mail_worker, email)
+    token = link.split("token=", 1)[1]
+
+    # Open the link: the signature is listed; the token went in one POST body, nowhere else.
+    requests: list[tuple[str, str, str]] = []
+    mine = new_page()
+    mine.on("console", lambda m: blocked.append(m.text) if "Security Policy" in m.text else None)
+    mine.on(
+        "request",
+        lambda r: requests.append((r.method, r.url, (r.post_data or "") + str(r.headers))),
+    )
+    mine.goto(link)
+    status = mine.locator("#mine-status")
+    expect(status).to_have_text("1 signature found.")
+    items = mine.locator("#mine-list > li")
+    expect(items).to_have_count(1)
+    item = items.first
+    expect(item.get_by_role("link", name=TITLE)).to_have_attribute("href", f"/petitions/{SLUG}")
+    expect(item).to_contain_text("Confirmed: it counts.")
+    expect(item).to_contain_text("Signed on ")
+    carrying = [(method, url) for method, url, rest in requests if token in url + rest]
+    assert carrying == [("GET", link), ("POST", live_server.url + "/v1/signatures/mine")]
+
+    # "Withdraw" asks first; Cancel (or Escape) withdraws nothing and returns to the button.
+    withdraw = item.get_by_role("button", name="Withdraw")
+    expect(withdraw).to_have_accessible_description(TITLE)
+    withdraw.click()
+    yes = item.get_by_role("button", name="Yes, withdraw it")
+    expect(yes).to_be_focused()
+    expect(item.get_by_role("group")).to_have_accessible_name(
+        f"Withdraw your signature from “{TITLE}”? It will no longer count and your details will "
+        "be erased. You can sign again later."
+    )
+    item.get_by_role("button", name="Cancel").click()
+    expect(withdraw).to_be_focused()
+    expect(yes).to_be_hidden()
+    withdraw.click()
+    expect(yes).to_be_focused()
+    mine.keyboard.press("Escape")
+    expect(withdraw).to_be_focused()
+    assert not [url for _, url, _ in requests if url.endswith("/withdraw")]
+    assert api_count(live_server) == 1
+
+    withdraw.click()
+    with mine.expect_response(lambda r: r.url.endswith("/v1/signatures/mine/withdraw")) as done_:
+        yes.click()
+    assert done_.value.json() == {"status": "withdrawn", "petition_slug": SLUG}
+    expect(status).to_have_text(
+        f"Your signature on “{TITLE}” has been withdrawn and your details erased."
+    )
+    expect(status).to_be_focused()
+    expect(items).to_have_count(0)
+    expect(mine.locator("#mine-empty")).to_be_visible()
+
+    # The count drops: live on the petition page, never reloaded, and in the API.
+    expect(count).to_have_text("0 verified signatures", timeout=10_000)
+    assert api_count(live_server) == 0
+
+    # The link still opens, and lists nothing now.
+    mine.reload()
+    expect(status).to_have_text("No signatures found.")
+    expect(mine.locator("#mine-empty")).to_be_visible()
+    assert blocked == []
+
+
+def test_my_signatures_states_are_accessible(
+    live_server: LiveServer,
+    smtp_server: SmtpSink,
+    mail_worker: MailWorker,
+    clean_database: Database,
+    new_page: Any,
+    axe_script: Path,
+    screenshots: Path,
+) -> None:
+    def open_page(path: str, **options: Any) -> Any:
+        # bypass_csp: axe-core is injected inline (see the accessibility test above).
+        page = new_page(viewport={"width": 375, "height": 812}, bypass_csp=True, **options)
+        page.goto(path if path.startswith("http") else live_server.url + path)
+        return page
+
+    # The form asking for a link, then with its error, then sent.
+    page = open_page("/my-signatures")
+    expect(page.locator("#access-fields")).to_be_enabled()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert axe_violations(page, axe_script) == []
+    page.screenshot(path=str(screenshots / "my-signatures-request-phone.png"))
+    page.get_by_role("button", name="Email me a link").click()
+    email = page.get_by_label("Email address")
+    expect(email).to_be_focused()
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(email).to_have_attribute("aria-describedby", "email-error email-hint")
+    expect(page.locator("#email-error")).to_have_text("Enter your email address.")
+    assert axe_violations(page, axe_script) == []
+    email.fill("nobody.signed@example.org")  # unknown: the page says the same as for anyone
+    page.get_by_role("button", name="Email me a link").click()
+    expect(page.locator("#access-done")).to_be_focused()
+    assert axe_violations(page, axe_script) == []
+
+    # In Spanish, by the browser's language.
+    page = open_page("/my-signatures", locale="es-US")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Gestione su firma")
+    page.get_by_role("button", name="Envíenme un enlace").click()
+    expect(page.locator("#email-error")).to_have_text("Escriba su correo electrónico.")
+    assert axe_violations(page, axe_script) == []
+
+    # The list, with a pending signature, and its confirm step open; in Spanish by the link.
+    signer_email = "pending.signer@example.org"
+    sign_by_api(live_server, smtp_server, mail_worker, signer_email, confirm=False)
+    httpx.post(
+        f"{live_server.url}/v1/signatures/access",
+        json={"email": signer_email, "locale": "es"},
+        timeout=10,
+    ).raise_for_status()
+    link = access_link(live_server, smtp_server, mail_worker, signer_email)
+    page = open_page(link + "&lang=es")
+    item = page.locator("#mine-list > li")
+    expect(item).to_contain_text("Sin confirmar")
+    expect(page.locator("#mine-status")).to_have_text("1 firma encontrada.")
+    assert axe_violations(page, axe_script) == []
+    item.get_by_role("button", name="Retirar").click()
+    expect(item.get_by_role("button", name="Sí, retirarla")).to_be_focused()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert axe_violations(page, axe_script) == []
+    page.screenshot(path=str(screenshots / "my-signatures-confirm-es-phone.png"))
+
+    # Desktop, English.
+    page = new_page(bypass_csp=True)
+    page.goto(link)
+    expect(page.locator("#mine-list > li")).to_contain_text("Not confirmed yet")
+    assert axe_violations(page, axe_script) == []
+    page.screenshot(path=str(screenshots / "my-signatures-desktop.png"))
+
+    # An expired link, and one we never sent.
+    with clean_database.session(write=True) as session:
+        session.execute(
+            update(AccessToken).values(expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+        )
+    page = open_page(link)
+    status = page.locator("#mine-status")
+    expect(status).to_have_text(
+        "This link has expired: links to your signatures work for 24 hours."
+    )
+    expect(status).to_be_focused()
+    expect(page.get_by_role("link", name="Ask for a new link")).to_have_attribute(
+        "href", "/my-signatures"
+    )
+    expect(page.locator("#mine-list")).to_be_hidden()
+    assert axe_violations(page, axe_script) == []
+    page.screenshot(path=str(screenshots / "my-signatures-expired-phone.png"))
+
+    page = open_page("/my-signatures?token=" + "x" * 43)
+    expect(page.locator("#mine-status")).to_have_text(
+        "We do not recognise this link. Check that you opened the whole link from the email."
+    )
+    expect(page.get_by_role("link", name="Ask for a new link")).to_be_visible()
+    assert axe_violations(page, axe_script) == []

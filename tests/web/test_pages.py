@@ -281,3 +281,89 @@ def test_case_paragraphs_number_references_in_order_of_first_mention() -> None:
 
 def test_fill() -> None:
     assert fill("{verified} of {goal}", verified="1,234", goal=10) == "1,234 of 10"
+
+
+# --- /my-signatures ---------------------------------------------------------------------------
+
+TOKEN = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+def test_my_signatures_page_with_a_token(client: TestClient) -> None:
+    response = client.get(f"/my-signatures?token={TOKEN}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    # Like /confirm and /withdraw: a URL with a token is never stored, nor sent as a referrer.
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    html = response.text
+    page = Page(html)
+    assert '<h1 id="mine-heading">Your signatures</h1>' in html
+    status = page.ids["mine-status"]
+    assert (status["role"], status["aria-live"]) == ("status", "polite")
+    assert page.ids["mine-list"]["tag"] == "ul"
+    assert "email" not in page.ids  # no form: the list comes from the API
+    assert page.styles_inline == 0
+    for script in page.scripts:
+        assert script.get("src") or script.get("type") == "application/json"
+    assert any("/static/js/my-signatures.js" in (s.get("src") or "") for s in page.scripts)
+    data = page_data(html)
+    assert data["hasToken"] is True
+    assert data["mineUrl"] == "/v1/signatures/mine"
+    assert data["withdrawUrl"] == "/v1/signatures/mine/withdraw"
+    assert data["strings"]["mine_withdraw"] == "Withdraw"
+    # The token is only in the address bar (the script reads it there and POSTs it): not in
+    # the page's data nor its content; only the language switch keeps it, as on /confirm.
+    assert TOKEN not in json.dumps(data)
+    assert TOKEN not in html.split("<body>")[1].split("</nav>")[1]
+    assert f"token={TOKEN}&amp;lang=es" in html
+
+
+def test_my_signatures_page_without_a_token_asks_for_the_email(client: TestClient) -> None:
+    response = client.get("/my-signatures")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    html = response.text
+    page = Page(html)
+    assert "Manage your signature" in html
+    assert page.ids["email"]["type"] == "email"
+    assert "email" in page.label_for
+    assert page.ids["access-status"]["role"] == "status"
+    assert page.ids["access-status"]["aria-live"] == "polite"
+    assert "disabled" in page.ids["access-fields"]  # until the script enables it
+    data = page_data(html)
+    assert data["hasToken"] is False
+    assert data["accessUrl"] == "/v1/signatures/access"
+    assert '<p class="notice">We do not recognise this link' not in html
+
+    # An empty token is no link at all; one too long to be ours is said to be unknown.
+    assert page_data(client.get("/my-signatures?token=").text)["hasToken"] is False
+    too_long = client.get("/my-signatures?token=" + "x" * 200)
+    assert page_data(too_long.text)["hasToken"] is False
+    assert '<p class="notice">We do not recognise this link' in too_long.text
+    assert 'id="access-form"' in too_long.text
+
+
+def test_my_signatures_page_in_spanish(client: TestClient) -> None:
+    by_header = client.get("/my-signatures", headers={"Accept-Language": "es-US,es;q=0.9"})
+    assert '<html lang="es">' in by_header.text
+    assert by_header.headers["content-language"] == "es"
+    assert "Accept-Language" in by_header.headers["vary"]
+    assert "Gestione su firma" in by_header.text
+    assert "Envíenme un enlace" in by_header.text
+    assert page_data(by_header.text)["strings"]["mine_confirm_yes"] == "Sí, retirarla"
+
+    # The emailed link of a Spanish signer carries lang=es, whatever the browser says.
+    by_link = client.get(f"/my-signatures?token={TOKEN}&lang=es", headers={"Accept-Language": "en"})
+    assert '<html lang="es">' in by_link.text
+    assert '<h1 id="mine-heading">Sus firmas</h1>' in by_link.text
+    assert 'href="/my-signatures?lang=es">Pedir un enlace nuevo' in by_link.text
+    assert by_link.headers["cache-control"] == "no-store"
+
+
+def test_petition_page_links_to_my_signatures(client: TestClient) -> None:
+    english = client.get("/").text
+    assert '<a href="/my-signatures">Already signed? Manage your signature</a>' in english
+    spanish = client.get(f"/petitions/{SLUG}?lang=es").text
+    assert '<a href="/my-signatures?lang=es">¿Ya firmó? Gestione su firma</a>' in spanish
