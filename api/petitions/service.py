@@ -123,8 +123,9 @@ def _parse_time(value: str | None) -> dt.datetime | None:
 
 
 def _published_petition(session: Session, slug: str) -> Petition:
-    petition = session.exec(select(Petition).where(Petition.slug == slug)).first()
-    if petition is None or petition.status == PetitionStatus.draft.value:
+    """A petition the public may see: drafts answer 404 like unknown slugs."""
+    petition = petition_by_slug(session, slug)
+    if petition.status == PetitionStatus.draft.value:
         raise NotFound(f"No petition with slug '{slug}'.")
     return petition
 
@@ -156,20 +157,20 @@ def list_petitions(session: Session, page: PageParams) -> tuple[list[PetitionPub
         page,
         key=lambda p: (p.id,),
     )
-    counts = _verified_counts(session, [p.id for p in rows if p.id is not None])
+    counts = verified_counts(session, [p.id for p in rows if p.id is not None])
     return [_public(p, counts.get(p.id or 0, 0)) for p in rows], cursor
 
 
 def get_petition(session: Session, slug: str) -> PetitionPublic:
     petition = _published_petition(session, slug)
     assert petition.id is not None
-    return _public(petition, _verified_counts(session, [petition.id]).get(petition.id, 0))
+    return _public(petition, verified_counts(session, [petition.id]).get(petition.id, 0))
 
 
 # --- counts -------------------------------------------------------------------------------
 
 
-def _verified_counts(session: Session, petition_ids: Sequence[int]) -> dict[int, int]:
+def verified_counts(session: Session, petition_ids: Sequence[int]) -> dict[int, int]:
     """Sum of each petition's COUNT_SHARDS counter rows: O(1) in the number of signatures."""
     statement = (
         select(CountShard.petition_id, func.sum(CountShard.confirmed))
@@ -182,7 +183,7 @@ def _verified_counts(session: Session, petition_ids: Sequence[int]) -> dict[int,
 def get_count(session: Session, slug: str) -> CountPublic:
     petition = _published_petition(session, slug)
     assert petition.id is not None
-    verified = _verified_counts(session, [petition.id]).get(petition.id, 0)
+    verified = verified_counts(session, [petition.id]).get(petition.id, 0)
     return CountPublic(verified=verified, goal=petition.goal, updated_at=utcnow())
 
 
@@ -706,10 +707,6 @@ def petition_by_slug(session: Session, slug: str, *, for_update: bool = False) -
 
 def list_all_petitions(session: Session, page: PageParams) -> tuple[list[Petition], str | None]:
     return paginate(session, select(Petition), [Petition.id], page, key=lambda p: (p.id,))
-
-
-def verified_counts(session: Session, petition_ids: Sequence[int]) -> dict[int, int]:
-    return _verified_counts(session, petition_ids)
 
 
 def petition_versions(session: Session, petition_id: int) -> list[PetitionVersion]:
