@@ -6,6 +6,7 @@ framework raises (404, 405, 422, 500 ...), into the same problem document.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -16,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +138,32 @@ def invalid(field: str, message: str, code: str = "invalid") -> UnprocessableCon
     )
 
 
+def problem_document(
+    status: int,
+    detail: str,
+    instance: str,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    errors: Sequence[FieldError] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The RFC 9457 document every error of the API carries, wherever it is produced."""
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    slug = code or phrase.lower().replace(" ", "-").replace("'", "")
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + slug,
+        "title": title or phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **(extra or {}),
+    }
+    if errors is not None:
+        body["errors"] = [error.model_dump() for error in errors]
+    return body
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -146,19 +174,31 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    slug = code or phrase.lower().replace(" ", "-").replace("'", "")
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_PREFIX + slug,
-        "title": phrase,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        **(extra or {}),
-    }
-    if errors is not None:
-        body["errors"] = [error.model_dump() for error in errors]
+    body = problem_document(status, detail, request.url.path, code=code, errors=errors, extra=extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+async def send_problem(
+    send: Send,
+    status: int,
+    detail: str,
+    instance: str,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    errors: Sequence[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer with a problem from pure ASGI middleware, where no Request/Response exists."""
+    document = problem_document(status, detail, instance, code=code, title=title, errors=errors)
+    body = json.dumps(document).encode()
+    raw = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _validation_message(error: dict[str, Any]) -> str:

@@ -13,23 +13,9 @@ from collections.abc import Iterable
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX
+from api.errors import send_problem
 
 access_logger = logging.getLogger("api.access")
-
-
-def _problem_body(status: int, title: str, detail: str, path: str) -> bytes:
-    import json
-
-    return json.dumps(
-        {
-            "type": PROBLEM_TYPE_PREFIX + title.lower().replace(" ", "-"),
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "instance": path,
-        }
-    ).encode()
 
 
 class BodySizeLimitMiddleware:
@@ -73,24 +59,15 @@ class BodySizeLimitMiddleware:
                 await self._reject(scope, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        body = _problem_body(
+        await send_problem(
+            send,
             413,
-            "Payload Too Large",
             f"The request body is larger than {self.max_bytes} bytes.",
             scope["path"],
+            code="payload-too-large",
+            title="Payload Too Large",
+            headers={"connection": "close"},
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 class _BodyTooLarge(Exception):

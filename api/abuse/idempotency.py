@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
-from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import delete
@@ -24,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.abuse.models import IdempotencyRecord
 from api.config import Settings
 from api.db import Database, utcnow
-from api.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX
+from api.errors import FieldError, field_error, send_problem
 from api.security import keyed_hash
 
 HEADER = "idempotency-key"
@@ -49,12 +47,12 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not _KEY.match(key):
-            await _problem(
+            await send_problem(
                 send,
-                scope,
                 422,
-                "validation-error",
                 "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                scope["path"],
+                code="validation-error",
                 errors=[_header_error("Must be 1 to 255 visible ASCII characters.")],
             )
             return
@@ -73,22 +71,22 @@ class IdempotencyMiddleware:
             await _replay(send, record)
             return
         if outcome == "mismatch":
-            await _problem(
+            await send_problem(
                 send,
-                scope,
                 422,
-                "validation-error",
                 "This Idempotency-Key was already used with a different request.",
+                scope["path"],
+                code="validation-error",
                 errors=[_header_error("Already used with a different request body.")],
             )
             return
         if outcome == "in_progress":
-            await _problem(
+            await send_problem(
                 send,
-                scope,
                 409,
-                "conflict",
                 "A request with this Idempotency-Key is still being processed; retry shortly.",
+                scope["path"],
+                code="conflict",
                 headers={"Retry-After": "1"},
             )
             return
@@ -194,41 +192,5 @@ async def _replay(send: Send, record: IdempotencyRecord) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _header_error(message: str) -> dict[str, Any]:
-    return {
-        "field": "Idempotency-Key",
-        "location": ["header", "Idempotency-Key"],
-        "pointer": "/Idempotency-Key",
-        "code": "invalid_idempotency_key",
-        "message": message,
-    }
-
-
-async def _problem(
-    send: Send,
-    scope: Scope,
-    status: int,
-    code: str,
-    detail: str,
-    *,
-    errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> None:
-    titles = {409: "Conflict", 422: "Unprocessable Entity"}
-    document: dict[str, Any] = {
-        "type": PROBLEM_TYPE_PREFIX + code,
-        "title": titles[status],
-        "status": status,
-        "detail": detail,
-        "instance": scope["path"],
-    }
-    if errors is not None:
-        document["errors"] = errors
-    body = json.dumps(document).encode()
-    raw = [
-        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+def _header_error(message: str) -> FieldError:
+    return field_error(["header", "Idempotency-Key"], message, "invalid_idempotency_key")
