@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request, Response
 from sqlmodel import Session
 
@@ -12,14 +13,34 @@ from api.config import Settings
 from api.db import Database
 
 
-def get_database(request: Request) -> Database:
+# The small dependencies are `async def` although they never await: a sync dependency costs a
+# round trip through the thread pool on every request.
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def write_slots(settings: Settings, database: Database) -> anyio.Semaphore:
+    """How many `WriteSession` units may hold a transaction at once, fewer than pool threads.
+
+    A sync write unit keeps its transaction's locks (SQLite's write lock, PostgreSQL row locks)
+    while its commit waits for a free pool thread. If every pool thread could be blocked waiting
+    for such a lock, that commit would never run. SQLite has one writer anyway; on PostgreSQL
+    half the pool may write while the other half is always free to finish them.
+    """
+    slots = 1 if database.is_sqlite else max(1, settings.thread_pool_size // 2)
+    return anyio.Semaphore(slots, fast_acquire=True)
+
+
+async def _write_slot(request: Request) -> AsyncIterator[None]:
+    # Waiting here costs no thread; the slot is released after the unit's commit.
+    async with request.app.state.write_slots:
+        yield
 
 
 def _read_session(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
@@ -27,7 +48,10 @@ def _read_session(database: Annotated[Database, Depends(get_database)]) -> Itera
         yield session
 
 
-def _write_session(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
+def _write_session(
+    _slot: Annotated[None, Depends(_write_slot, scope="function")],
+    database: Annotated[Database, Depends(get_database)],
+) -> Iterator[Session]:
     with database.session(write=True) as session:
         yield session
 
@@ -43,7 +67,7 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 def cache_control(value: str) -> Any:
     """A dependency that sets Cache-Control on the successful response."""
 
-    def _set(response: Response) -> None:
+    async def _set(response: Response) -> None:
         response.headers["Cache-Control"] = value
 
     return Depends(_set)

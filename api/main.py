@@ -18,6 +18,7 @@ from api.admin.routers import router as admin_router
 from api.cache import TtlCache
 from api.config import Settings, get_settings
 from api.db import Database
+from api.deps import write_slots
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.groupcommit import GroupCommitter
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = Database(settings)
     app.state.group_commit = GroupCommitter(app.state.database)
+    app.state.write_slots = write_slots(settings, app.state.database)
     app.state.count_cache = TtlCache[CountPublic](ttl_seconds=settings.count_cache_seconds)
     app.state.rate_limiter = build_rate_limiter(settings)
     app.state.stats_cache = TtlCache[PetitionStats](ttl_seconds=30.0)

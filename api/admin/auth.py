@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlmodel import Session, col, select
 
 from api.admin.models import KEY_NAME_MAX, ApiKey, Scope
 from api.db import Database, utcnow
-from api.deps import get_database
+from api.deps import DatabaseDep
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.security import token_hash
 
@@ -122,7 +122,7 @@ def _actor(database: Database, secret: str) -> Actor:
 
 def authenticated_key(
     security_scopes: SecurityScopes,
-    request: Request,
+    database: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     if credentials is None or not credentials.credentials:
@@ -130,7 +130,7 @@ def authenticated_key(
             "An API key is required: send `Authorization: Bearer <key>`.",
             headers={"WWW-Authenticate": REALM},
         )
-    actor = _actor(get_database(request), credentials.credentials)
+    actor = _actor(database, credentials.credentials)
     missing = [scope for scope in security_scopes.scopes if scope not in actor.scopes]
     if missing:
         needed = " ".join(security_scopes.scopes)
