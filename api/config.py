@@ -38,6 +38,9 @@ class Settings(BaseSettings):
 
     # How long a process may serve a count before re-reading it (exact within this).
     count_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+    # How long a process may replay a public JSON response (Cache-Control: public) to other
+    # readers of the same URL before building it again; 0 turns the micro-cache off.
+    response_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
     redis_url: str | None = None
     rate_limit_enabled: bool = True

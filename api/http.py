@@ -9,7 +9,9 @@ import hashlib
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,21 +76,107 @@ class _BodyTooLarge(Exception):
     pass
 
 
+# The cache key holds the Accept headers, so a response varying on them (or on headers the
+# outer middleware answers for) may be kept; one varying on anything else may not.
+_VARY_ALLOWED = frozenset({"accept", "accept-language", "accept-encoding", "origin"})
+_NOT_MODIFIED_HEADERS = ("etag", "cache-control", "vary", "content-location", "expires")
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    status_headers: list[tuple[bytes, bytes]]
+    body: bytes
+    etag: str
+    stored_at: float
+    fresh_until: float
+
+
 class ConditionalGetMiddleware:
-    """Give JSON GET responses a strong ETag and answer a matching If-None-Match with 304.
+    """Give JSON GET responses a strong ETag, answer a matching If-None-Match with 304, and
+    keep shareable ones for a moment (a per-process micro-cache).
 
     The tag is a hash of the exact bytes, so it changes exactly when the representation does.
     Streaming media types (event streams, CSV exports) are passed through untouched.
+
+    The cache holds only what the response itself lets any shared cache hold (`Cache-Control:
+    public` with a `max-age`, no cookie, varying on nothing but the Accept headers), for at most
+    `fresh_seconds` and never past its max-age, with an `Age` header as a proxy would add. So
+    under a burst of readers a representation is built once per `fresh_seconds`, not once per
+    request. Requests with credentials bypass it; a successful admin write empties it, so staff
+    see their own edits at once (other processes within `fresh_seconds`).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, fresh_seconds: float = 0.0, max_entries: int = 512) -> None:
         self.app = app
+        self.fresh_seconds = fresh_seconds
+        self.max_entries = max_entries
+        self.max_body_bytes = 256 * 1024
+        self._stored: dict[tuple[str, bytes, bytes | None, bytes | None], _Stored] = {}
+        # One request per key builds the representation; the others wait for it.
+        self._building: dict[tuple[str, bytes, bytes | None, bytes | None], anyio.Event] = {}
+
+    def clear(self) -> None:
+        self._stored.clear()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if_none_match = Headers(scope=scope).get("if-none-match")
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            if self._stored and scope["path"].startswith("/v1/admin/"):
+                await self.app(scope, receive, self._clearing_on_success(send))
+            else:
+                await self.app(scope, receive, send)
+            return
+
+        if_none_match = accept = accept_language = None
+        credentials = False
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+            elif name == b"accept":
+                accept = value
+            elif name == b"accept-language":
+                accept_language = value
+            elif name in (b"authorization", b"cookie"):
+                credentials = True
+
+        key = None
+        leading = False
+        if self.fresh_seconds > 0 and method == "GET" and not credentials:
+            key = (scope["path"], scope["query_string"], accept, accept_language)
+            stored = self._stored.get(key)
+            # Only keys seen to be shareable are coalesced: an event stream or a no-store
+            # answer must never make a second request wait for the first.
+            if stored is not None and stored.fresh_until <= time.monotonic():
+                building = self._building.get(key)
+                if building is None:
+                    self._building[key] = anyio.Event()
+                    leading = True
+                else:
+                    await building.wait()
+                    stored = self._stored.get(key)
+            if stored is not None and stored.fresh_until > time.monotonic():
+                await self._replay(send, stored, if_none_match)
+                return
+
+        try:
+            await self.app(scope, receive, self._tagging_send(send, if_none_match, key))
+        finally:
+            if leading:
+                assert key is not None
+                self._building.pop(key).set()
+                stale = self._stored.get(key)
+                if stale is not None and stale.fresh_until <= time.monotonic():
+                    del self._stored[key]  # no longer shareable: stop coalescing on it
+
+    def _tagging_send(
+        self,
+        send: Send,
+        if_none_match: str | None,
+        key: tuple[str, bytes, bytes | None, bytes | None] | None,
+    ) -> Send:
         start: Message | None = None
         chunks: list[bytes] = []
         buffering = False
@@ -120,22 +208,86 @@ class ConditionalGetMiddleware:
             assert start is not None
             body = b"".join(chunks)
             etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-            headers = MutableHeaders(raw=start["headers"])
+            headers = MutableHeaders(raw=list(start["headers"]))
             headers["etag"] = etag
-            if if_none_match is not None and _etag_matches(etag, if_none_match.split(",")):
-                not_modified = MutableHeaders()
-                for name in ("etag", "cache-control", "vary", "content-location", "expires"):
-                    if name in headers:
-                        not_modified[name] = headers[name]
-                await send(
-                    {"type": "http.response.start", "status": 304, "headers": not_modified.raw}
-                )
-                await send({"type": "http.response.body", "body": b""})
-                return
-            await send(start)
-            await send({"type": "http.response.body", "body": body})
+            if key is not None:
+                self._keep(key, headers, body, etag)
+            await _send_representation(send, headers.raw, body, etag, if_none_match)
 
-        await self.app(scope, receive, buffering_send)
+        return buffering_send
+
+    def _keep(
+        self,
+        key: tuple[str, bytes, bytes | None, bytes | None],
+        headers: MutableHeaders,
+        body: bytes,
+        etag: str,
+    ) -> None:
+        lifetime = _shared_lifetime(headers)
+        if lifetime is None or len(body) > self.max_body_bytes:
+            return
+        now = time.monotonic()
+        if len(self._stored) >= self.max_entries:
+            self._stored = {k: v for k, v in self._stored.items() if v.fresh_until > now}
+            if len(self._stored) >= self.max_entries:
+                return
+        self._stored[key] = _Stored(
+            status_headers=list(headers.raw),
+            body=body,
+            etag=etag,
+            stored_at=now,
+            fresh_until=now + min(self.fresh_seconds, lifetime),
+        )
+
+    async def _replay(self, send: Send, stored: _Stored, if_none_match: str | None) -> None:
+        age = str(int(time.monotonic() - stored.stored_at)).encode()
+        headers = [*stored.status_headers, (b"age", age)]
+        await _send_representation(send, headers, stored.body, stored.etag, if_none_match)
+
+    def _clearing_on_success(self, send: Send) -> Send:
+        async def clearing_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                self.clear()
+            await send(message)
+
+        return clearing_send
+
+
+def _shared_lifetime(headers: MutableHeaders) -> float | None:
+    """Seconds a shared cache may keep this response, or None if it may not keep it."""
+    if "set-cookie" in headers:
+        return None
+    vary = {v.strip().lower() for v in headers.get("vary", "").split(",") if v.strip()}
+    if not vary <= _VARY_ALLOWED:
+        return None
+    directives = [d.strip().lower() for d in headers.get("cache-control", "").split(",")]
+    if "public" not in directives or {"no-store", "no-cache", "private"} & set(directives):
+        return None
+    for directive in directives:
+        if directive.startswith("max-age="):
+            seconds = directive.removeprefix("max-age=")
+            return float(seconds) if seconds.isdigit() and int(seconds) > 0 else None
+    return None
+
+
+async def _send_representation(
+    send: Send,
+    raw_headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    etag: str,
+    if_none_match: str | None,
+) -> None:
+    if if_none_match is not None and _etag_matches(etag, if_none_match.split(",")):
+        full = Headers(raw=raw_headers)
+        not_modified = MutableHeaders()
+        for name in (*_NOT_MODIFIED_HEADERS, "age"):
+            if name in full:
+                not_modified[name] = full[name]
+        await send({"type": "http.response.start", "status": 304, "headers": not_modified.raw})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _etag_matches(etag: str, candidates: Iterable[str]) -> bool:

@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Outermost last: logs see the final status; size cap runs before anything reads a body.
     app.add_middleware(IdempotencyMiddleware, database=app.state.database, settings=settings)
-    app.add_middleware(ConditionalGetMiddleware)
+    app.add_middleware(ConditionalGetMiddleware, fresh_seconds=settings.response_cache_seconds)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

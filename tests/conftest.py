@@ -56,6 +56,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         mail_worker_in_process=False,
         rate_limit_enabled=False,
         count_cache_seconds=0,
+        response_cache_seconds=0,
         db_pool_size=20,
         thread_pool_size=20,
     )

@@ -1,0 +1,164 @@
+"""The per-process micro-cache in `ConditionalGetMiddleware` (RESPONSE_CACHE_SECONDS)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anyio
+import pytest
+from fastapi.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
+
+from api.config import Settings
+from api.db import Database
+from api.http import ConditionalGetMiddleware
+from api.main import create_app
+from tests.admin.helpers import auth, make_key
+from tests.petitions.helpers import SLUG
+
+PETITION = f"/v1/petitions/{SLUG}"
+
+
+@pytest.fixture
+def cached_client(settings: Settings, clean_database: Database) -> Iterator[TestClient]:
+    app = create_app(settings.model_copy(update={"response_cache_seconds": 30}))
+    with TestClient(app) as client:
+        yield client
+
+
+def test_a_public_response_is_replayed_with_its_age_and_etag(cached_client: TestClient) -> None:
+    first = cached_client.get(PETITION)
+    assert first.status_code == 200
+    assert "age" not in first.headers
+    second = cached_client.get(PETITION)
+    assert second.status_code == 200
+    assert second.content == first.content
+    assert second.headers["etag"] == first.headers["etag"]
+    assert second.headers["cache-control"] == first.headers["cache-control"]
+    assert second.headers["content-security-policy"]  # outer middleware still applies
+    assert int(second.headers["age"]) >= 0
+
+    revalidated = cached_client.get(PETITION, headers={"If-None-Match": first.headers["etag"]})
+    assert revalidated.status_code == 304
+    assert revalidated.content == b""
+    assert revalidated.headers["etag"] == first.headers["etag"]
+    assert "age" in revalidated.headers
+
+
+def test_an_admin_edit_is_seen_at_once_and_credentials_bypass_the_cache(
+    cached_client: TestClient, clean_database: Database
+) -> None:
+    assert cached_client.get(PETITION).json()["goal"] != 123_456
+    assert "age" in cached_client.get(PETITION).headers
+    admin = auth(make_key(clean_database, name="editor"))
+    edited = cached_client.patch(f"/v1/admin/petitions/{SLUG}", json={"goal": 123_456}, headers=admin)
+    assert edited.status_code == 200, edited.text
+    after = cached_client.get(PETITION)
+    assert after.json()["goal"] == 123_456
+    assert "age" not in after.headers  # built again, not replayed
+
+    with_key = cached_client.get(PETITION, headers=admin)
+    assert "age" not in with_key.headers
+
+
+def test_a_response_not_marked_public_is_never_replayed(cached_client: TestClient) -> None:
+    first = cached_client.get("/readyz")
+    assert first.status_code == 200
+    assert "public" not in first.headers.get("cache-control", "")
+    assert "age" not in cached_client.get("/readyz").headers
+
+
+def _request(path: str = "/thing") -> Scope:
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": b"",
+        "headers": [],
+    }
+
+
+async def _call(app: ConditionalGetMiddleware, scope: Scope) -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+def test_expired_entries_are_rebuilt_once_for_a_crowd_of_readers() -> None:
+    calls = 0
+
+    async def slow_json(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal calls
+        calls += 1
+        await anyio.sleep(0.05)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"cache-control", b"public, max-age=60"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"n": %d}' % calls})
+
+    cache = ConditionalGetMiddleware(slow_json, fresh_seconds=0.2)
+
+    async def scenario() -> list[list[Message]]:
+        await _call(cache, _request())  # first sight: kept
+        await anyio.sleep(0.25)  # expired
+        results: list[list[Message]] = []
+
+        async def read() -> None:
+            results.append(await _call(cache, _request()))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(read)
+        return results
+
+    results = anyio.run(scenario)
+    assert calls == 2
+    assert {messages[-1]["body"] for messages in results} == {b'{"n": 2}'}
+
+
+def test_a_stream_on_the_same_url_never_waits_for_another() -> None:
+    started = 0
+
+    async def endless_stream(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal started
+        started += 1
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"public, max-age=60"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True})
+        await anyio.sleep_forever()
+
+    cache = ConditionalGetMiddleware(endless_stream, fresh_seconds=30)
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as group:
+            for _ in range(3):
+                group.start_soon(_call, cache, _request("/events"))
+            with anyio.fail_after(2):
+                while started < 3:
+                    await anyio.sleep(0.01)
+            group.cancel_scope.cancel()
+
+    anyio.run(scenario)
+    assert started == 3
