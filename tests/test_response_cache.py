@@ -51,7 +51,9 @@ def test_an_admin_edit_is_seen_at_once_and_credentials_bypass_the_cache(
     assert cached_client.get(PETITION).json()["goal"] != 123_456
     assert "age" in cached_client.get(PETITION).headers
     admin = auth(make_key(clean_database, name="editor"))
-    edited = cached_client.patch(f"/v1/admin/petitions/{SLUG}", json={"goal": 123_456}, headers=admin)
+    edited = cached_client.patch(
+        f"/v1/admin/petitions/{SLUG}", json={"goal": 123_456}, headers=admin
+    )
     assert edited.status_code == 200, edited.text
     after = cached_client.get(PETITION)
     assert after.json()["goal"] == 123_456
