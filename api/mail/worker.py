@@ -6,13 +6,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
 
 from api.config import Settings
 from api.db import Database
 from api.mail import service
 from api.mail.backends import FileBackend, MailBackend, SmtpBackend
-from api.mail.templates import render
+from api.mail.templates import OutgoingMail, render
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +46,18 @@ class MailWorker:
             claimed = service.claim_due(session, BATCH_SIZE)
         if not claimed:
             return 0
-        messages: list[tuple[int, EmailMessage]] = []
+        log_links = isinstance(self.backend, FileBackend)
+        messages: list[tuple[int, OutgoingMail]] = []
         for mail in claimed:
+            links = [v for k, v in mail.payload.items() if k.endswith("_url")] if log_links else []
             message = render(
                 mail.template,
                 mail.locale,
                 mail.payload,
                 sender=self.settings.mail_from,
                 to=mail.to_address,
+                links=links,
             )
-            if isinstance(self.backend, FileBackend):
-                links = [v for k, v in mail.payload.items() if k.endswith("_url")]
-                message["X-Advocacy-Links"] = " ".join(links)
             messages.append((mail.id, message))
         results = self.backend.send_batch(messages)
         sent = [mail_id for mail_id, error in results.items() if error is None]
