@@ -152,8 +152,11 @@ class GroupCommitter:
                         outcomes.append((False, None))
                         continue
                     try:
+                        # The outcome is recorded after the savepoint's release, which can
+                        # fail too (the ORM flushes there): one outcome per unit, either way.
                         with session.begin_nested():
-                            outcomes.append((True, job.work(session)))
+                            value = job.work(session)
+                        outcomes.append((True, value))
                     except Exception as exc:
                         outcomes.append((False, exc))
         except Exception as exc:

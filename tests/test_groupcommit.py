@@ -118,3 +118,30 @@ def test_close_finishes_queued_units_and_a_later_unit_starts_a_new_writer(
     assert [f.result(10) for f in queued] == [f"gc-close-{i}.example" for i in range(5)]
     assert committer.run_sync(_add("gc-late.example")) == "gc-late.example"
     assert "gc-late.example" in _domains(clean_database, "gc-")
+
+
+def test_a_unit_failing_when_its_savepoint_is_released_gets_its_own_error(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    # No explicit flush: the ORM flushes the duplicate at RELEASE SAVEPOINT, after the work
+    # has returned. That unit alone fails; the others are answered and stored.
+    release = _hold_writer(committer)
+
+    def add_unflushed(session: Session) -> str:
+        session.add(BlockedEmailDomain(domain="gc-release-1.example", reason="test"))
+        return "added"
+
+    first = committer.submit(_add("gc-release-1.example"))
+    duplicate = committer.submit(add_unflushed)
+    last = committer.submit(_add("gc-release-2.example"))
+    release.set()
+
+    assert first.result(10) == "gc-release-1.example"
+    with pytest.raises(IntegrityError):
+        duplicate.result(10)
+    assert last.result(10) == "gc-release-2.example"
+    assert _domains(clean_database, "gc-release-") == {
+        "gc-release-1.example",
+        "gc-release-2.example",
+    }
+    assert committer.run_sync(_add("gc-release-3.example")) == "gc-release-3.example"
