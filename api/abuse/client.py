@@ -26,6 +26,8 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     """The socket peer, unless it is a trusted proxy: then the right-most X-Forwarded-For hop
     that is not itself a trusted proxy (hops to its left are client-supplied and forgeable)."""
     peer = request.client.host if request.client else None
+    if not trusted_proxies:
+        return peer  # the usual case, without parsing the address on every request
     networks = _networks(tuple(trusted_proxies))
     peer_address = _parse(peer) if peer else None
     if peer_address is None or not any(peer_address in net for net in networks):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.abuse.client import client_ip
 from api.abuse.ratelimit import MemoryStore, Policy, RateLimiter, RedisStore
@@ -34,7 +35,9 @@ def rate_limit(action: str) -> Any:
     Over the limit: 429 problem with Retry-After and the IETF RateLimit headers.
     """
 
-    def check(request: Request, response: Response) -> None:
+    # async: a sync dependency costs a round trip through the thread pool on every request.
+    # Only a store that waits on the network (Redis) is run in a thread.
+    async def check(request: Request, response: Response) -> None:
         settings: Settings = request.app.state.settings
         if not settings.rate_limit_enabled:
             return
@@ -43,7 +46,11 @@ def rate_limit(action: str) -> Any:
         # Keys hold a keyed hash, never the address itself.
         subject = keyed_hash(settings.secret(), "ip", ip)[:32]
         slug = request.path_params.get("slug")
-        decision = limiter.check(f"{action}:{slug}:{subject}" if slug else f"{action}:{subject}")
+        key = f"{action}:{slug}:{subject}" if slug else f"{action}:{subject}"
+        if limiter.store.blocking:
+            decision = await run_in_threadpool(limiter.check, key)
+        else:
+            decision = limiter.check(key)
         headers = decision.headers(limiter.policies)
         if not decision.allowed:
             raise TooManyRequests(
@@ -52,5 +59,5 @@ def rate_limit(action: str) -> Any:
             )
         response.headers.update(headers)
 
-    checker: Callable[..., None] = check
+    checker: Callable[..., Awaitable[None]] = check
     return Depends(checker)

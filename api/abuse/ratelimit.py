@@ -40,12 +40,17 @@ class Decision:
 
 
 class Store(Protocol):
+    # Whether hit() waits on the network: callers on an event loop then run it in a thread.
+    blocking: bool
+
     def hit(self, keys: list[tuple[str, int]]) -> list[tuple[int, int]]:
         """Count one request in each (key, window); return (count, seconds left) for each."""
 
 
 class MemoryStore:
     """For a single process. Windows are aligned to the clock, so they match Redis's."""
+
+    blocking = False  # a dict under a lock held for microseconds
 
     def __init__(self) -> None:
         self._counts: dict[str, tuple[int, float]] = {}
@@ -81,6 +86,8 @@ return out
 
 class RedisStore:
     """Shared by every instance; one round trip and atomic (a Lua script)."""
+
+    blocking = True
 
     def __init__(self, url: str) -> None:
         import redis

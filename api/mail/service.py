@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import Table, delete, insert, inspect, or_, update
 from sqlmodel import Session, col, select
 
 from api.db import utcnow
@@ -37,15 +37,29 @@ def enqueue(
     signature_id: int | None = None,
 ) -> None:
     """Add a mail to the outbox. It is sent only if the caller's transaction commits."""
-    session.add(
-        MailMessage(
-            template=template,
-            locale=locale,
-            to_address=to_address,
-            payload=payload,
-            signature_id=signature_id,
-        )
+    now = utcnow()
+    # A Core insert, not a MailMessage object: it is run for every signature, and the ORM's
+    # object and flush cost more than the statement. So the model's defaults are given here.
+    session.connection().execute(
+        _MAIL_INSERT,
+        {
+            "template": template,
+            "locale": locale,
+            "to_address": to_address,
+            "payload": payload,
+            "signature_id": signature_id,
+            "status": MailStatus.pending.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "lease_until": None,
+            "created_at": now,
+            "sent_at": None,
+            "last_error": None,
+        },
     )
+
+
+_MAIL_INSERT = insert(cast(Table, inspect(MailMessage).local_table))
 
 
 def claim_due(session: Session, limit: int) -> list[ClaimedMail]:

@@ -80,3 +80,25 @@ def test_two_workers_never_send_the_same_mail(
         sent = sum(pool.map(drain, workers))
     assert sent == 30
     assert sorted(m["To"] for m in smtp_server.messages) == sorted(addresses)
+
+
+def test_concurrent_confirmations_of_one_link_count_once(
+    client, smtp_server, mail_worker, clean_database: Database
+):
+    from tests.conftest import link_in
+    from tests.petitions.helpers import count
+
+    assert client.post(SIGN_URL, json=signer()).status_code == 202
+    mail_worker.drain()
+    [message] = smtp_server.to("ana.quintanilla@example.org")
+    token = link_in(message, "/confirm")
+    # Group commit puts several of these in one transaction: each must see the others' write.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client.post("/v1/signatures/confirm", json={"token": token}).json(),
+                range(16),
+            )
+        )
+    assert sorted(a["status"] for a in answers) == ["already_confirmed"] * 15 + ["confirmed"]
+    assert count(client) == 1

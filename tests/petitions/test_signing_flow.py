@@ -173,3 +173,46 @@ def test_version_recorded_with_signature(client, clean_database: Database):
     with clean_database.session() as session:
         [row] = session.exec(select(Signature)).all()
         assert row.petition_version == 1
+
+
+def test_stored_rows_carry_the_models_defaults(client, clean_database: Database):
+    # Signing writes its rows with Core inserts that name every column: what they do not set
+    # from the request must equal what the table models would have put there.
+    import datetime as dt
+
+    from api.petitions.models import SignatureToken
+
+    assert client.post(SIGN_URL, json=signer()).status_code == 202
+    with clean_database.session() as session:
+        [signature] = session.exec(select(Signature)).all()
+        tokens = session.exec(select(SignatureToken)).all()
+        [mail] = session.exec(select(MailMessage)).all()
+
+    def assert_declared_defaults(row, set_by_signing: set[str]) -> None:
+        for name, field in type(row).model_fields.items():
+            if name in set_by_signing or name == "id":
+                continue
+            if field.default_factory is not None:  # timestamps: set at insert time
+                assert getattr(row, name) is not None, name
+            else:
+                assert getattr(row, name) == field.default, name
+
+    assert_declared_defaults(
+        signature,
+        {"petition_id", "petition_version", "status", "email_hash", "email", "first_name"}
+        | {"last_name", "postal_code", "comment", "ip_hash", "county", "country", "state"}
+        | {"display_publicly", "contact_opt_in", "locale", "emails_sent"},
+    )
+    assert signature.status == "pending" and signature.emails_sent == 1
+    assert {token.purpose for token in tokens} == {"confirm", "withdraw"}
+    for token in tokens:
+        assert token.signature_id == signature.id
+        assert_declared_defaults(token, {"token_hash", "signature_id", "purpose", "expires_at"})
+        if token.purpose == "confirm":
+            lifetime = token.expires_at - token.created_at
+            assert abs(lifetime - dt.timedelta(days=7)) < dt.timedelta(seconds=1)
+        else:
+            assert token.expires_at is None
+    assert_declared_defaults(mail, {"template", "locale", "to_address", "payload", "signature_id"})
+    assert (mail.template, mail.signature_id) == ("confirm", signature.id)
+    assert abs(mail.next_attempt_at - mail.created_at) < dt.timedelta(seconds=1)  # due now
