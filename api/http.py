@@ -89,6 +89,9 @@ class _Stored:
     etag: str
     stored_at: float
     fresh_until: float
+    # While another request rebuilds it, the old copy may still be served until then
+    # (the response's own stale-while-revalidate, capped at one more fresh period).
+    stale_until: float
 
 
 class ConditionalGetMiddleware:
@@ -102,7 +105,9 @@ class ConditionalGetMiddleware:
     public` with a `max-age`, no cookie, varying on nothing but the Accept headers), for at most
     `fresh_seconds` and never past its max-age, with an `Age` header as a proxy would add. So
     under a burst of readers a representation is built once per `fresh_seconds`, not once per
-    request. Requests with credentials bypass it; a successful admin write empties it, so staff
+    request; while one request rebuilds an expired entry, the others wait for it, or are served
+    the old copy if the response allows `stale-while-revalidate` (for at most one more
+    `fresh_seconds`). Requests with credentials bypass it; a successful admin write empties it, so staff
     see their own edits at once (other processes within `fresh_seconds`).
     """
 
@@ -149,11 +154,15 @@ class ConditionalGetMiddleware:
             stored = self._stored.get(key)
             # Only keys seen to be shareable are coalesced: an event stream or a no-store
             # answer must never make a second request wait for the first.
-            if stored is not None and stored.fresh_until <= time.monotonic():
+            now = time.monotonic()
+            if stored is not None and stored.fresh_until <= now:
                 building = self._building.get(key)
                 if building is None:
                     self._building[key] = anyio.Event()
                     leading = True
+                elif stored.stale_until > now:
+                    await self._replay(send, stored, if_none_match)
+                    return
                 else:
                     await building.wait()
                     stored = self._stored.get(key)
@@ -226,6 +235,7 @@ class ConditionalGetMiddleware:
         lifetime = _shared_lifetime(headers)
         if lifetime is None or len(body) > self.max_body_bytes:
             return
+        max_age, stale_while_revalidate = lifetime
         now = time.monotonic()
         if len(self._stored) >= self.max_entries:
             self._stored = {k: v for k, v in self._stored.items() if v.fresh_until > now}
@@ -236,7 +246,10 @@ class ConditionalGetMiddleware:
             body=body,
             etag=etag,
             stored_at=now,
-            fresh_until=now + min(self.fresh_seconds, lifetime),
+            fresh_until=now + min(self.fresh_seconds, max_age),
+            stale_until=now
+            + min(self.fresh_seconds, max_age)
+            + min(self.fresh_seconds, stale_while_revalidate),
         )
 
     async def _replay(self, send: Send, stored: _Stored, if_none_match: str | None) -> None:
@@ -253,8 +266,9 @@ class ConditionalGetMiddleware:
         return clearing_send
 
 
-def _shared_lifetime(headers: MutableHeaders) -> float | None:
-    """Seconds a shared cache may keep this response, or None if it may not keep it."""
+def _shared_lifetime(headers: MutableHeaders) -> tuple[float, float] | None:
+    """(max-age, stale-while-revalidate) in seconds for a shared cache, or None if a shared
+    cache may not keep this response."""
     if "set-cookie" in headers:
         return None
     vary = {v.strip().lower() for v in headers.get("vary", "").split(",") if v.strip()}
@@ -263,11 +277,15 @@ def _shared_lifetime(headers: MutableHeaders) -> float | None:
     directives = [d.strip().lower() for d in headers.get("cache-control", "").split(",")]
     if "public" not in directives or {"no-store", "no-cache", "private"} & set(directives):
         return None
-    for directive in directives:
-        if directive.startswith("max-age="):
-            seconds = directive.removeprefix("max-age=")
-            return float(seconds) if seconds.isdigit() and int(seconds) > 0 else None
-    return None
+    seconds = {
+        name: float(value)
+        for name, _, value in (directive.partition("=") for directive in directives)
+        if value.isdigit()
+    }
+    max_age = seconds.get("max-age", 0.0)
+    if max_age <= 0:
+        return None
+    return max_age, seconds.get("stale-while-revalidate", 0.0)
 
 
 async def _send_representation(

@@ -93,12 +93,13 @@ async def _call(app: ConditionalGetMiddleware, scope: Scope) -> list[Message]:
     return sent
 
 
-def test_expired_entries_are_rebuilt_once_for_a_crowd_of_readers() -> None:
-    calls = 0
+def _slow_json(cache_control: bytes) -> tuple[list[int], ConditionalGetMiddleware]:
+    """A JSON endpoint taking 50 ms that numbers its answers, behind a 0.2 s micro-cache."""
+    calls: list[int] = []
 
     async def slow_json(scope: Scope, receive: Receive, send: Send) -> None:
-        nonlocal calls
-        calls += 1
+        calls.append(1)
+        number = len(calls)
         await anyio.sleep(0.05)
         await send(
             {
@@ -106,13 +107,17 @@ def test_expired_entries_are_rebuilt_once_for_a_crowd_of_readers() -> None:
                 "status": 200,
                 "headers": [
                     (b"content-type", b"application/json"),
-                    (b"cache-control", b"public, max-age=60"),
+                    (b"cache-control", cache_control),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": b'{"n": %d}' % calls})
+        await send({"type": "http.response.body", "body": b'{"n": %d}' % number})
 
-    cache = ConditionalGetMiddleware(slow_json, fresh_seconds=0.2)
+    return calls, ConditionalGetMiddleware(slow_json, fresh_seconds=0.2)
+
+
+def _crowd_after_expiry(cache: ConditionalGetMiddleware) -> list[bytes]:
+    """Prime the cache, let the entry expire, then send 20 readers at once: their bodies."""
 
     async def scenario() -> list[list[Message]]:
         await _call(cache, _request())  # first sight: kept
@@ -127,9 +132,22 @@ def test_expired_entries_are_rebuilt_once_for_a_crowd_of_readers() -> None:
                 group.start_soon(read)
         return results
 
-    results = anyio.run(scenario)
-    assert calls == 2
-    assert {messages[-1]["body"] for messages in results} == {b'{"n": 2}'}
+    return [messages[-1]["body"] for messages in anyio.run(scenario)]
+
+
+def test_expired_entries_are_rebuilt_once_for_a_crowd_of_readers() -> None:
+    calls, cache = _slow_json(b"public, max-age=60")
+    bodies = _crowd_after_expiry(cache)
+    assert len(calls) == 2
+    assert set(bodies) == {b'{"n": 2}'}  # everyone waited for the one rebuild
+
+
+def test_during_a_rebuild_others_get_the_old_copy_when_the_response_allows_it() -> None:
+    calls, cache = _slow_json(b"public, max-age=60, stale-while-revalidate=30")
+    bodies = _crowd_after_expiry(cache)
+    assert len(calls) == 2
+    assert bodies.count(b'{"n": 2}') == 1  # the reader that rebuilt it
+    assert bodies.count(b'{"n": 1}') == 19  # served at once, not made to wait
 
 
 def test_a_stream_on_the_same_url_never_waits_for_another() -> None:
