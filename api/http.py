@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import anyio
@@ -89,8 +89,9 @@ class _Stored:
     etag: str
     stored_at: float
     fresh_until: float
-    # While another request rebuilds it, the old copy may still be served until then
-    # (the response's own stale-while-revalidate, capped at one more fresh period).
+    # While another request rebuilds it, the old copy may be served until then (the
+    # response's own stale-while-revalidate). Under load a rebuild can take a second or more:
+    # its worker thread waits for the GIL each time the driver releases it, once per row.
     stale_until: float
 
 
@@ -106,8 +107,9 @@ class ConditionalGetMiddleware:
     `fresh_seconds` and never past its max-age, with an `Age` header as a proxy would add. So
     under a burst of readers a representation is built once per `fresh_seconds`, not once per
     request; while one request rebuilds an expired entry, the others wait for it, or are served
-    the old copy if the response allows `stale-while-revalidate` (for at most one more
-    `fresh_seconds`). Requests with credentials bypass it; a successful admin write empties it, so staff
+    the old copy if the response allows `stale-while-revalidate` (only while that rebuild runs,
+    and never past the response's own allowance). Requests with credentials bypass it; a
+    successful admin write empties it, so staff
     see their own edits at once (other processes within `fresh_seconds`).
     """
 
@@ -152,39 +154,55 @@ class ConditionalGetMiddleware:
         if self.fresh_seconds > 0 and method == "GET" and not credentials:
             key = (scope["path"], scope["query_string"], accept, accept_language)
             stored = self._stored.get(key)
-            # Only keys seen to be shareable are coalesced: an event stream or a no-store
-            # answer must never make a second request wait for the first.
             now = time.monotonic()
-            if stored is not None and stored.fresh_until <= now:
+            if stored is None or stored.fresh_until <= now:
                 building = self._building.get(key)
                 if building is None:
-                    self._building[key] = anyio.Event()
-                    leading = True
-                elif stored.stale_until > now:
+                    if len(self._building) < self.max_entries:
+                        self._building[key] = anyio.Event()
+                        leading = True
+                elif stored is not None and stored.stale_until > now:
                     await self._replay(send, stored, if_none_match)
                     return
                 else:
+                    # A crowd arriving at a cold or expired URL costs one build, not one each.
+                    # If that answer is not shareable (an event stream, no-store), the request
+                    # building it lets the others go as soon as its response starts.
                     await building.wait()
                     stored = self._stored.get(key)
             if stored is not None and stored.fresh_until > time.monotonic():
                 await self._replay(send, stored, if_none_match)
                 return
 
+        release = None
+        if leading:
+            assert key is not None
+            led = key
+
+            def release() -> None:
+                self._release(led)
+
         try:
-            await self.app(scope, receive, self._tagging_send(send, if_none_match, key))
+            await self.app(scope, receive, self._tagging_send(send, if_none_match, key, release))
         finally:
-            if leading:
-                assert key is not None
-                self._building.pop(key).set()
-                stale = self._stored.get(key)
-                if stale is not None and stale.fresh_until <= time.monotonic():
-                    del self._stored[key]  # no longer shareable: stop coalescing on it
+            if release is not None:
+                release()
+
+    def _release(self, key: tuple[str, bytes, bytes | None, bytes | None]) -> None:
+        building = self._building.pop(key, None)
+        if building is None:
+            return
+        building.set()
+        stale = self._stored.get(key)
+        if stale is not None and stale.fresh_until <= time.monotonic():
+            del self._stored[key]  # not rebuilt: no longer shareable
 
     def _tagging_send(
         self,
         send: Send,
         if_none_match: str | None,
         key: tuple[str, bytes, bytes | None, bytes | None] | None,
+        release: Callable[[], None] | None,
     ) -> Send:
         start: Message | None = None
         chunks: list[bytes] = []
@@ -203,6 +221,8 @@ class ConditionalGetMiddleware:
                         or content_type.startswith("application/vnd.citationstyles")
                     )
                 )
+                if release is not None and not (buffering and _shared_lifetime(headers)):
+                    release()
                 if buffering:
                     start = message
                     return
@@ -247,9 +267,7 @@ class ConditionalGetMiddleware:
             etag=etag,
             stored_at=now,
             fresh_until=now + min(self.fresh_seconds, max_age),
-            stale_until=now
-            + min(self.fresh_seconds, max_age)
-            + min(self.fresh_seconds, stale_while_revalidate),
+            stale_until=now + min(self.fresh_seconds, max_age) + stale_while_revalidate,
         )
 
     async def _replay(self, send: Send, stored: _Stored, if_none_match: str | None) -> None:
@@ -266,7 +284,7 @@ class ConditionalGetMiddleware:
         return clearing_send
 
 
-def _shared_lifetime(headers: MutableHeaders) -> tuple[float, float] | None:
+def _shared_lifetime(headers: Headers) -> tuple[float, float] | None:
     """(max-age, stale-while-revalidate) in seconds for a shared cache, or None if a shared
     cache may not keep this response."""
     if "set-cookie" in headers:

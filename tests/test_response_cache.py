@@ -142,6 +142,41 @@ def test_expired_entries_are_rebuilt_once_for_a_crowd_of_readers() -> None:
     assert set(bodies) == {b'{"n": 2}'}  # everyone waited for the one rebuild
 
 
+def test_a_crowd_at_a_cold_url_costs_one_build() -> None:
+    calls, cache = _slow_json(b"public, max-age=60")
+
+    async def scenario() -> list[bytes]:
+        bodies: list[bytes] = []
+
+        async def read() -> None:
+            bodies.append((await _call(cache, _request()))[-1]["body"])
+
+        async with anyio.create_task_group() as group:
+            for _ in range(20):
+                group.start_soon(read)
+        return bodies
+
+    assert set(anyio.run(scenario)) == {b'{"n": 1}'}
+    assert len(calls) == 1
+
+
+def test_a_crowd_at_a_url_that_is_not_shareable_is_not_held_up() -> None:
+    calls, cache = _slow_json(b"no-store")
+
+    async def scenario() -> float:
+        started = anyio.current_time()
+        async with anyio.create_task_group() as group:
+            for _ in range(5):
+                group.start_soon(_call, cache, _request())
+        return anyio.current_time() - started
+
+    elapsed = anyio.run(scenario)
+    assert len(calls) == 5
+    # One build takes 50 ms: the others start when the first one's response does (~100 ms in
+    # all), not one after another (250 ms).
+    assert elapsed < 0.2
+
+
 def test_during_a_rebuild_others_get_the_old_copy_when_the_response_allows_it() -> None:
     calls, cache = _slow_json(b"public, max-age=60, stale-while-revalidate=30")
     bodies = _crowd_after_expiry(cache)
