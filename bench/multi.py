@@ -215,7 +215,9 @@ def run_multi_instance(knobs: Knobs, work_dir: Path) -> list[Row]:
             row.met = not problems
             rows.append(row)
 
-            tokens_by_email = httpx.get(stats_url + "/tokens").json()
+            # The sink parses every message it kept to find the links: ~2,000 of them take
+            # several seconds on a busy box, past httpx's 5 s default.
+            tokens_by_email = httpx.get(stats_url + "/tokens", timeout=120).json()
             to_confirm = [tokens_by_email[e] for e in distinct[: n // 2] if e in tokens_by_email]
             confirm_failures = asyncio.run(_confirm_all(bases, to_confirm, knobs.connections))
             confirmed_at = time.perf_counter()
