@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Dialect, Engine, MetaData, Table, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -32,6 +32,12 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 WRITE_OPTION = "advocacy_write"
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A model's table, for Core statements on hot paths (no ORM objects made or flushed)."""
+    table: Table = inspect(model).local_table
+    return table
 
 
 def utcnow() -> dt.datetime:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, insert, inspect, or_, update
+from sqlalchemy import delete, insert, or_, update
 from sqlmodel import Session, col, select
 
-from api.db import utcnow
+from api.db import table_of, utcnow
 from api.mail.models import MailMessage, MailStatus
 
 LEASE = dt.timedelta(seconds=120)
@@ -59,7 +59,7 @@ def enqueue(
     )
 
 
-_MAIL_INSERT = insert(cast(Table, inspect(MailMessage).local_table))
+_MAIL_INSERT = insert(table_of(MailMessage))
 
 
 def claim_due(session: Session, limit: int) -> list[ClaimedMail]:

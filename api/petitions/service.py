@@ -9,16 +9,16 @@ import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy
 from sqlalchemy import delete, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from api.abuse import service as abuse
 from api.abuse.models import AccessToken, IdempotencyRecord
-from api.db import UtcDateTime, utcnow
+from api.db import UtcDateTime, table_of, utcnow
 from api.errors import Conflict, Gone, NotFound, UnprocessableContent, field_error
 from api.mail import service as mail
 from api.pagination import PageParams, paginate
@@ -210,18 +210,14 @@ def _add_to_count(session: Session, petition_id: int, delta: int) -> None:
 _DIALECT_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def _table(model: type[SQLModel]) -> sqlalchemy.Table:
-    return cast(sqlalchemy.Table, sqlalchemy.inspect(model).local_table)
-
-
-_SIGNATURE = _table(Signature)
-_TOKEN = _table(SignatureToken)
-_PETITION = _table(Petition)
+_SIGNATURE = table_of(Signature)
+_TOKEN = table_of(SignatureToken)
+_PETITION = table_of(Petition)
 
 
 @functools.cache
 def _count_upsert(dialect: str) -> Any:
-    table = _table(CountShard)
+    table = table_of(CountShard)
     insert = _DIALECT_INSERTS[dialect](table)
     return insert.on_conflict_do_update(
         index_elements=["petition_id", "shard"],
