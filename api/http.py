@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import anyio
@@ -82,6 +82,10 @@ _VARY_ALLOWED = frozenset({"accept", "accept-language", "accept-encoding", "orig
 _NOT_MODIFIED_HEADERS = ("etag", "cache-control", "vary", "content-location", "expires")
 
 
+# (path, query string, Accept, Accept-Language)
+_Key = tuple[str, bytes, bytes | None, bytes | None]
+
+
 @dataclass(frozen=True, slots=True)
 class _Stored:
     status_headers: list[tuple[bytes, bytes]]
@@ -109,8 +113,8 @@ class ConditionalGetMiddleware:
     request; while one request rebuilds an expired entry, the others wait for it, or are served
     the old copy if the response allows `stale-while-revalidate` (only while that rebuild runs,
     and never past the response's own allowance). Requests with credentials bypass it; a
-    successful admin write empties it, so staff
-    see their own edits at once (other processes within `fresh_seconds`).
+    successful admin write empties it, so staff see their own edits at once (other processes
+    within `fresh_seconds`).
     """
 
     def __init__(self, app: ASGIApp, *, fresh_seconds: float = 0.0, max_entries: int = 512) -> None:
@@ -118,9 +122,9 @@ class ConditionalGetMiddleware:
         self.fresh_seconds = fresh_seconds
         self.max_entries = max_entries
         self.max_body_bytes = 256 * 1024
-        self._stored: dict[tuple[str, bytes, bytes | None, bytes | None], _Stored] = {}
+        self._stored: dict[_Key, _Stored] = {}
         # One request per key builds the representation; the others wait for it.
-        self._building: dict[tuple[str, bytes, bytes | None, bytes | None], anyio.Event] = {}
+        self._building: dict[_Key, anyio.Event] = {}
 
     def clear(self) -> None:
         self._stored.clear()
@@ -174,21 +178,14 @@ class ConditionalGetMiddleware:
                 await self._replay(send, stored, if_none_match)
                 return
 
-        release = None
-        if leading:
-            assert key is not None
-            led = key
-
-            def release() -> None:
-                self._release(led)
-
         try:
-            await self.app(scope, receive, self._tagging_send(send, if_none_match, key, release))
+            await self.app(scope, receive, self._tagging_send(send, if_none_match, key, leading))
         finally:
-            if release is not None:
-                release()
+            if leading:
+                assert key is not None
+                self._release(key)
 
-    def _release(self, key: tuple[str, bytes, bytes | None, bytes | None]) -> None:
+    def _release(self, key: _Key) -> None:
         building = self._building.pop(key, None)
         if building is None:
             return
@@ -201,15 +198,16 @@ class ConditionalGetMiddleware:
         self,
         send: Send,
         if_none_match: str | None,
-        key: tuple[str, bytes, bytes | None, bytes | None] | None,
-        release: Callable[[], None] | None,
+        key: _Key | None,
+        leading: bool,
     ) -> Send:
         start: Message | None = None
         chunks: list[bytes] = []
         buffering = False
+        lifetime: tuple[float, float] | None = None
 
         async def buffering_send(message: Message) -> None:
-            nonlocal start, buffering
+            nonlocal start, buffering, lifetime
             if message["type"] == "http.response.start":
                 headers = Headers(raw=message["headers"])
                 content_type = headers.get("content-type", "")
@@ -221,8 +219,11 @@ class ConditionalGetMiddleware:
                         or content_type.startswith("application/vnd.citationstyles")
                     )
                 )
-                if release is not None and not (buffering and _shared_lifetime(headers)):
-                    release()
+                if buffering and key is not None:
+                    lifetime = _shared_lifetime(headers)
+                if leading and lifetime is None:
+                    assert key is not None
+                    self._release(key)  # not shareable: let the waiting requests go now
                 if buffering:
                     start = message
                     return
@@ -239,21 +240,21 @@ class ConditionalGetMiddleware:
             etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
             headers = MutableHeaders(raw=list(start["headers"]))
             headers["etag"] = etag
-            if key is not None:
-                self._keep(key, headers, body, etag)
+            if key is not None and lifetime is not None:
+                self._keep(key, lifetime, headers, body, etag)
             await _send_representation(send, headers.raw, body, etag, if_none_match)
 
         return buffering_send
 
     def _keep(
         self,
-        key: tuple[str, bytes, bytes | None, bytes | None],
+        key: _Key,
+        lifetime: tuple[float, float],
         headers: MutableHeaders,
         body: bytes,
         etag: str,
     ) -> None:
-        lifetime = _shared_lifetime(headers)
-        if lifetime is None or len(body) > self.max_body_bytes:
+        if len(body) > self.max_body_bytes:
             return
         max_age, stale_while_revalidate = lifetime
         now = time.monotonic()
