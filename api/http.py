@@ -154,7 +154,7 @@ class ConditionalGetMiddleware:
                 credentials = True
 
         key = None
-        leading = False
+        leading: anyio.Event | None = None  # set when this request builds the entry
         if self.fresh_seconds > 0 and method == "GET" and not credentials:
             key = (scope["path"], scope["query_string"], accept, accept_language)
             stored = self._stored.get(key)
@@ -163,8 +163,7 @@ class ConditionalGetMiddleware:
                 building = self._building.get(key)
                 if building is None:
                     if len(self._building) < self.max_entries:
-                        self._building[key] = anyio.Event()
-                        leading = True
+                        leading = self._building[key] = anyio.Event()
                 elif stored is not None and stored.stale_until > now:
                     await self._replay(send, stored, if_none_match)
                     return
@@ -181,14 +180,15 @@ class ConditionalGetMiddleware:
         try:
             await self.app(scope, receive, self._tagging_send(send, if_none_match, key, leading))
         finally:
-            if leading:
+            if leading is not None:
                 assert key is not None
-                self._release(key)
+                self._release(key, leading)
 
-    def _release(self, key: _Key) -> None:
-        building = self._building.pop(key, None)
-        if building is None:
+    def _release(self, key: _Key, building: anyio.Event) -> None:
+        # Only our own build: once released, another request may be building this key.
+        if self._building.get(key) is not building:
             return
+        del self._building[key]
         building.set()
         stale = self._stored.get(key)
         if stale is not None and stale.fresh_until <= time.monotonic():
@@ -199,7 +199,7 @@ class ConditionalGetMiddleware:
         send: Send,
         if_none_match: str | None,
         key: _Key | None,
-        leading: bool,
+        leading: anyio.Event | None,
     ) -> Send:
         start: Message | None = None
         chunks: list[bytes] = []
@@ -221,9 +221,9 @@ class ConditionalGetMiddleware:
                 )
                 if buffering and key is not None:
                     lifetime = _shared_lifetime(headers)
-                if leading and lifetime is None:
+                if leading is not None and lifetime is None:
                     assert key is not None
-                    self._release(key)  # not shareable: let the waiting requests go now
+                    self._release(key, leading)  # not shareable: let the waiters go now
                 if buffering:
                     start = message
                     return

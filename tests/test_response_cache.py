@@ -217,3 +217,40 @@ def test_a_stream_on_the_same_url_never_waits_for_another() -> None:
 
     anyio.run(scenario)
     assert started == 3
+
+
+def test_a_finished_request_never_releases_a_later_build_of_the_same_url() -> None:
+    # A: a short stream (not shareable: it lets the waiters go when it starts, ends at 0.1 s).
+    # B: arrives at 0.02 s, builds the URL again and starts its answer only at 0.2 s.
+    # C: arrives at 0.05 s and waits for B. A ending must not let C go before B has started.
+    events: list[tuple[str, float]] = []
+    calls = 0
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        nonlocal calls
+        calls += 1
+        call = calls
+        events.append((f"call {call}", anyio.current_time()))
+        if call == 2:
+            await anyio.sleep(0.2)
+            events.append(("B starts", anyio.current_time()))
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if call == 1:
+            await anyio.sleep(0.1)
+        await send({"type": "http.response.body", "body": b"data: 1\n\n"})
+
+    cache = ConditionalGetMiddleware(app, fresh_seconds=30)
+
+    async def after(delay: float) -> None:
+        await anyio.sleep(delay)
+        await _call(cache, _request("/events"))
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as group:
+            for delay in (0.0, 0.02, 0.05):
+                group.start_soon(after, delay)
+
+    anyio.run(scenario)
+    names = [name for name, _ in events]
+    assert names.index("B starts") < names.index("call 3")
