@@ -140,10 +140,14 @@ def verify_citations(
         Path, typer.Argument(help="Folder holding the source texts.", exists=True, file_okay=False)
     ],
 ) -> None:
-    """Check every stored quote against the source texts in DIRECTORY.
+    """Check every stored quote against the source texts in DIRECTORY, and run the support check.
 
     Each file is matched to a source by its SHA-256; every quote must stand verbatim at its
-    offsets. Exits 1 listing every mismatch and every source with no file.
+    offsets. Then the support check (api/incident/support.py): every quote is a clause, not a
+    bare date or name; every discrepancy is between two sources that differ; every disputed fact
+    has a substantive discrepancy behind it and every status follows the rules; every petition
+    `[fact:ID]` names a fact; every source label comes from its text. Exits 1 listing every
+    problem and every source with no file.
     """
     from api.db import Database
     from api.incident.service import verify_citations as verify
@@ -157,7 +161,7 @@ def verify_citations(
     for source_id, file_name in sorted(report.matched_files.items()):
         typer.echo(f"source {source_id}: {file_name}")
     for problem in report.problems:
-        typer.echo(f"MISMATCH {problem}", err=True)
+        typer.echo(f"PROBLEM {problem}", err=True)
     typer.echo(
         f"{report.checked_quotes} quotes checked against {len(report.matched_files)} files, "
         f"{len(report.problems)} problems"

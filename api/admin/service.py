@@ -205,6 +205,14 @@ def _check_window(opens_at: Any, closes_at: Any) -> None:
         raise invalid("closes_at", "Must be after opens_at.", "window")
 
 
+def _check_fact_references(session: Session, body: str) -> None:
+    """Every `[fact:ID]` in a petition's text must name a fact (api.incident.support)."""
+    unknown = incident.unknown_fact_references(session, body)
+    if unknown:
+        names = ", ".join(f"[fact:{fact_id}]" for fact_id in unknown)
+        raise invalid("body", f"Refers to no such fact: {names}.", "unknown_fact")
+
+
 def create_petition(session: Session, actor: Actor, data: PetitionCreate) -> PetitionDetail:
     if session.exec(select(Petition.id).where(Petition.slug == data.slug)).first() is not None:
         raise Conflict(f"A petition with slug '{data.slug}' already exists.")
@@ -214,6 +222,7 @@ def create_petition(session: Session, actor: Actor, data: PetitionCreate) -> Pet
     # create_petition reads times as ISO strings (as in the seed files).
     for name in ("opens_at", "closes_at"):
         fields[name] = fields[name].isoformat() if fields[name] is not None else None
+    _check_fact_references(session, data.body)
     petition = petitions.create_petition(session, fields)
     record(
         session,
@@ -235,6 +244,8 @@ def update_petition(
     _check_window(
         changes.get("opens_at", petition.opens_at), changes.get("closes_at", petition.closes_at)
     )
+    if "body" in changes:
+        _check_fact_references(session, changes["body"])
     petitions.update_petition(session, petition, changes)
     after = _petition_snapshot(session, petition)
     record(session, actor, "petition.update", "petition", slug, before=before, after=after)

@@ -34,6 +34,19 @@ class FactStatus(StrEnum):
     disputed = "disputed"
 
 
+class DiscrepancyKind(StrEnum):
+    """`substantive`: the sources state different facts (numbers, who did what, where, when),
+    so the facts it concerns are `disputed`. `wording`: the same fact in different words, or
+    accounts that differ without contradicting each other; it is shown, and disputes nothing."""
+
+    substantive = "substantive"
+    wording = "wording"
+
+
+DISCREPANCY_KIND_MAX = 12
+LABEL_MAX = 300
+
+
 # --- tables -------------------------------------------------------------------------------
 
 
@@ -41,6 +54,8 @@ class Source(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=SLUG_MAX)
     position: int = Field(index=True)
     title: str | None = Field(default=None, max_length=300)
+    # What readers see it called: its headline, or its opening words (see support.py).
+    label: str | None = Field(default=None, max_length=LABEL_MAX)
     publisher: str | None = Field(default=None, max_length=200)
     published: dt.date | None = None
     kind: str = Field(max_length=40)
@@ -82,6 +97,9 @@ class Discrepancy(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=SLUG_MAX)
     position: int = Field(index=True)
     about: str = Field(max_length=500)
+    kind: str = Field(
+        default=DiscrepancyKind.substantive.value, index=True, max_length=DISCREPANCY_KIND_MAX
+    )
 
 
 class DiscrepancyVersion(SQLModel, table=True):
@@ -145,18 +163,23 @@ class FactPublic(BaseModel):
     statement: str = PydanticField(description="The fact, neutrally, in the campaign's words.")
     occurred: Occurred | None = PydanticField(description="When it happened, if sources say.")
     status: FactStatus = PydanticField(
-        description="`corroborated`: two or more sources state it; `single_source`: one does; "
-        "`disputed`: sources disagree about it (see `discrepancy_ids`)."
+        description="`corroborated`: two or more sources each state all of it; "
+        "`single_source`: one does; `disputed`: a `substantive` discrepancy concerns it (see "
+        "`discrepancy_ids`). A `wording` discrepancy disputes nothing."
     )
     citations: list[CitationPublic] = PydanticField(description="Every source that states it.")
     discrepancy_ids: list[str] = PydanticField(
-        description="Disagreements between sources that concern this fact."
+        description="Discrepancies between sources (substantive or wording) that concern this fact."
     )
 
 
 class SourcePublic(BaseModel):
     id: str = PydanticField(examples=["article-herald"])
     title: str | None = PydanticField(description="Headline, or null where the text has none.")
+    label: str | None = PydanticField(
+        description="What to call the source: its headline, or its opening words where it has "
+        "none. Null only when neither is known."
+    )
     publisher: str | None = PydanticField(description="Null unless the text names it.")
     published: dt.date | None = PydanticField(description="Null unless the text states it.")
     kind: str = PydanticField(examples=["news_article"])
@@ -173,6 +196,11 @@ class DiscrepancyVersionPublic(CitationPublic):
 
 class DiscrepancyPublic(BaseModel):
     id: str
+    kind: DiscrepancyKind = PydanticField(
+        description="`substantive`: the sources state different facts, and the facts listed "
+        "are `disputed`; `wording`: the same fact in different words (or accounts that differ "
+        "without contradicting each other), disputing nothing."
+    )
     about: str = PydanticField(description="What the sources disagree about.")
     fact_ids: list[str] = PydanticField(description="Facts this disagreement concerns.")
     versions: list[DiscrepancyVersionPublic] = PydanticField(
@@ -397,6 +425,13 @@ class SourceCreate(BaseModel):
 
     id: Slug
     title: str | None = PydanticField(default=None, max_length=300)
+    label: str | None = PydanticField(
+        default=None,
+        min_length=1,
+        max_length=LABEL_MAX,
+        description="What readers see it called. Left out: the title, else the opening words "
+        "of `text`. With `text`, it must be the title or the text's opening words.",
+    )
     publisher: str | None = PydanticField(default=None, max_length=200)
     published: IsoDate | None = None
     kind: str = PydanticField(min_length=1, max_length=40, examples=["news_article"])
@@ -425,6 +460,7 @@ class SourceUpdate(BaseModel):
     )
 
     title: str | None = PydanticField(default=None, max_length=300)
+    label: str | None = PydanticField(default=None, min_length=1, max_length=LABEL_MAX)
     publisher: str | None = PydanticField(default=None, max_length=200)
     published: IsoDate | None = None
     kind: str = omittable(min_length=1, max_length=40)
@@ -464,6 +500,7 @@ class DiscrepancyCreate(BaseModel):
             "examples": [
                 {
                     "id": "staff-struck-how-many",
+                    "kind": "substantive",
                     "about": "How many staff members were struck",
                     "fact_ids": ["arrest-after-allegedly-striking-staff"],
                     "versions": [
@@ -488,6 +525,9 @@ class DiscrepancyCreate(BaseModel):
     )
 
     id: Slug
+    kind: DiscrepancyKind = PydanticField(
+        description="`substantive` disputes the facts listed; `wording` disputes nothing."
+    )
     about: str = PydanticField(min_length=1, max_length=500)
     fact_ids: list[Slug] = PydanticField(default_factory=list, max_length=20)
     versions: list[DiscrepancyVersionIn] = PydanticField(
@@ -503,6 +543,7 @@ class DiscrepancyUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"about": "How many staff were struck"}]}
     )
 
+    kind: DiscrepancyKind = omittable()
     about: str = omittable(min_length=1, max_length=500)
     fact_ids: list[Slug] = omittable(max_length=20)
     versions: list[DiscrepancyVersionIn] = omittable(min_length=2, max_length=10)

@@ -12,6 +12,7 @@ from api.errors import problem_responses
 from api.incident import service
 from api.incident.models import (
     SLUG_MAX,
+    DiscrepancyKind,
     DiscrepancyPublic,
     FactPublic,
     FactStatus,
@@ -157,13 +158,19 @@ def read_timeline(request: Request, session: ReadSession, paging: Paging) -> Pag
     "/discrepancies",
     tags=["facts"],
     summary="Where sources disagree",
-    description="Each disagreement lists every source's version with its verbatim quote. "
-    "The campaign picks no side.",
+    description="Each discrepancy lists every source's version with its verbatim quote. "
+    "The campaign picks no side. `kind` tells a `substantive` disagreement (the sources state "
+    "different facts; its facts are `disputed`) from a `wording` variant (the same fact in "
+    "different words, or accounts that differ without contradicting each other), which "
+    "disputes nothing. Filter with `kind`.",
     response_model=Page[DiscrepancyPublic],
     responses=problem_responses(422),
 )
 def list_discrepancies(
-    request: Request, session: ReadSession, paging: Paging
+    request: Request,
+    session: ReadSession,
+    paging: Paging,
+    kind: Annotated[DiscrepancyKind | None, Query(description="Only this kind.")] = None,
 ) -> Page[DiscrepancyPublic]:
-    items, cursor = service.list_discrepancies(session, paging)
+    items, cursor = service.list_discrepancies(session, paging, kind)
     return page_of(request, items, cursor)

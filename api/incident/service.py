@@ -27,6 +27,7 @@ from api.incident.models import (
     Discrepancy,
     DiscrepancyCreate,
     DiscrepancyFact,
+    DiscrepancyKind,
     DiscrepancyPublic,
     DiscrepancyUpdate,
     DiscrepancyVersion,
@@ -52,6 +53,18 @@ from api.incident.models import (
     SourcePublic,
     SourceUpdate,
     TimelineEntry,
+)
+from api.incident.support import (
+    VersionSays,
+    check_fact_base,
+    derive_label,
+    derive_status,
+    discrepancy_problem,
+    evidence_problem,
+    fact_references,
+    label_problem,
+    quote_problem,
+    unknown_references,
 )
 from api.pagination import PageParams, paginate
 
@@ -167,6 +180,13 @@ def timeline(session: Session, page: PageParams) -> tuple[list[TimelineEntry], s
     return entries, cursor
 
 
+def unknown_fact_references(session: Session, body: str) -> list[str]:
+    """The `[fact:ID]`s in a petition's text that name no fact."""
+    referenced = fact_references(body)
+    known = set(session.exec(select(Fact.id).where(col(Fact.id).in_(referenced))))
+    return unknown_references(body, known)
+
+
 def list_sources(session: Session, page: PageParams) -> tuple[list[SourcePublic], str | None]:
     rows, cursor = paginate(
         session,
@@ -202,11 +222,14 @@ def source_as_csl(source: SourcePublic) -> CslItem:
 
 
 def list_discrepancies(
-    session: Session, page: PageParams
+    session: Session, page: PageParams, kind: DiscrepancyKind | None = None
 ) -> tuple[list[DiscrepancyPublic], str | None]:
+    statement = select(Discrepancy)
+    if kind is not None:
+        statement = statement.where(Discrepancy.kind == kind.value)
     rows, cursor = paginate(
         session,
-        select(Discrepancy),
+        statement,
         [Discrepancy.position, Discrepancy.id],
         page,
         key=lambda row: (row.position, row.id),
@@ -241,7 +264,13 @@ def _hydrate_discrepancies(
     ):
         fact_ids[link.discrepancy_id].append(link.fact_id)
     return [
-        DiscrepancyPublic(id=d.id, about=d.about, fact_ids=fact_ids[d.id], versions=versions[d.id])
+        DiscrepancyPublic(
+            id=d.id,
+            kind=DiscrepancyKind(d.kind),
+            about=d.about,
+            fact_ids=fact_ids[d.id],
+            versions=versions[d.id],
+        )
         for d in discrepancies
     ]
 
@@ -311,6 +340,7 @@ def _source_public(source: Source, fact_count: int) -> SourcePublic:
     return SourcePublic(
         id=source.id,
         title=source.title,
+        label=source.label,
         publisher=source.publisher,
         published=source.published,
         kind=source.kind,
@@ -331,14 +361,9 @@ def period_end(date: dt.date, precision: Precision) -> dt.date:
     return date
 
 
-def derive_status(distinct_sources: int, disputed: bool) -> FactStatus:
-    if disputed:
-        return FactStatus.disputed
-    return FactStatus.corroborated if distinct_sources >= 2 else FactStatus.single_source
-
-
 def refresh_fact_statuses(session: Session) -> None:
-    """Recompute every fact's status from its citations and the discrepancies about it."""
+    """Recompute every fact's status from its citations and the substantive discrepancies
+    about it (a wording discrepancy disputes nothing)."""
     session.flush()
     sources = dict(
         session.exec(
@@ -347,7 +372,13 @@ def refresh_fact_statuses(session: Session) -> None:
             )
         ).all()
     )
-    disputed = set(session.exec(select(DiscrepancyFact.fact_id)))
+    disputed = set(
+        session.exec(
+            select(DiscrepancyFact.fact_id)
+            .join(Discrepancy, col(Discrepancy.id) == col(DiscrepancyFact.discrepancy_id))
+            .where(Discrepancy.kind == DiscrepancyKind.substantive.value)
+        )
+    )
     for fact in session.exec(select(Fact)):
         status = derive_status(sources.get(fact.id, 0), fact.id in disputed).value
         if fact.status != status:
@@ -378,6 +409,7 @@ def load_fact_base(session: Session, data: dict[str, Any]) -> dict[str, int]:
                 id=item["id"],
                 position=position,
                 title=item.get("title"),
+                label=item.get("label"),
                 publisher=item.get("publisher"),
                 published=_date_or_none(item.get("published")),
                 kind=item["kind"],
@@ -407,7 +439,12 @@ def load_fact_base(session: Session, data: dict[str, Any]) -> dict[str, int]:
             new_facts.append(item)
     new_discrepancies = []
     for position, item in enumerate(data.get("discrepancies", [])):
-        discrepancy = Discrepancy(id=item["id"], position=position, about=item["about"])
+        discrepancy = Discrepancy(
+            id=item["id"],
+            position=position,
+            kind=DiscrepancyKind(item["kind"]).value,
+            about=item["about"],
+        )
         if add_missing(Discrepancy, item["id"], discrepancy, "discrepancies"):
             new_discrepancies.append(item)
     # Parents first: no ORM relationships tell the flush which order to insert in.
@@ -457,7 +494,8 @@ class VerificationReport:
 
 
 def verify_citations(session: Session, directory: Path) -> VerificationReport:
-    """Check every stored quote against the source files in `directory`.
+    """Check every stored quote against the source files in `directory`, then run the support
+    check (api.incident.support) over the whole fact base.
 
     Files are matched to sources by SHA-256 of their bytes, so file names do not matter.
     """
@@ -494,14 +532,11 @@ def verify_citations(session: Session, directory: Path) -> VerificationReport:
         if text is None:
             continue  # already reported as a source with no file
         report.checked_quotes += 1
-        found = text[start:end]
-        if found != quote:
-            elsewhere = text.find(quote)
-            hint = f"; the quote stands at {elsewhere}" if elsewhere >= 0 else "; not in the text"
-            report.problems.append(
-                f"{where} ({source_id} [{start}:{end}]): expected {quote!r}, "
-                f"text has {found!r}{hint}"
-            )
+        problem = quote_problem(text, quote, start, end)
+        if problem is not None:
+            report.problems.append(f"{where} ({source_id}): the quote {problem}")
+    # Beyond verbatim: the support check (clauses, real disagreements, statuses, references).
+    report.problems.extend(check_fact_base(session, texts))
     return report
 
 
@@ -531,30 +566,17 @@ def _refuse(errors: Sequence[FieldError]) -> UnprocessableContent:
     return UnprocessableContent(f"The request is not valid. {summary}", errors=errors)
 
 
-def _shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _quote_problem(text: str, quote: str, start: int, end: int) -> str | None:
-    """Why `quote` does not stand at text[start:end], or None when it does."""
-    found = text[start:end]
-    if found == quote:
-        return None
-    elsewhere = text.find(quote)
-    hint = (
-        f"; the quote stands at [{elsewhere}:{elsewhere + len(quote)}]"
-        if elsewhere >= 0
-        else "; it is nowhere in the text"
-    )
-    return f"is not verbatim at [{start}:{end}], where the text reads {_shorten(found)!r}{hint}"
-
-
 def _check_quotes(session: Session, quotes: Sequence[_QuoteIn]) -> None:
     ids = {q.source_id for q in quotes}
     sources = {s.id: s for s in session.exec(select(Source).where(col(Source.id).in_(ids)))}
     errors: list[FieldError] = []
     for q in quotes:
         prefix = f"{q.field}." if q.field else ""
+        not_evidence = evidence_problem(q.quote)
+        if not_evidence is not None:
+            errors.append(
+                _body_error(prefix + "quote", f"The quote {not_evidence}.", "not_a_clause")
+            )
         source = sources.get(q.source_id)
         if source is None:
             errors.append(
@@ -563,7 +585,7 @@ def _check_quotes(session: Session, quotes: Sequence[_QuoteIn]) -> None:
                 )
             )
         elif source.text is not None:
-            problem = _quote_problem(source.text, q.quote, q.start, q.end)
+            problem = quote_problem(source.text, q.quote, q.start, q.end)
             if problem is not None:
                 errors.append(
                     _body_error(
@@ -637,11 +659,14 @@ def create_source(session: Session, data: SourceCreate) -> SourceAdmin:
             "content_sha256", "Required when no `text` is sent.", "missing_content_sha256"
         )
     _require_unique_hash(session, digest, data.id)
+    label = data.label or derive_label(data.title, data.text)
+    _check_label(label, data.title, data.text)
     session.add(
         Source(
             id=data.id,
             position=_next_position(session, Source),
             title=data.title,
+            label=label,
             publisher=data.publisher,
             published=data.published,
             kind=data.kind,
@@ -657,7 +682,7 @@ def create_source(session: Session, data: SourceCreate) -> SourceAdmin:
 def update_source(session: Session, source_id: str, data: SourceUpdate) -> SourceAdmin:
     source = _source(session, source_id)
     given = data.model_fields_set
-    for name in ("title", "publisher", "published", "kind", "language"):
+    for name in ("title", "label", "publisher", "published", "kind", "language"):
         if name in given:
             setattr(source, name, getattr(data, name))
     if "text" in given:
@@ -680,9 +705,20 @@ def update_source(session: Session, source_id: str, data: SourceUpdate) -> Sourc
             )
         source.content_sha256 = data.content_sha256
     _require_unique_hash(session, source.content_sha256, source_id)
+    if source.label is None:
+        source.label = derive_label(source.title, source.text)
+    _check_label(source.label, source.title, source.text)
     session.add(source)
     session.flush()
     return get_source_admin(session, source_id)
+
+
+def _check_label(label: str | None, title: str | None, text: str | None) -> None:
+    if label is None or text is None:
+        return  # nothing to derive it from, or nothing to check it against
+    problem = label_problem(label, title, text)
+    if problem is not None:
+        raise invalid("label", f"Is not derived from the text: {problem}.", "label_not_from_text")
 
 
 def _check_existing_quotes(session: Session, source_id: str, text: str) -> None:
@@ -693,7 +729,7 @@ def _check_existing_quotes(session: Session, source_id: str, text: str) -> None:
         .where(Citation.source_id == source_id)
         .order_by(col(Citation.fact_id), col(Citation.position))
     ):
-        problem = _quote_problem(text, citation.quote, citation.start, citation.end)
+        problem = quote_problem(text, citation.quote, citation.start, citation.end)
         if problem is not None:
             errors.append(
                 _body_error(
@@ -707,7 +743,7 @@ def _check_existing_quotes(session: Session, source_id: str, text: str) -> None:
         .where(DiscrepancyVersion.source_id == source_id)
         .order_by(col(DiscrepancyVersion.discrepancy_id), col(DiscrepancyVersion.position))
     ):
-        problem = _quote_problem(text, version.quote, version.start, version.end)
+        problem = quote_problem(text, version.quote, version.start, version.end)
         if problem is not None:
             errors.append(
                 _body_error(
@@ -949,14 +985,28 @@ def _replace_discrepancy_parts(
         session.add(DiscrepancyFact(discrepancy_id=discrepancy_id, fact_id=fact_id))
 
 
+def _check_disagreement(session: Session, discrepancy_id: str) -> None:
+    """The saved versions must be a disagreement between sources (api.incident.support)."""
+    session.flush()
+    versions = session.exec(
+        select(DiscrepancyVersion).where(DiscrepancyVersion.discrepancy_id == discrepancy_id)
+    ).all()
+    problem = discrepancy_problem([VersionSays(v.source_id, v.says) for v in versions])
+    if problem is not None:
+        raise _refuse(
+            [_body_error("versions", problem[0].upper() + problem[1:] + ".", "no_disagreement")]
+        )
+
+
 def create_discrepancy(session: Session, data: DiscrepancyCreate) -> DiscrepancyPublic:
     if session.get(Discrepancy, data.id) is not None:
         raise Conflict(f"A discrepancy with id '{data.id}' already exists.")
     position = data.position if data.position is not None else _next_position(session, Discrepancy)
     # A refused quote rolls the whole unit of work back, this row included.
-    session.add(Discrepancy(id=data.id, position=position, about=data.about))
+    session.add(Discrepancy(id=data.id, position=position, kind=data.kind.value, about=data.about))
     session.flush()
     _replace_discrepancy_parts(session, data.id, data.fact_ids, data.versions)
+    _check_disagreement(session, data.id)
     refresh_fact_statuses(session)
     return get_discrepancy(session, data.id)
 
@@ -971,6 +1021,8 @@ def update_discrepancy(
     for name in ("about", "position"):
         if name in given:
             setattr(discrepancy, name, getattr(data, name))
+    if "kind" in given:
+        discrepancy.kind = data.kind.value
     session.add(discrepancy)
     _replace_discrepancy_parts(
         session,
@@ -978,6 +1030,7 @@ def update_discrepancy(
         data.fact_ids if "fact_ids" in given else None,
         data.versions if "versions" in given else None,
     )
+    _check_disagreement(session, discrepancy_id)
     refresh_fact_statuses(session)
     return get_discrepancy(session, discrepancy_id)
 
