@@ -37,7 +37,8 @@ from starlette.types import Scope
 from api.deps import ReadSession
 from api.errors import NotFound
 from api.incident import service as incident
-from api.incident.models import FactPublic
+from api.incident.models import DiscrepancyKind, FactPublic, SourcePublic
+from api.incident.support import FACT_REFERENCE
 from api.pagination import MAX_LIMIT, PageParams
 from api.petitions import service as petitions
 from api.petitions.models import SLUG_MAX, PetitionPublic, PetitionStatus
@@ -57,7 +58,6 @@ ASSET_CACHE_VERSIONED = "public, max-age=31536000, immutable"
 ASSET_CACHE_PLAIN = "public, max-age=300"
 
 TOKEN_MAX = 128
-FACT_REFERENCE = re.compile(r"\[fact:([A-Za-z0-9_-]{1,80})\]")
 MAX_FACT_PAGES = 20
 
 
@@ -204,6 +204,29 @@ class FactItem:
     statement: str
     status: str
     quotes: list[Quote]
+    # Distinct sources quoted (a source quoted twice counts once).
+    source_count: int
+    # Whether a `wording` discrepancy concerns it: the sources word it differently.
+    worded_differently: bool
+
+
+@dataclass(frozen=True)
+class SourceLabel:
+    """How the page names a source: its label (headline or opening words), else "Source N",
+    and which of publisher and date the text leaves unstated."""
+
+    number: int
+    label: str | None
+    missing: str | None  # "publisher_date", "publisher", "date", or None
+
+    @classmethod
+    def of(cls, number: int, source: SourcePublic) -> SourceLabel:
+        unstated = [
+            name
+            for name, value in (("publisher", source.publisher), ("date", source.published))
+            if value is None
+        ]
+        return cls(number, source.label, "_".join(unstated) or None)
 
 
 def case_paragraphs(
@@ -256,10 +279,24 @@ def _all_facts(session: Session) -> dict[str, FactPublic]:
     return facts
 
 
-def _source_titles(session: Session) -> dict[str, tuple[int, str | None]]:
-    """Each source's number (its place in the list, for "Source 2") and title, by id."""
+def _source_labels(session: Session) -> dict[str, SourceLabel]:
+    """How to name each source, by id; its number is its place in the list ("Source 2")."""
     sources, _ = incident.list_sources(session, PageParams(limit=MAX_LIMIT, cursor=None))
-    return {source.id: (number, source.title) for number, source in enumerate(sources, 1)}
+    return {source.id: SourceLabel.of(number, source) for number, source in enumerate(sources, 1)}
+
+
+def _worded_differently(session: Session) -> set[str]:
+    """Facts that a `wording` discrepancy concerns."""
+    found: set[str] = set()
+    cursor: str | None = None
+    for _ in range(MAX_FACT_PAGES):
+        page, cursor = incident.list_discrepancies(
+            session, PageParams(limit=MAX_LIMIT, cursor=cursor), DiscrepancyKind.wording
+        )
+        found.update(fact_id for discrepancy in page for fact_id in discrepancy.fact_ids)
+        if cursor is None:
+            break
+    return found
 
 
 def signing_state(petition: PetitionPublic, now: dt.datetime) -> str:
@@ -280,6 +317,7 @@ def _petition_page(request: Request, session: Session, slug: str) -> HTMLRespons
         return not_found_page(request)
     facts = _all_facts(session)
     paragraphs, cited = case_paragraphs(petition.body, facts)
+    worded_differently = _worded_differently(session)
     fact_items = [
         FactItem(
             number=number,
@@ -287,6 +325,8 @@ def _petition_page(request: Request, session: Session, slug: str) -> HTMLRespons
             statement=fact.statement,
             status=fact.status.value,
             quotes=[Quote(c.quote, c.source_id) for c in fact.citations],
+            source_count=len({c.source_id for c in fact.citations}),
+            worded_differently=fact.id in worded_differently,
         )
         for number, fact in enumerate((facts[fact_id] for fact_id in cited), 1)
     ]
@@ -305,7 +345,7 @@ def _petition_page(request: Request, session: Session, slug: str) -> HTMLRespons
         petition=petition,
         paragraphs=paragraphs,
         facts=fact_items,
-        sources=_source_titles(session),
+        sources=_source_labels(session),
         signing=state,
         countries=sorted(COUNTRIES),
         page_data=page_data,

@@ -105,7 +105,17 @@ NEW_DISCREPANCY = {
     "id": "new-discrepancy",
     "about": "Something",
     "fact_ids": [FACT_WITH_THREE_CITATIONS],
-    "versions": [{**QUOTE, "says": "One thing."}, {**QUOTE, "says": "Another."}],
+    "kind": "substantive",
+    "versions": [
+        {**QUOTE, "says": "One thing."},
+        {
+            "source_id": "article-please-let-me-go",
+            "quote": "The officer with Kaia then tells the 6-year-old",
+            "start": 980,
+            "end": 1027,
+            "says": "Another.",
+        },
+    ],
 }
 
 REQUESTS: dict[str, Callable[[Database], Call]] = {

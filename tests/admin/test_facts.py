@@ -119,7 +119,8 @@ def test_citations_are_checked_and_statuses_follow(client, admin) -> None:
     assert client.post("/v1/admin/facts", json=fact, headers=admin).status_code == 201
     url = "/v1/admin/facts/juvenile-center/citations"
 
-    bad = assert_problem(client.post(url, json={**QUOTE, "quote": "Not it."}, headers=admin), 422)
+    wrong_length = {**QUOTE, "quote": "This is not the quote at all."}
+    bad = assert_problem(client.post(url, json=wrong_length, headers=admin), 422)
     assert bad["errors"][0]["field"] == "end"  # the seeded source has no stored text
     added = client.post(url, json=QUOTE, headers=admin)
     assert added.status_code == 201, added.text
@@ -195,8 +196,11 @@ def test_discrepancies_dispute_facts_and_are_checked(client, admin) -> None:
     ]
     versions[1]["start"] += 2
     versions[1]["end"] += 2
+    # A disagreement is between sources: a second source's version.
+    versions.append({**QUOTE, "says": "Another account."})
     discrepancy = {
         "id": "arrival-time",
+        "kind": "substantive",
         "about": "When the officer arrived",
         "fact_ids": [FACT_WITH_THREE_CITATIONS],
         "versions": versions,

@@ -67,3 +67,29 @@ def test_a_missing_source_file_is_reported(
     result = run_verify(database_url, tmp_path)
     assert result.exit_code == 1
     assert "no file in" in result.output
+
+
+def test_the_support_check_runs_with_verify_citations(
+    clean_database: Database, database_url: str
+) -> None:
+    from api.incident.models import Discrepancy, Fact
+
+    with clean_database.session(write=True) as session:
+        # Verbatim, but a bare date: the quote proves nothing.
+        text = (SEEDS_DIR / "000_7774e54be13675b6.txt").read_text(encoding="utf-8")
+        start = text.index("February 25, 2020")
+        session.execute(
+            update(Citation)
+            .where(Citation.fact_id == "kaia-age-six", Citation.position == 0)
+            .values(quote="February 25, 2020", start=start, end=start + len("February 25, 2020"))
+        )
+        # A disputed fact with only a wording variant behind it.
+        session.execute(
+            update(Discrepancy).where(Discrepancy.id == "let-me-go-wording").values(kind="wording")
+        )
+        session.execute(update(Fact).where(Fact.id == "kaia-let-me-go").values(status="disputed"))
+    result = run_verify(database_url, SEEDS_DIR)
+    assert result.exit_code == 1
+    assert "fact 'kaia-age-six' citation 0: 'February 25, 2020' is not a sentence" in result.output
+    assert "fact 'kaia-let-me-go': disputed, but no substantive discrepancy" in result.output
+    assert "the quote is not verbatim" not in result.output  # the offsets are right

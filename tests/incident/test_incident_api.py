@@ -48,8 +48,12 @@ def test_facts_paginate_with_a_cursor_and_no_repeats(client: TestClient) -> None
 
 
 def test_every_fact_is_backed_by_quotes_and_status_matches_its_sources(client: TestClient) -> None:
+    # Only a substantive discrepancy disputes its facts; a wording variant disputes nothing.
     disputed_ids = {
-        fact_id for d in all_pages(client, "/v1/discrepancies") for fact_id in d["fact_ids"]
+        fact_id
+        for d in all_pages(client, "/v1/discrepancies")
+        if d["kind"] == "substantive"
+        for fact_id in d["fact_ids"]
     }
     for fact in all_pages(client, "/v1/facts", limit=100):
         assert fact["citations"], fact["id"]
@@ -149,9 +153,79 @@ def test_discrepancies_show_every_version_with_its_quote(client: TestClient) -> 
     discrepancies = all_pages(client, "/v1/discrepancies")
     assert len(discrepancies) >= 5
     for discrepancy in discrepancies:
+        assert discrepancy["kind"] in {"substantive", "wording"}
         assert len({v["source_id"] for v in discrepancy["versions"]}) >= 2
         for version in discrepancy["versions"]:
             assert version["quote"] and version["says"]
+
+
+# Facts every source agrees on, which a discrepancy about wording (or none at all) once made
+# "disputed" (issue 13).
+AGREED_FACTS = [
+    "kaia-let-me-go",
+    "kaia-police-car-plea",
+    "officer-you-have-to",
+    "kaia-another-chance",
+    "footage-shared-with-media",
+    "footage-released-by-family-side",
+]
+
+
+def test_the_facts_every_source_agrees_on_are_not_disputed(client: TestClient) -> None:
+    for fact_id in AGREED_FACTS:
+        fact = client.get(f"/v1/facts/{fact_id}").json()
+        assert fact["status"] == "corroborated", fact_id
+    shown = client.get("/v1/facts", params={"status": "disputed", "limit": 100}).json()["items"]
+    assert not {f["id"] for f in shown} & set(AGREED_FACTS)
+
+
+def test_no_fact_is_disputed_without_a_substantive_discrepancy(client: TestClient) -> None:
+    discrepancies = {d["id"]: d for d in all_pages(client, "/v1/discrepancies")}
+    disputed = client.get("/v1/facts", params={"status": "disputed", "limit": 100}).json()["items"]
+    assert disputed  # the seed has one real disagreement: how many staff, and how
+    for fact in disputed:
+        behind = [discrepancies[d] for d in fact["discrepancy_ids"]]
+        substantive = [d for d in behind if d["kind"] == "substantive"]
+        assert substantive, fact["id"]
+        for discrepancy in substantive:
+            versions = discrepancy["versions"]
+            assert len({v["source_id"] for v in versions}) >= 2
+            assert len({v["says"] for v in versions}) >= 2
+
+
+def test_wording_discrepancies_are_served_with_their_kind(client: TestClient) -> None:
+    wording = all_pages(client, "/v1/discrepancies", kind="wording")
+    ids = {d["id"] for d in wording}
+    assert {"let-me-go-wording", "police-car-plea-wording", "turner-arrest-count"} <= ids
+    assert all(d["kind"] == "wording" for d in wording)
+    # Both may be true: the police station and the juvenile detention centre, each quoted.
+    station = next(d for d in wording if d["id"] == "police-station-or-detention-centre")
+    assert "both may be true" in station["about"]
+    quotes = " ".join(v["quote"] for v in station["versions"])
+    assert "police station" in quotes and "juvenile detention centre" in quotes
+    for fact_id in station["fact_ids"]:
+        assert client.get(f"/v1/facts/{fact_id}").json()["status"] != "disputed"
+    substantive = all_pages(client, "/v1/discrepancies", kind="substantive")
+    assert [d["id"] for d in substantive] == ["staff-struck-how-many-and-how"]
+    everything = {d["id"] for d in all_pages(client, "/v1/discrepancies")}
+    # Not disagreements between the articles: gone.
+    for gone in (
+        "who-said-you-have-to",
+        "another-or-second-chance-wording",
+        "who-released-footage",
+    ):
+        assert gone not in everything
+    assert_problem(client.get("/v1/discrepancies", params={"kind": "minor"}), 422)
+
+
+def test_sources_have_labels_from_their_text(client: TestClient) -> None:
+    sources = all_pages(client, "/v1/sources")
+    labels = {s["id"]: s["label"] for s in sources}
+    assert labels["article-please-let-me-go"].startswith("Video Shows Florida Police Officer")
+    assert labels["article-cable-ties-tweet"].startswith("A SIX-YEAR-OLD schoolgirl was seen")
+    assert labels["article-zip-ties-grandmother"].startswith("Police in Florida have been filmed")
+    for source in sources:
+        assert source["publisher"] is None and source["published"] is None  # no text states them
 
 
 def test_etag_and_conditional_get(client: TestClient) -> None:

@@ -81,13 +81,18 @@ def test_petition_page_has_the_petition_the_facts_and_the_form(client: TestClien
     assert page.ids["form-status"]["role"] == "status"
     # References in the case link to facts listed with their quotes.
     refs = re.findall(r'<sup class="ref"><a href="#fact-([a-z0-9-]+)">', html)
-    assert len(refs) == 15
+    assert len(refs) == 19
     for fact_id in refs:
         assert f"fact-{fact_id}" in page.ids
     assert "[fact:" not in html
-    assert html.count('<figure class="quote">') >= 15
-    assert "<cite>Video Shows Florida Police Officer Arrest Crying 6-Year-Old Girl" in html
-    assert "<cite>Source 1</cite>" in html  # a source without a title gets a neutral label
+    assert html.count('<figure class="quote">') >= 19
+    assert (
+        '<cite lang="en">Video Shows Florida Police Officer Arrest Crying 6-Year-Old Girl' in html
+    )
+    # A source without a headline is named by its opening words, not "Source 1".
+    assert '<cite lang="en">A SIX-YEAR-OLD schoolgirl was seen crying and begging' in html
+    assert "Source 1" not in html
+    assert "(publisher and date not stated in the text)" in html
     # No inline script or style: the CSP would block them.
     assert page.styles_inline == 0
     for script in page.scripts:
@@ -255,6 +260,68 @@ def test_cors_preflight_for_signing_from_another_origin(
             f"/v1/petitions/{SLUG}/count", headers={"Origin": "https://frontend.example"}
         )
         assert count.headers["access-control-allow-origin"] == "https://frontend.example"
+
+
+@pytest.fixture
+def admin_headers(clean_database: Database) -> dict[str, str]:
+    from tests.admin.helpers import auth, make_key
+
+    return auth(make_key(clean_database, name="page-tests"))
+
+
+def summaries_by_fact(html: str) -> dict[str, str]:
+    """The "more quotes" summary of each fact on the page that has one."""
+    found = re.findall(
+        r'<li class="fact" id="fact-([a-z0-9-]+)".*?(?:<summary>(.*?)</summary>|</li>)', html, re.S
+    )
+    return {fact_id: summary for fact_id, summary in found if summary}
+
+
+@pytest.mark.parametrize(
+    ("lang", "three", "two", "one"),
+    [
+        (
+            "en",
+            "Quotes from all 3 sources",
+            "Quotes from both sources",
+            "More quotes from the same source",
+        ),
+        (
+            "es",
+            "Citas de las 3 fuentes",
+            "Citas de las dos fuentes",
+            "Más citas de la misma fuente",
+        ),
+    ],
+)
+def test_the_page_counts_distinct_sources(
+    client: TestClient, admin_headers: dict[str, str], lang: str, three: str, two: str, one: str
+) -> None:
+    # A second quote from the one source of a single-source fact the petition cites.
+    fact_id = "turner-youngest-previously-seven"
+    second = {
+        "source_id": "article-please-let-me-go",
+        "quote": '"She\'s six?" Turner asks after hearing her age.',
+        "start": 1353,
+        "end": 1400,
+    }
+    added = client.post(f"/v1/admin/facts/{fact_id}/citations", json=second, headers=admin_headers)
+    assert added.status_code == 201, added.text
+    facts = {f["id"]: f for f in client.get("/v1/facts", params={"limit": 100}).json()["items"]}
+    html = client.get("/", params={"lang": lang}).text
+    summaries = summaries_by_fact(html)
+    assert summaries, "no fact with several quotes on the page"
+    for shown_id, summary in summaries.items():
+        sources = {c["source_id"] for c in facts[shown_id]["citations"]}
+        expected = {3: three, 2: two, 1: one}[len(sources)]
+        assert summary == expected, (shown_id, summary)
+    # Quotes are not sources: 4 quotes from 3 sources, and 4 quotes from 2.
+    assert len(facts["kaia-pupil-at-school"]["citations"]) == 4
+    assert summaries["kaia-pupil-at-school"] == three
+    assert len(facts["kaia-arrested-september-2019"]["citations"]) == 4
+    assert summaries["kaia-arrested-september-2019"] == two
+    assert summaries[fact_id] == one
+    assert "all 1 " not in html and "all 2 " not in html and "las 1 " not in html
 
 
 def test_case_paragraphs_number_references_in_order_of_first_mention() -> None:
