@@ -324,6 +324,26 @@ def test_the_page_counts_distinct_sources(
     assert "all 1 " not in html and "all 2 " not in html and "las 1 " not in html
 
 
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_wording_variant_is_shown_as_such_not_as_a_disagreement(
+    client: TestClient, lang: str
+) -> None:
+    t = strings(lang)
+    html = client.get("/", params={"lang": lang}).text
+    # Kaia's plea to be let go: the sources word it differently, and none disputes it.
+    item = re.search(r'<li class="fact" id="fact-kaia-let-me-go".*?</li>', html, re.S)
+    assert item is not None
+    assert t["fact_status_corroborated"] in item.group(0)
+    assert t["fact_status_disputed"] not in item.group(0)
+    assert t["fact_worded_differently"] in item.group(0)
+    # The one substantive disagreement (how many staff, and how) still reads "disputed".
+    item = re.search(
+        r'<li class="fact" id="fact-arrest-after-allegedly-striking-staff".*?</li>', html, re.S
+    )
+    assert item is not None and t["fact_status_disputed"] in item.group(0)
+    assert t["fact_worded_differently"] not in item.group(0)
+
+
 def test_case_paragraphs_number_references_in_order_of_first_mention() -> None:
     def fact(fact_id: str) -> FactPublic:
         return FactPublic(
