@@ -240,7 +240,7 @@ EXAMPLE_STREAM = (
             "description": "An endless event stream of counts.",
             "content": {"text/event-stream": {"example": EXAMPLE_STREAM}},
         },
-        **problem_responses(404, 422),
+        **problem_responses(NotFound("No petition with slug 'no-such-petition'.")),
     },
 )
 async def petition_events(
