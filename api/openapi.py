@@ -91,8 +91,10 @@ setting (comma-separated); ask the operators to add yours. Preflights allow `GET
 4. Show the facts behind the petition from `/v1/facts` and `/v1/sources`; quote them
    verbatim with their sources.
 
-Types for TypeScript: `npx openapi-typescript <base>/openapi.json -o api.d.ts` (see the
-README); Python clients can be generated from the same document.
+Types for TypeScript: `npx openapi-typescript <base>/openapi.json -o api.ts
+--default-non-nullable false` (so request fields with defaults stay optional; answers mark
+every field always present as required). Python models: `datamodel-codegen --input
+openapi.json --input-file-type openapi --output-model-type pydantic_v2.BaseModel`.
 """
 
 TAGS = [
