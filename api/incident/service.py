@@ -679,7 +679,9 @@ def update_source(session: Session, source_id: str, data: SourceUpdate) -> Sourc
                 "hash_mismatch",
             )
         source.content_sha256 = data.content_sha256
-    _require_unique_hash(session, source.content_sha256, source_id)
+    # Not flushed before the check: the unique index would turn the documented 409 into a 500.
+    with session.no_autoflush:
+        _require_unique_hash(session, source.content_sha256, source_id)
     session.add(source)
     session.flush()
     return get_source_admin(session, source_id)
