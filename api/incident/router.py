@@ -45,7 +45,17 @@ def _wants_csl(request: Request) -> bool:
 
 router = APIRouter(prefix="/v1", dependencies=[PUBLIC_CACHE])
 
-SlugPath = Annotated[str, Path(max_length=SLUG_MAX, description="The resource's stable slug.")]
+FactIdPath = Annotated[
+    str, Path(max_length=SLUG_MAX, description="The fact's stable id.", examples=["kaia-age-six"])
+]
+SourceIdPath = Annotated[
+    str,
+    Path(
+        max_length=SLUG_MAX,
+        description="The source's stable id.",
+        examples=["article-please-let-me-go"],
+    ),
+]
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
@@ -102,7 +112,7 @@ def list_facts(
     response_model=FactPublic,
     responses=problem_responses(NotFound("No fact with id 'no-such-fact'.")),
 )
-def read_fact(fact_id: SlugPath, session: ReadSession) -> FactPublic:
+def read_fact(fact_id: FactIdPath, session: ReadSession) -> FactPublic:
     return service.get_fact(session, fact_id)
 
 
@@ -160,7 +170,7 @@ def list_sources(
     },
 )
 def read_source(
-    source_id: SlugPath, request: Request, session: ReadSession
+    source_id: SourceIdPath, request: Request, session: ReadSession
 ) -> SourcePublic | JSONResponse:
     source = service.get_source(session, source_id)
     if _wants_csl(request):

@@ -292,6 +292,31 @@ class VersionPublic(BaseModel):
 
 
 class PetitionPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "florida-minimum-arrest-age-12",
+                    "title": "Set 12 as the minimum age of arrest in Florida",
+                    "ask": "Pass a state law making 12 the minimum age at which a child can be "
+                    "arrested in Florida.",
+                    "target": "Florida Legislature",
+                    "body": "In September 2019, police in Orlando arrested Kaia Rolle, a "
+                    "six-year-old pupil, at her elementary school "
+                    "[fact:kaia-arrested-september-2019] [fact:kaia-age-six]. ...",
+                    "status": "open",
+                    "goal": 10000,
+                    "milestones": [1000, 5000, 10000],
+                    "opens_at": "2026-11-01T00:00:00Z",
+                    "closes_at": None,
+                    "version": {"number": 1, "content_hash": "5f0c" + "0" * 60},
+                    "verified_count": 1234,
+                    "progress": 0.1234,
+                }
+            ]
+        }
+    )
+
     slug: str
     title: str
     ask: str = PydanticField(description="The policy change asked for.")
@@ -311,6 +336,12 @@ class PetitionPublic(BaseModel):
 
 
 class CountPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"verified": 1234, "goal": 10000, "updated_at": "2026-11-20T14:03:11Z"}]
+        }
+    )
+
     verified: int = PydanticField(description="Confirmed signatures, exact within seconds.")
     goal: int
     updated_at: dt.datetime = PydanticField(description="When the count was read.")
@@ -322,6 +353,19 @@ class StatBucket(BaseModel):
 
 
 class PetitionStats(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "by_state": [{"key": "FL", "count": 1100}, {"key": "GA", "count": 40}],
+                    "by_florida_county": [{"key": "Orange County", "count": 420}],
+                    "by_day": [{"key": "2026-11-20", "count": 310}],
+                    "updated_at": "2026-11-20T14:03:11Z",
+                }
+            ]
+        }
+    )
+
     by_state: list[StatBucket] = PydanticField(description="Confirmed US signatures by state.")
     by_florida_county: list[StatBucket] = PydanticField(
         description="Confirmed signatures from Florida, by county."
@@ -332,6 +376,20 @@ class PetitionStats(BaseModel):
 
 class RecentSignature(BaseModel):
     """Only signers who chose `display_publicly`; nothing else about them is ever shown."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_name": "Ana",
+                    "last_initial": "G",
+                    "place": "Orange County, FL",
+                    "comment": "No child should be arrested at school.",
+                    "signed_at": "2026-11-20T14:03:11Z",
+                }
+            ]
+        }
+    )
 
     first_name: str
     last_initial: str

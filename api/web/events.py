@@ -244,7 +244,14 @@ EXAMPLE_STREAM = (
     },
 )
 async def petition_events(
-    slug: Annotated[str, Path(max_length=SLUG_MAX, description="The petition's slug.")],
+    slug: Annotated[
+        str,
+        Path(
+            max_length=SLUG_MAX,
+            description="The petition's slug.",
+            examples=["florida-minimum-arrest-age-12"],
+        ),
+    ],
     broadcaster: Annotated[CountBroadcaster, Depends(get_broadcaster)],
 ) -> EventStreamResponse:
     first = await broadcaster.current(slug)

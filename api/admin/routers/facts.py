@@ -38,11 +38,14 @@ VERBATIM = (
     "(`text[start:end] == quote`); otherwise `end - start` must be the quote's length. A "
     "refused quote is a 422 naming the field, e.g. `citations.0.quote`."
 )
-SourceId = Annotated[str, Path(max_length=SLUG_MAX, examples=["article-herald"])]
+SourceId = Annotated[str, Path(max_length=SLUG_MAX, examples=["article-please-let-me-go"])]
 FactId = Annotated[str, Path(max_length=SLUG_MAX, examples=["kaia-age-six"])]
-DiscrepancyId = Annotated[str, Path(max_length=SLUG_MAX, examples=["staff-struck-how-many"])]
+DiscrepancyId = Annotated[
+    str, Path(max_length=SLUG_MAX, examples=["staff-struck-how-many-and-how"])
+]
 Position = Annotated[
-    int, Path(ge=0, le=1_000_000, description="The citation's position within its fact.")
+    int,
+    Path(ge=0, le=1_000_000, description="The citation's position within its fact.", examples=[0]),
 ]
 
 
