@@ -185,7 +185,10 @@ def test_sources_as_csl_json_one_and_a_list(client: TestClient, spec: dict[str, 
     assert page.status_code == 200
     assert page.headers["content-type"] == CSL
     items = page.json()
-    assert [item["id"] for item in items] == ["article-cable-ties-tweet", "article-please-let-me-go"]
+    assert [item["id"] for item in items] == [
+        "article-cable-ties-tweet",
+        "article-please-let-me-go",
+    ]
     assert page.headers["link"].endswith('; rel="next"')
     one = client.get(f"/v1/sources/{items[0]['id']}", headers={"Accept": CSL})
     assert one.json() == items[0]
