@@ -25,6 +25,7 @@ from api.errors import (
     AppError,
     BadRequest,
     FieldError,
+    Forbidden,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InternalError,
@@ -127,12 +128,12 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
         "description": "The limit nearest to running out (IETF draft "
         "`httpapi-ratelimit-headers`): its policy name, the requests `r` left, and the "
         "seconds `t` until it resets.",
-        "schema": {"type": "string", "examples": ['"sign-ip";r=9;t=60']},
+        "schema": {"type": "string", "examples": ['"burst";r=4;t=60']},
     },
     "RateLimit-Policy": {
         "description": "Every limit applied to this operation: name, quota `q`, window `w` "
         "in seconds.",
-        "schema": {"type": "string", "examples": ['"sign-ip";q=10;w=60']},
+        "schema": {"type": "string", "examples": ['"burst";q=5;w=60, "sustained";q=20;w=3600']},
     },
     "Retry-After": {
         "description": "Seconds to wait before retrying.",
@@ -232,6 +233,7 @@ def complete(schema: dict[str, Any], routes: dict[str, RouteContext]) -> None:
         _prefill_parameters(operation)
         _document_success_headers(method, operation, route)
         _document_common_problems(schema, path, method, operation)
+        _forbidden_names_the_scopes(operation)
         _problem_json(operation, path)
         operation["responses"] = dict(sorted(operation["responses"].items()))
     schemas = components.setdefault("schemas", {})
@@ -350,6 +352,21 @@ def _document_common_problems(
     for error in raised:
         instance = error() if isinstance(error, type) else error
         _merge(responses, str(instance.status), documented([instance]))
+
+
+def _forbidden_names_the_scopes(operation: dict[str, Any]) -> None:
+    """A 403 names the scopes of this operation, as api.admin.auth words it."""
+    scopes = [
+        scope for entry in operation.get("security", []) for s in entry.values() for scope in s
+    ]
+    if "403" not in operation["responses"] or not scopes:
+        return
+    error = Forbidden(
+        f"This API key lacks the scope `{scopes[0]}`.", extra={"required_scopes": scopes}
+    )
+    response = documented([error])
+    response.pop("model")  # FastAPI's key, not OpenAPI's
+    operation["responses"]["403"] = response
 
 
 def _merge(responses: dict[str, Any], status: str, addition: dict[str, Any]) -> None:
