@@ -214,6 +214,6 @@ def from_pydantic(error: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         choices = re.findall(r"'([^']*)'", str(context.get("expected", "")))
         return code, {"choices": ", ".join(choices) or "?"}
     if code == "wrong_type":
-        name = kind.removesuffix("_type").removesuffix("_parsing")
+        name = kind.removesuffix("_type").removesuffix("_parsing").removesuffix("_from_float")
         return code, {"expected": _JSON_TYPES.get(name, "?")}
     return code, {}
