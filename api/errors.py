@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -333,20 +333,23 @@ def error_document(error: AppError, instance: str, lang: str = DEFAULT_LANGUAGE)
     )
 
 
-def request_language(request: Request) -> str:
-    return language_from_accept(request.headers.get("accept-language"))
+def language(headers: Mapping[str, str]) -> str:
+    """The language of field error messages: Spanish if Accept-Language prefers it."""
+    return language_from_accept(headers.get("accept-language"))
 
 
 def problem_response(request: Request, error: AppError) -> JSONResponse:
-    body = error_document(error, request.url.path, request_language(request))
+    body = error_document(error, request.url.path, language(request.headers))
     return JSONResponse(
         body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=error.headers
     )
 
 
-async def send_problem(send: Send, error: AppError, instance: str) -> None:
+async def send_problem(
+    send: Send, error: AppError, instance: str, lang: str = DEFAULT_LANGUAGE
+) -> None:
     """Answer with a problem from pure ASGI middleware, where no Request/Response exists."""
-    body = json.dumps(error_document(error, instance)).encode()
+    body = json.dumps(error_document(error, instance, lang)).encode()
     raw = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),

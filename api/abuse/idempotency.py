@@ -28,6 +28,7 @@ from api.errors import (
     IdempotencyKeyReused,
     UnprocessableContent,
     coded_error,
+    language,
     send_problem,
 )
 from api.security import keyed_hash
@@ -58,7 +59,7 @@ class IdempotencyMiddleware:
                 "Idempotency-Key must be 1 to 255 visible ASCII characters.",
                 errors=[_header_error("invalid_idempotency_key")],
             )
-            await send_problem(send, error, scope["path"])
+            await send_problem(send, error, scope["path"], language(headers))
             return
 
         body = await _read_body(receive)
@@ -76,7 +77,7 @@ class IdempotencyMiddleware:
             return
         if outcome == "mismatch":
             error = IdempotencyKeyReused(errors=[_header_error("idempotency_key_reused")])
-            await send_problem(send, error, scope["path"])
+            await send_problem(send, error, scope["path"], language(headers))
             return
         if outcome == "in_progress":
             await send_problem(

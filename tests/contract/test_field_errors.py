@@ -160,3 +160,12 @@ def test_the_schema_states_the_limits_the_server_enforces(client: TestClient) ->
             body = signer(**{"country": "GB", field: sample(bottom - 1)})
             assert field in [f for f, _ in errors_of(client.post(SIGN_URL, json=body))]
     assert sorted(checked) == sorted(SAMPLES)
+
+
+def test_an_idempotency_key_error_speaks_the_language_asked_for(client: TestClient) -> None:
+    # Answered by middleware before any route runs; it too reads Accept-Language.
+    response = client.post(
+        SIGN_URL, json=signer(), headers={"Idempotency-Key": "not a key", "Accept-Language": "es"}
+    )
+    assert errors_of(response) == [("Idempotency-Key", "invalid_idempotency_key")]
+    assert response.json()["errors"][0]["message"] == MESSAGES["invalid_idempotency_key"]["es"]
