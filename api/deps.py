@@ -70,6 +70,7 @@ def cache_control(value: str) -> Any:
     async def _set(response: Response) -> None:
         response.headers["Cache-Control"] = value
 
+    _set.cache_control = value  # type: ignore[attr-defined]  # documented by api.openapi
     return Depends(_set)
 
 

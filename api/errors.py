@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
+
+from api.field_errors import DEFAULT_LANGUAGE, MESSAGES, from_pydantic, render
+from api.web.i18n import language_from_accept
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +36,25 @@ class FieldError(BaseModel):
         description="Where the value was: first `body`, `query`, `path` or `header`, then the path."
     )
     pointer: str = Field(description="JSON Pointer (RFC 6901) into the request body or params.")
-    code: str = Field(description="Machine-readable reason, e.g. `missing`, `string_too_long`.")
-    message: str = Field(description="Human-readable reason, safe to show next to the field.")
+    code: str = Field(
+        description="Why the value was refused: a stable code, safe to switch on. "
+        + ", ".join(f"`{code}`" for code in MESSAGES)
+        + ". Staff (admin) operations add codes for their own rules, e.g. `quote_not_verbatim`.",
+        examples=["required", "too_long", "invalid_email", "unknown_postal_code"],
+    )
+    message: str = Field(
+        description="Why, in words safe to show next to the field: in Spanish when the request "
+        "prefers it (`Accept-Language: es`), else in English."
+    )
+    # Set when the message comes from our table: it can then be given in another language.
+    _params: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def in_language(self, lang: str) -> FieldError:
+        if self._params is None or lang == DEFAULT_LANGUAGE:
+            return self
+        translated = self.model_copy(update={"message": render(self.code, lang, self._params)})
+        translated._params = self._params
+        return translated
 
 
 class Problem(BaseModel):
@@ -43,6 +63,7 @@ class Problem(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: str = Field(
+        # api.openapi lists every type the API sends (from the error classes) here.
         description="A URN naming the kind of problem; stable, safe to switch on.",
         examples=["urn:advocacy:problem:not-found"],
     )
@@ -50,73 +71,183 @@ class Problem(BaseModel):
     status: int = Field(description="The HTTP status code.", examples=[404])
     detail: str = Field(
         description="What went wrong in this occurrence.",
-        examples=["No fact with id 'no-such-fact'."],
+        examples=["No petition with slug 'no-such-petition'."],
     )
     instance: str = Field(
-        description="The path of the request that failed.", examples=["/v1/facts/no-such-fact"]
+        description="The path of the request that failed.",
+        examples=["/v1/petitions/no-such-petition"],
     )
     errors: list[FieldError] | None = Field(
-        default=None, description="Present on 422: one entry per invalid field."
+        default=None, description="Present on 422: one entry per invalid field, all at once."
     )
 
 
 class AppError(Exception):
-    status: int = 500
-    code: str = "internal-error"
+    """The base of every error the API answers with; as itself, an internal error."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal Server Error"
+    example: ClassVar[str] = "An unexpected error occurred. It has been logged."
+    # Response headers this error carries (documented in api.openapi's RESPONSE_HEADERS).
+    headers_sent: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
-        detail: str,
+        detail: str | None = None,
         *,
         errors: Sequence[FieldError] | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        detail = self.example if detail is None else detail
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors) if errors is not None else None
         self.headers = headers or {}
         self.extra = extra or {}
 
+    @classmethod
+    def type_uri(cls) -> str:
+        return PROBLEM_TYPE_PREFIX + cls.code
+
+
+class InternalError(AppError):
+    """Something went wrong on our side; it has been logged. Retrying later may help."""
+
 
 class BadRequest(AppError):
-    status, code = 400, "bad-request"
+    """The request could not be understood, e.g. a body that is not UTF-8 JSON text."""
+
+    status, code, title = 400, "bad-request", "Bad Request"
+    example = "The request could not be understood."
 
 
 class Unauthorized(AppError):
-    status, code = 401, "unauthorized"
+    """No API key, or one that is unknown or revoked: send `Authorization: Bearer adv_...`."""
+
+    status, code, title = 401, "unauthorized", "Unauthorized"
+    example = "An API key is required: send `Authorization: Bearer <key>`."
+    headers_sent: ClassVar[tuple[str, ...]] = ("WWW-Authenticate",)
 
 
 class Forbidden(AppError):
-    status, code = 403, "forbidden"
+    """The API key lacks a scope this operation needs."""
+
+    status, code, title = 403, "forbidden", "Forbidden"
+    example = "This API key lacks the scope `petitions:write`."
+    headers_sent: ClassVar[tuple[str, ...]] = ("WWW-Authenticate",)
+
+
+class BlockedNetwork(Forbidden):
+    """Signing from the caller's network is blocked by staff."""
+
+    example = "Signing from this network is blocked. Contact the campaign if in error."
+    headers_sent: ClassVar[tuple[str, ...]] = ()
 
 
 class NotFound(AppError):
-    status, code = 404, "not-found"
+    """Nothing has this id or slug."""
+
+    status, code, title = 404, "not-found", "Not Found"
+    example = "Nothing is at this address."
+
+
+class MethodNotAllowed(AppError):
+    """This path does not take this method; `Allow` lists those it takes."""
+
+    status, code, title = 405, "method-not-allowed", "Method Not Allowed"
+    example = "DELETE is not allowed on /v1/facts."
+    headers_sent = ("Allow",)
 
 
 class Conflict(AppError):
-    status, code = 409, "conflict"
+    """The resource is not in a state that allows this."""
+
+    status, code, title = 409, "conflict", "Conflict"
+    example = "The resource is not in a state that allows this."
+
+
+class PetitionNotOpen(Conflict):
+    """The petition takes no signatures now: it is closed, or not open yet."""
+
+    example = "The petition 'florida-minimum-arrest-age-12' is closed; it takes no signatures."
+
+
+class IdempotencyInProgress(Conflict):
+    """A request with this `Idempotency-Key` is still being processed: retry after
+    `Retry-After` seconds to get its answer."""
+
+    example = "A request with this Idempotency-Key is still being processed; retry shortly."
+    headers_sent = ("Retry-After",)
 
 
 class Gone(AppError):
-    status, code = 410, "gone"
+    """The link has expired, or what it pointed at was withdrawn or removed."""
+
+    status, code, title = 410, "gone", "Gone"
+    example = "This confirmation link has expired. Sign again to get a new one."
 
 
 class PayloadTooLarge(AppError):
-    status, code = 413, "payload-too-large"
+    """The request body is larger than the server accepts (`MAX_BODY_BYTES`, 64 KiB by
+    default)."""
+
+    status, code, title = 413, "payload-too-large", "Payload Too Large"
+    example = "The request body is larger than 65536 bytes."
 
 
 class UnprocessableContent(AppError):
-    status, code = 422, "validation-error"
+    """The request is not valid: `errors` lists every invalid field at once, each with a
+    stable `code` and a `message` to show next to the field."""
+
+    status, code, title = 422, "validation-error", "Unprocessable Entity"
+    example = "The request is not valid."
+
+
+class IdempotencyKeyReused(UnprocessableContent):
+    """This `Idempotency-Key` was already used with a different request: use a fresh key per
+    action."""
+
+    example = "This Idempotency-Key was already used with a different request."
 
 
 class TooManyRequests(AppError):
-    status, code = 429, "rate-limited"
+    """Too many requests from this client: retry after `Retry-After` seconds. `RateLimit`
+    and `RateLimit-Policy` say how many remain and in what window."""
+
+    status, code, title = 429, "rate-limited", "Too Many Requests"
+    example = "Too many requests; retry after 30 seconds."
+    headers_sent = ("Retry-After", "RateLimit", "RateLimit-Policy")
 
 
 class ServiceUnavailable(AppError):
-    status, code = 503, "service-unavailable"
+    """The service cannot answer now: retry after `Retry-After` seconds."""
+
+    status, code, title = 503, "service-unavailable", "Service Unavailable"
+    example = "The service is not available now; please try again later."
+    headers_sent = ("Retry-After",)
+
+
+class SigningPaused(ServiceUnavailable):
+    """Staff have paused signing (all petitions, or this one): retry after `Retry-After`
+    seconds."""
+
+    example = "Signing is paused for now; please try again later."
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database does not answer."""
+
+    example = "The database is not reachable."
+
+
+def app_error_classes() -> list[type[AppError]]:
+    """Every error class, so every problem `type` the API can send is known in one place."""
+    found: list[type[AppError]] = [AppError]
+    for cls in found:
+        found.extend(sub for sub in cls.__subclasses__() if sub not in found)
+    return found
 
 
 def field_error(location: Sequence[str | int], message: str, code: str) -> FieldError:
@@ -130,12 +261,34 @@ def field_error(location: Sequence[str | int], message: str, code: str) -> Field
     )
 
 
+def coded_error(location: Sequence[str | int], code: str, **params: Any) -> FieldError:
+    """A field error whose message comes from our table, in the language asked for."""
+    error = field_error(location, render(code, DEFAULT_LANGUAGE, params), code)
+    error._params = params
+    return error
+
+
 def invalid(field: str, message: str, code: str = "invalid") -> UnprocessableContent:
     """A 422 naming one body field, for rules checked in services rather than schemas."""
-    location: list[str | int] = ["body", *(int(p) if p.isdigit() else p for p in field.split("."))]
     return UnprocessableContent(
-        f"{field}: {message}", errors=[field_error(location, message, code)]
+        f"{field}: {message}", errors=[field_error(_body_location(field), message, code)]
     )
+
+
+def invalid_field(field: str, code: str, **params: Any) -> UnprocessableContent:
+    """A 422 naming one body field with a code of ours (its message in the caller's language)."""
+    error = coded_error(_body_location(field), code, **params)
+    return UnprocessableContent(f"{field}: {error.message}", errors=[error])
+
+
+def _body_location(field: str) -> list[str | int]:
+    return ["body", *(int(p) if p.isdigit() else p for p in field.split("."))]
+
+
+def validation_detail(errors: Sequence[FieldError], lang: str = DEFAULT_LANGUAGE) -> str:
+    """The `detail` of a 422: a sentence, then the first few fields and why."""
+    lead = {"es": "La solicitud no es válida."}.get(lang, "The request is not valid.")
+    return f"{lead} " + "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
 
 
 def problem_document(
@@ -164,80 +317,71 @@ def problem_document(
     return body
 
 
-def problem_response(
-    request: Request,
-    status: int,
-    detail: str,
-    *,
-    code: str | None = None,
-    errors: Sequence[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> JSONResponse:
-    body = problem_document(status, detail, request.url.path, code=code, errors=errors, extra=extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+def error_document(error: AppError, instance: str, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    errors = None if error.errors is None else [e.in_language(lang) for e in error.errors]
+    detail = error.detail
+    if errors is not None and lang != DEFAULT_LANGUAGE and isinstance(error, UnprocessableContent):
+        detail = validation_detail(errors, lang)
+    return problem_document(
+        error.status,
+        detail,
+        instance,
+        code=error.code,
+        title=error.title,
+        errors=errors,
+        extra=error.extra,
+    )
+
+
+def language(headers: Mapping[str, str]) -> str:
+    """The language of field error messages: Spanish if Accept-Language prefers it."""
+    return language_from_accept(headers.get("accept-language"))
+
+
+def problem_response(request: Request, error: AppError) -> JSONResponse:
+    body = error_document(error, request.url.path, language(request.headers))
+    return JSONResponse(
+        body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=error.headers
+    )
 
 
 async def send_problem(
-    send: Send,
-    status: int,
-    detail: str,
-    instance: str,
-    *,
-    code: str | None = None,
-    title: str | None = None,
-    errors: Sequence[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
+    send: Send, error: AppError, instance: str, lang: str = DEFAULT_LANGUAGE
 ) -> None:
     """Answer with a problem from pure ASGI middleware, where no Request/Response exists."""
-    document = problem_document(status, detail, instance, code=code, title=title, errors=errors)
-    body = json.dumps(document).encode()
+    body = json.dumps(error_document(error, instance, lang)).encode()
     raw = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
+    raw += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
 
-def _validation_message(error: dict[str, Any]) -> str:
-    message = str(error.get("msg", "Invalid value."))
-    # pydantic prefixes messages from custom validators with "Value error, ".
-    return message.removeprefix("Value error, ")
+def _request_field_error(error: dict[str, Any]) -> FieldError:
+    location = [part for part in error.get("loc", ()) if isinstance(part, str | int)] or ["body"]
+    code, params = from_pydantic(error)
+    return coded_error(location, code, **params)
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return problem_response(
-        request,
-        exc.status,
-        exc.detail,
-        code=exc.code,
-        errors=exc.errors,
-        headers=exc.headers,
-        extra=exc.extra,
-    )
+    return problem_response(request, exc)
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        field_error(
-            [part for part in error.get("loc", ()) if isinstance(part, str | int)] or ["body"],
-            _validation_message(error),
-            str(error.get("type", "invalid")),
-        )
-        for error in exc.errors()
-    ]
-    summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
-    return problem_response(
-        request,
-        422,
-        f"The request is not valid. {summary}",
-        code="validation-error",
-        errors=errors,
-    )
+    errors = [_request_field_error(error) for error in exc.errors()]
+    return problem_response(request, UnprocessableContent(validation_detail(errors), errors=errors))
+
+
+# The framework's own errors (unknown path, wrong method), as our classes.
+_FRAMEWORK_ERRORS: dict[int, type[AppError]] = {
+    400: BadRequest,
+    404: NotFound,
+    405: MethodNotAllowed,
+}
 
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
@@ -248,15 +392,19 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}."
     headers = dict(exc.headers) if exc.headers else None
-    return problem_response(request, exc.status_code, detail, headers=headers)
+    error_class = _FRAMEWORK_ERRORS.get(exc.status_code)
+    if error_class is None:  # a status we never raise ourselves: named after its phrase
+        body = problem_document(exc.status_code, detail, request.url.path)
+        return JSONResponse(
+            body, status_code=exc.status_code, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+        )
+    return problem_response(request, error_class(detail, headers=headers))
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # Log the exception type and where, never the request body (it may hold personal data).
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(
-        request, 500, "An unexpected error occurred. It has been logged.", code="internal-error"
-    )
+    return problem_response(request, InternalError())
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -266,45 +414,46 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unhandled)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the error statuses an operation can return."""
-    examples = {
-        400: "The request could not be understood.",
-        401: "An API key is required: send `Authorization: Bearer <key>`.",
-        403: "This API key lacks the scope `petitions:write`.",
-        404: "No fact with id 'no-such-fact'.",
-        409: "The resource was changed by someone else.",
-        413: "The request body is larger than 65536 bytes.",
-        422: "The request is not valid. email: value is not a valid email address",
-        429: "Too many requests; retry after 30 seconds.",
-        503: "The database is not reachable.",
+# --- documentation ----------------------------------------------------------------------------
+
+EXAMPLE_INSTANCE = "/v1/..."  # api.openapi puts each operation's own path here
+
+
+def problem_responses(*raised: type[AppError] | AppError) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the errors an operation raises, from the error classes
+    themselves: each status's description from the classes' docstrings, an example per class
+    (or per instance given, for a detail of this operation's own), the headers they send."""
+    by_status: dict[int, list[AppError]] = {}
+    for item in raised:
+        error = item if isinstance(item, AppError) else item()
+        by_status.setdefault(error.status, []).append(error)
+    return {status: documented(group) for status, group in sorted(by_status.items())}
+
+
+def documented(errors: Sequence[AppError]) -> dict[str, Any]:
+    """One OpenAPI response for errors of one status."""
+    examples: dict[str, Any] = {}
+    descriptions: list[str] = []
+    headers: list[str] = []
+    for error in errors:
+        name = type(error).__name__
+        if name in examples:
+            name += str(len(examples) + 1)
+        description = " ".join((type(error).__doc__ or error.title).split())
+        examples[name] = {
+            "summary": description.split(":")[0].split(".")[0],
+            "value": error_document(error, EXAMPLE_INSTANCE),
+        }
+        if description not in descriptions:
+            descriptions.append(description)
+        headers += [h for h in error.headers_sent if h not in headers]
+    response: dict[str, Any] = {
+        "model": Problem,
+        "description": " Or: ".join(descriptions),
+        # Written as application/json here; api.openapi moves every error response to
+        # application/problem+json, where FastAPI cannot put a model's schema itself.
+        "content": {"application/json": {"examples": examples}},
     }
-    responses: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        phrase = HTTPStatus(status).phrase
-        example: dict[str, Any] = {
-            "type": PROBLEM_TYPE_PREFIX + phrase.lower().replace(" ", "-"),
-            "title": phrase,
-            "status": status,
-            "detail": examples.get(status, phrase),
-            "instance": "/v1/...",
-        }
-        if status == 422:
-            example["type"] = PROBLEM_TYPE_PREFIX + "validation-error"
-            example["errors"] = [
-                {
-                    "field": "email",
-                    "location": ["body", "email"],
-                    "pointer": "/email",
-                    "code": "value_error",
-                    "message": "value is not a valid email address",
-                }
-            ]
-        responses[status] = {
-            "model": Problem,
-            "description": phrase,
-            # Written as application/json here; api.openapi moves every error response to
-            # application/problem+json, where FastAPI cannot put a model's schema itself.
-            "content": {"application/json": {"example": example}},
-        }
-    return responses
+    if headers:
+        response["headers"] = {name: {"$ref": f"#/components/headers/{name}"} for name in headers}
+    return response

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import DatabaseDep
-from api.errors import ServiceUnavailable, problem_responses
+from api.errors import DatabaseUnavailable, problem_responses
 
 router = APIRouter(tags=["health"])
 
@@ -34,14 +34,12 @@ def healthz() -> Health:
     summary="Readiness",
     description="Answers 200 when the database answers a query; 503 problem+json if not.",
     response_model=Health,
-    responses=problem_responses(503),
+    responses=problem_responses(DatabaseUnavailable),
 )
 def readyz(database: DatabaseDep) -> Health:
     try:
         with database.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        raise ServiceUnavailable(
-            "The database is not reachable.", headers={"Retry-After": "5"}
-        ) from exc
+        raise DatabaseUnavailable(headers={"Retry-After": "5"}) from exc
     return Health()

@@ -15,7 +15,7 @@ import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import send_problem
+from api.errors import PayloadTooLarge, send_problem
 
 access_logger = logging.getLogger("api.access")
 
@@ -61,15 +61,11 @@ class BodySizeLimitMiddleware:
                 await self._reject(scope, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        await send_problem(
-            send,
-            413,
+        error = PayloadTooLarge(
             f"The request body is larger than {self.max_bytes} bytes.",
-            scope["path"],
-            code="payload-too-large",
-            title="Payload Too Large",
             headers={"connection": "close"},
         )
+        await send_problem(send, error, scope["path"])
 
 
 class _BodyTooLarge(Exception):

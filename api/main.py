@@ -31,7 +31,7 @@ from api.http import (
 )
 from api.incident.router import router as incident_router
 from api.mail.worker import MailWorker, backend_for
-from api.openapi import API_DESCRIPTION, TAGS, install_openapi
+from api.openapi import API_DESCRIPTION, TAGS, install_openapi, operation_id
 from api.petitions.models import CountPublic, PetitionStats
 from api.petitions.router import router as petitions_router
 from api.petitions.validation import zip_place
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         docs_url=None,  # served by api.docs with local assets
         redoc_url=None,
     )
@@ -104,7 +105,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Content-Type", "Idempotency-Key", "Authorization", "If-None-Match"],
-        expose_headers=["ETag", "Retry-After", "RateLimit", "RateLimit-Policy", "Location"],
+        expose_headers=[
+            "ETag",
+            "Retry-After",
+            "RateLimit",
+            "RateLimit-Policy",
+            "Location",
+            "Idempotent-Replayed",
+        ],
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)

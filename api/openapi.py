@@ -1,15 +1,46 @@
-"""OpenAPI document post-processing: one error schema, problem+json everywhere."""
+"""The OpenAPI document: what FastAPI derives from the routes, completed from the code itself.
+
+Error responses come from the error classes each route declares (api.errors), plus those every
+operation of a kind can meet (500 anywhere; 409, 413 and 422 where a body or a key is sent);
+response headers from the dependencies and middleware that send them; operation ids are
+camelCase names of the endpoint functions, so generated clients read well.
+"""
 
 from __future__ import annotations
 
+import copy
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from pydantic import BaseModel
 
-from api.errors import PROBLEM_MEDIA_TYPE
+from api.errors import (
+    EXAMPLE_INSTANCE,
+    PROBLEM_MEDIA_TYPE,
+    AppError,
+    BadRequest,
+    FieldError,
+    Forbidden,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InternalError,
+    PayloadTooLarge,
+    UnprocessableContent,
+    app_error_classes,
+    coded_error,
+    documented,
+    validation_detail,
+)
+from api.incident.models import CslItem
+from api.pagination import page_name
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+SEEDED_PETITION = "florida-minimum-arrest-age-12"
 
 API_DESCRIPTION = """
 The backend of the campaign for a **minimum arrest age of 12** in Florida, after the
@@ -21,13 +52,50 @@ September 2019 arrest of six-year-old Kaia Rolle at her Orlando school.
 * **Petition** (`/v1/petitions`): sign, confirm by email, withdraw; live counts and stats.
 
 **Errors** are always [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457)
-`application/problem+json` documents (see the `Problem` schema). A 422 lists each invalid
-field in `errors`, with its `field` name, `location`, JSON `pointer` and a `message` that can be
-shown next to the field.
+`application/problem+json` documents (see the `Problem` schema); switch on `type`, which is
+stable. Each operation lists the errors it can answer, with an example of each. A 422 lists
+**every** invalid field at once in `errors`, each with its `field` name, `location`, JSON
+`pointer`, a stable `code` (`required`, `too_long`, `invalid_email`, `disposable_email`,
+`unknown_postal_code`, ...: see `FieldError`) and a `message` to show next to the field, in
+Spanish when the request sends `Accept-Language: es`.
 
 **Caching**: public reads carry `ETag` and `Cache-Control`; send `If-None-Match` to get `304`.
 
-**Lists** are paginated by cursor: pass the `next` value of one page as `cursor` to get the next.
+**Lists** are paginated by cursor: pass the `next_cursor` of one page as `cursor` to get the
+next (or follow `next`).
+
+**Retries**: every `POST` takes an `Idempotency-Key` header (a fresh UUID per action). A retry
+with the same key and body replays the first answer (`Idempotent-Replayed: true`) instead of
+acting twice. A `429` or `503` carries `Retry-After` (seconds).
+
+## CORS
+
+A page on another origin may call the API from the browser only if its origin (scheme, host
+and port, e.g. `https://campaign.example.org`) is listed in the server's `CORS_ORIGINS`
+setting (comma-separated); ask the operators to add yours. Preflights allow `GET`, `POST`,
+`PATCH`, `DELETE` with the headers `Content-Type`, `Idempotency-Key`, `Authorization` and
+`If-None-Match`, and are cached for 10 minutes. Scripts can read the response headers `ETag`,
+`Retry-After`, `RateLimit`, `RateLimit-Policy`, `Location` and `Idempotent-Replayed`.
+
+## How to build a frontend
+
+1. Read the petition: `GET /v1/petitions/florida-minimum-arrest-age-12` (`getPetition`), and
+   show `verified_count` of `goal`. For a live count open an `EventSource` on
+   `/v1/petitions/{slug}/events`, or poll `getPetitionCount` every 10 seconds or more.
+2. Sign: `POST /v1/petitions/{slug}/signatures` (`signPetition`) with the `SignatureCreate`
+   body and a fresh `Idempotency-Key` per attempt, kept for its retries. Send
+   `Accept-Language` in the page's language. A `202` means "check your email": the signature
+   counts once the emailed link is followed (the link opens this service's `/confirm` page).
+3. On `422`, show each `errors[].message` next to the input named by `errors[].field` (all
+   fields come at once). On `429`/`503`, wait `Retry-After` seconds; on `409` (same key still
+   in progress), retry the same request with the same key after `Retry-After`.
+4. Show the facts behind the petition from `/v1/facts` and `/v1/sources`; quote them
+   verbatim with their sources.
+
+Types for TypeScript: `npx openapi-typescript <base>/openapi.json -o api.ts
+--default-non-nullable false` (so request fields with defaults stay optional; answers mark
+every field always present as required). Python models: `datamodel-codegen --input
+openapi.json --input-file-type openapi --output-model-type pydantic_v2.BaseModel`.
 """
 
 TAGS = [
@@ -46,6 +114,91 @@ TAGS = [
     },
 ]
 
+RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {
+        "description": "A strong validator of this representation; send it back in "
+        "`If-None-Match` to get `304 Not Modified` while it has not changed.",
+        "schema": {"type": "string", "examples": ['"9b2cf5a1e0d34c7f8a6b1d2e3f4a5b6c"']},
+    },
+    "Cache-Control": {
+        "description": "How long this answer may be reused.",
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": "The limit nearest to running out (IETF draft "
+        "`httpapi-ratelimit-headers`): its policy name, the requests `r` left, and the "
+        "seconds `t` until it resets.",
+        "schema": {"type": "string", "examples": ['"burst";r=4;t=60']},
+    },
+    "RateLimit-Policy": {
+        "description": "Every limit applied to this operation: name, quota `q`, window `w` "
+        "in seconds.",
+        "schema": {"type": "string", "examples": ['"burst";q=5;w=60, "sustained";q=20;w=3600']},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 0, "examples": [30]},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this answer is the stored answer to an earlier request "
+        "with the same `Idempotency-Key`; absent otherwise.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Location": {
+        "description": "The path of the resource just created.",
+        "schema": {"type": "string"},
+    },
+    "Allow": {"description": "The methods this path takes.", "schema": {"type": "string"}},
+    "WWW-Authenticate": {
+        "description": "The `Bearer` challenge (RFC 6750), with `error` when a key was sent.",
+        "schema": {"type": "string"},
+    },
+}
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Make a retry safe: a repeat with the same key and body within 24 hours "
+    "replays the first answer (with `Idempotent-Replayed: true`) instead of acting twice. The "
+    "same key with a different body is a 422; while the first is still being processed, a "
+    "409 with `Retry-After`. Generate a fresh random value (e.g. `crypto.randomUUID()`) per "
+    "action and keep it for that action's retries; when trying operations here, leave it "
+    "empty or type a new one each time.",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+}
+
+# Endpoint functions whose names would make poor operation ids.
+OPERATION_IDS = {
+    "read_count": "getPetitionCount",
+    "read_stats": "getPetitionStats",
+    "recent_signatures": "listRecentSignatures",
+    "sign": "signPetition",
+    "confirm": "confirmSignature",
+    "withdraw": "withdrawSignature",
+    "request_access": "requestSignatureAccess",
+    "my_signatures": "listMySignatures",
+    "withdraw_mine": "withdrawMySignature",
+    "petition_events": "streamPetitionCount",
+    "read_timeline": "getTimeline",
+    "healthz": "getLiveness",
+    "readyz": "getReadiness",
+}
+
+
+def operation_id(route: APIRoute | RouteContext) -> str:
+    """`read_petition` -> `getPetition`; admin operations get an `admin` prefix, so staff and
+    public operations of one name stay apart (`listPetitions`, `adminListPetitions`)."""
+    function_name = route.name or ""
+    name = OPERATION_IDS.get(function_name, function_name)
+    if "_" in name:
+        verb, _, rest = name.partition("_")
+        verb = {"read": "get"}.get(verb, verb)
+        name = verb + "".join(part.capitalize() for part in rest.split("_"))
+    if (route.path_format or "").startswith("/v1/admin/"):
+        name = "admin" + name[0].upper() + name[1:]
+    return name
+
 
 def install_openapi(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
@@ -57,57 +210,245 @@ def install_openapi(app: FastAPI) -> None:
             description=app.description,
             routes=app.routes,
             tags=app.openapi_tags,
+            separate_input_output_schemas=app.separate_input_output_schemas,
         )
-        _problem_json_everywhere(schema)
+        # Each route as the app serves it, with the dependencies of the routers it is in.
+        routes = {
+            operation_id(context): context
+            for context in iter_route_contexts(app.routes)
+            if isinstance(context.original_route, APIRoute)
+        }
+        complete(schema, routes)
         app.openapi_schema = schema
         return schema
 
     app.openapi = build  # type: ignore[method-assign]
 
 
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "Make a retry safe: a repeat with the same key and body within 24 hours "
-    "replays the first answer (with `Idempotent-Replayed: true`) instead of acting twice. The "
-    "same key with a different body is a 422; while the first is still being processed, a "
-    "409 with `Retry-After`. Use a fresh random value (e.g. a UUID) per action.",
-    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
-    "example": "6f1c2c4e-4d0b-4a53-9c1e-0d6d2f3b7a10",
-}
-
-
-def _problem_json_everywhere(schema: dict[str, Any]) -> None:
-    """Every 4xx/5xx answers application/problem+json with the Problem schema."""
-    for path_item in schema.get("paths", {}).values():
-        for method, operation in path_item.items():
-            if not isinstance(operation, dict) or "responses" not in operation:
-                continue
-            responses: dict[str, Any] = operation["responses"]
-            if method == "post":
-                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
-                responses.setdefault(
-                    "409", {"description": "A request with this Idempotency-Key is in progress."}
-                )
-                responses.setdefault("422", {"description": "Invalid Idempotency-Key or body."})
-            responses.setdefault(
-                "500", {"description": "Internal Server Error (problem+json, logged server-side)"}
-            )
-            if "requestBody" in operation:
-                responses.setdefault("400", {"description": "The body is not valid JSON."})
-                responses.setdefault(
-                    "413", {"description": "The body is larger than MAX_BODY_BYTES."}
-                )
-            for status, response in responses.items():
-                if not (status.startswith(("4", "5")) or status == "default"):
-                    continue
-                content = response.get("content", {})
-                example = content.get("application/json", {}).get("example")
-                entry: dict[str, Any] = {"schema": PROBLEM_REF}
-                if example is not None:
-                    entry["example"] = example
-                response["content"] = {PROBLEM_MEDIA_TYPE: entry}
-    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+def complete(schema: dict[str, Any], routes: dict[str, RouteContext]) -> None:
+    components = schema.setdefault("components", {})
+    components["headers"] = RESPONSE_HEADERS
+    for path, method, operation in _operations(schema):
+        route = routes.get(operation.get("operationId", ""))
+        _prefill_parameters(operation)
+        _document_success_headers(method, operation, route)
+        _document_common_problems(schema, path, method, operation)
+        _forbidden_names_the_scopes(operation)
+        _problem_json(operation, path)
+        operation["responses"] = dict(sorted(operation["responses"].items()))
+    schemas = components.setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    _list_problem_types(schemas)
+    _name_pages(schema)
+    _add_models(schemas, CslItem)
+
+
+def _add_models(schemas: dict[str, Any], *models: type[BaseModel]) -> None:
+    """Schemas only named in hand-written responses (e.g. a second media type)."""
+    for model in models:
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(model_schema.pop("$defs", {}))
+        schemas[model.__name__] = model_schema
+
+
+def _name_pages(schema: dict[str, Any]) -> None:
+    """`Page_FactPublic_` (the validation library's name for `Page[FactPublic]`) -> `FactPage`."""
+    schemas = schema["components"]["schemas"]
+    renamed = {
+        old: page_name(match.group(1))
+        for old in list(schemas)
+        if (match := re.fullmatch(r"Page_(\w+)_", old))
+    }
+    for old, new in renamed.items():
+        schemas[new] = schemas.pop(old)
+    prefix = "#/components/schemas/"
+    refs = {prefix + old: prefix + new for old, new in renamed.items()}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("$ref") in refs:
+                node["$ref"] = refs[node["$ref"]]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+
+
+def _operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                yield path, method, operation
+
+
+def _prefill_parameters(operation: dict[str, Any]) -> None:
+    """ "Try it out" fills a parameter from its `example`; FastAPI puts examples in the schema."""
+    for parameter in operation.get("parameters", []):
+        examples = parameter.get("schema", {}).get("examples")
+        if examples and "example" not in parameter:
+            parameter["example"] = examples[0]
+
+
+def _dependency_calls(dependant: Dependant) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _dependency_calls(dependency)
+
+
+def _document_success_headers(
+    method: str, operation: dict[str, Any], route: RouteContext | None
+) -> None:
+    headers: dict[str, Any] = {}
+    calls = list(_dependency_calls(route.dependant)) if route is not None else []
+    cache_control = next((c.cache_control for c in calls if hasattr(c, "cache_control")), None)
+    if cache_control is not None:
+        headers["Cache-Control"] = {
+            **RESPONSE_HEADERS["Cache-Control"],
+            "schema": {"type": "string", "const": cache_control},
+        }
+    if any(hasattr(call, "rate_limited_action") for call in calls):
+        headers["RateLimit"] = {"$ref": "#/components/headers/RateLimit"}
+        headers["RateLimit-Policy"] = {"$ref": "#/components/headers/RateLimit-Policy"}
+    if method == "post":
+        headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/Idempotent-Replayed"}
+    for status, response in operation["responses"].items():
+        if not status.startswith("2"):
+            continue
+        extra = dict(headers)
+        content = response.get("content", {})
+        if method == "get" and status == "200" and "text/event-stream" not in content:
+            extra["ETag"] = {"$ref": "#/components/headers/ETag"}
+        if status == "201":
+            extra["Location"] = {"$ref": "#/components/headers/Location"}
+        if extra:
+            response.setdefault("headers", {}).update(extra)
+    success = operation["responses"].get("200", {})
+    if method == "get" and success and "text/event-stream" not in success.get("content", {}):
+        operation["responses"]["304"] = {
+            "description": "Not Modified: the `If-None-Match` sent names the current "
+            "representation; keep using yours.",
+            "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+        }
+
+
+def _document_common_problems(
+    schema: dict[str, Any], path: str, method: str, operation: dict[str, Any]
+) -> None:
+    """The problems an operation meets because of its kind, not its rules."""
+    responses: dict[str, Any] = operation["responses"]
+    raised: list[type[AppError] | AppError] = [InternalError]
+    if method == "post":
+        operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+        raised += [IdempotencyInProgress, IdempotencyKeyReused]
+    if "requestBody" in operation:
+        # Bytes that are not UTF-8 JSON text are refused by the framework before validation.
+        raised += [BadRequest("There was an error parsing the body"), PayloadTooLarge]
+    if "422" in responses:
+        raised.append(_validation_example(schema, operation))
+    for error in raised:
+        instance = error() if isinstance(error, type) else error
+        _merge(responses, str(instance.status), documented([instance]))
+
+
+def _forbidden_names_the_scopes(operation: dict[str, Any]) -> None:
+    """A 403 names the scopes of this operation, as api.admin.auth words it."""
+    scopes = [
+        scope for entry in operation.get("security", []) for s in entry.values() for scope in s
+    ]
+    if "403" not in operation["responses"] or not scopes:
+        return
+    error = Forbidden(
+        f"This API key lacks the scope `{scopes[0]}`.", extra={"required_scopes": scopes}
+    )
+    response = documented([error])
+    response.pop("model")  # FastAPI's key, not OpenAPI's
+    operation["responses"]["403"] = response
+
+
+def _merge(responses: dict[str, Any], status: str, addition: dict[str, Any]) -> None:
+    """Add one error's documentation to the response of its status, keeping what is there."""
+    response = responses.get(status)
+    if response is None or "examples" not in response.get("content", {}).get(
+        "application/json", {}
+    ):
+        # Only FastAPI's own (the 422 it adds by itself): ours replaces it.
+        addition = copy.deepcopy(addition)
+        addition.pop("model", None)
+        responses[status] = addition
+        return
+    examples = response["content"]["application/json"]["examples"]
+    new_examples = addition["content"]["application/json"]["examples"]
+    for name, example in new_examples.items():
+        examples[name if name not in examples else f"{name}{len(examples) + 1}"] = example
+    if addition["description"] not in response["description"]:
+        response["description"] += " Or: " + addition["description"]
+    if "headers" in addition:
+        response.setdefault("headers", {}).update(addition["headers"])
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _validation_example(schema: dict[str, Any], operation: dict[str, Any]) -> AppError:
+    """A 422 this operation really answers: the body sent empty (every required field named),
+    or else its first constrained parameter given a value past its limit."""
+    errors: list[FieldError] = []
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if body is not None:
+        body_schema = _resolve(schema, body.get("schema", {}))
+        required = body_schema.get("required", [])
+        errors = [coded_error(["body", name], "required") for name in required]
+        if not errors:
+            errors = [coded_error(["body"], "wrong_type", expected="object")]
+    for parameter in operation.get("parameters", []):
+        if errors:
+            break
+        where = [parameter["in"], parameter["name"]]
+        constraints = parameter.get("schema", {})
+        if "maxLength" in constraints:
+            errors = [coded_error(where, "too_long", max_length=constraints["maxLength"])]
+        elif "maximum" in constraints:
+            errors = [coded_error(where, "too_large", limit=constraints["maximum"])]
+    if not errors:
+        errors = [coded_error(["query", "limit"], "too_small", limit=1)]
+    return UnprocessableContent(validation_detail(errors), errors=errors)
+
+
+def _example_path(path: str, operation: dict[str, Any], *, found: bool) -> str:
+    """The path with its parameters' examples, or made-up values where nothing is found."""
+    values = {p["name"]: p.get("example") for p in operation.get("parameters", [])}
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return str((found and values.get(name)) or ("no-such-" + name.split("_")[0]))
+
+    return re.sub(r"\{([^}]+)\}", value, path)
+
+
+def _problem_json(operation: dict[str, Any], path: str) -> None:
+    """Every 4xx/5xx answers application/problem+json with the Problem schema."""
+    for status, response in operation["responses"].items():
+        if not status.startswith(("4", "5")):
+            continue
+        instance = _example_path(path, operation, found=status != "404")
+        documented_content = response.get("content", {}).get("application/json", {})
+        entry: dict[str, Any] = {"schema": PROBLEM_REF}
+        if "examples" in documented_content:
+            entry["examples"] = documented_content["examples"]
+            for example in entry["examples"].values():
+                if example["value"].get("instance") == EXAMPLE_INSTANCE:
+                    example["value"]["instance"] = instance
+        response["content"] = {PROBLEM_MEDIA_TYPE: entry}
+
+
+def _list_problem_types(schemas: dict[str, Any]) -> None:
+    types = sorted({cls.type_uri() for cls in app_error_classes()})
+    problem_type = schemas["Problem"]["properties"]["type"]
+    problem_type["description"] += " One of: " + ", ".join(f"`{t}`" for t in types) + "."

@@ -21,7 +21,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.errors import UnprocessableContent, field_error
+from api.errors import UnprocessableContent, coded_error
 
 T = TypeVar("T")
 Row = TypeVar("Row")
@@ -32,10 +32,20 @@ DEFAULT_LIMIT = 20
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        """`Page[FactPublic]` is `FactPage` (api.openapi names its schema so too)."""
+        return page_name(params[0].__name__)
+
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page."
     )
     next: str | None = Field(description="The next page's URL (path and query); null at the end.")
+
+
+def page_name(item_name: str) -> str:
+    return item_name.removesuffix("Public") + "Page"
 
 
 class PageParams(BaseModel):
@@ -82,7 +92,7 @@ def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise UnprocessableContent(
             "cursor: not a cursor this API issued; start again without it.",
-            errors=[field_error(["query", "cursor"], "Not a valid cursor.", "invalid_cursor")],
+            errors=[coded_error(["query", "cursor"], "invalid_cursor")],
         ) from exc
 
 

@@ -59,5 +59,6 @@ def rate_limit(action: str) -> Any:
             )
         response.headers.update(headers)
 
+    check.rate_limited_action = action  # type: ignore[attr-defined]  # documented by api.openapi
     checker: Callable[..., Awaitable[None]] = check
     return Depends(checker)

@@ -22,7 +22,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.abuse.models import IdempotencyRecord
 from api.config import Settings
 from api.db import Database, utcnow
-from api.errors import FieldError, field_error, send_problem
+from api.errors import (
+    FieldError,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    UnprocessableContent,
+    coded_error,
+    language,
+    send_problem,
+)
 from api.security import keyed_hash
 
 HEADER = "idempotency-key"
@@ -47,14 +55,11 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not _KEY.match(key):
-            await send_problem(
-                send,
-                422,
+            error = UnprocessableContent(
                 "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-                scope["path"],
-                code="validation-error",
-                errors=[_header_error("Must be 1 to 255 visible ASCII characters.")],
+                errors=[_header_error("invalid_idempotency_key")],
             )
+            await send_problem(send, error, scope["path"], language(headers))
             return
 
         body = await _read_body(receive)
@@ -71,23 +76,12 @@ class IdempotencyMiddleware:
             await _replay(send, record)
             return
         if outcome == "mismatch":
-            await send_problem(
-                send,
-                422,
-                "This Idempotency-Key was already used with a different request.",
-                scope["path"],
-                code="validation-error",
-                errors=[_header_error("Already used with a different request body.")],
-            )
+            error = IdempotencyKeyReused(errors=[_header_error("idempotency_key_reused")])
+            await send_problem(send, error, scope["path"], language(headers))
             return
         if outcome == "in_progress":
             await send_problem(
-                send,
-                409,
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
-                scope["path"],
-                code="conflict",
-                headers={"Retry-After": "1"},
+                send, IdempotencyInProgress(headers={"Retry-After": "1"}), scope["path"]
             )
             return
 
@@ -192,5 +186,5 @@ async def _replay(send: Send, record: IdempotencyRecord) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _header_error(message: str) -> FieldError:
-    return field_error(["header", "Idempotency-Key"], message, "invalid_idempotency_key")
+def _header_error(code: str) -> FieldError:
+    return coded_error(["header", "Idempotency-Key"], code)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 from sqlmodel import Session, col, select
 
 from api.abuse.client import in_networks
 from api.abuse.models import ALL_PETITIONS, BlockedEmailDomain, BlockedIpRange, SigningPause
 from api.cache import TtlCache
-from api.errors import Forbidden, ServiceUnavailable, invalid
+from api.errors import BlockedNetwork, SigningPaused, invalid_field
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ def check_signing_paused(session: Session, slug: str) -> None:
         .order_by(col(SigningPause.retry_after_seconds).desc())
     ).first()
     if pause is not None:
-        raise ServiceUnavailable(
+        raise SigningPaused(
             "Signing is paused for now; please try again later.",
             headers={"Retry-After": str(pause.retry_after_seconds)},
         )
@@ -54,14 +53,14 @@ def check_signing_paused(session: Session, slug: str) -> None:
 def check_signer(session: Session, email: str, client_ip: str | None) -> None:
     lists = block_lists(session)
     if in_networks(client_ip, lists.ip_ranges):
-        raise Forbidden("Signing from this network is blocked. Contact the campaign if in error.")
-    domain = email.rpartition("@")[2].casefold()
-    if domain in DISPOSABLE_DOMAINS or _blocked_domain(domain, lists.email_domains):
-        raise invalid(
-            "email",
-            "Addresses from this provider are not accepted; please use your usual email.",
-            "email_domain_blocked",
+        raise BlockedNetwork(
+            "Signing from this network is blocked. Contact the campaign if in error."
         )
+    domain = email.rpartition("@")[2].casefold()
+    # Disposable providers are refused with the other field checks (api.petitions.validation);
+    # this is the list staff keep, read from the database.
+    if _blocked_domain(domain, lists.email_domains):
+        raise invalid_field("email", "email_domain_blocked")
 
 
 def _blocked_domain(domain: str, blocked: frozenset[str]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, model_validator
 from pydantic import Field as PydanticField
@@ -420,16 +420,17 @@ class AuditEntryPublic(BaseModel):
     after: dict[str, Any] | None = PydanticField(description="The target after; null if gone.")
 
 
-AuditTargetType = Literal[
-    "petition",
-    "signing",
-    "source",
-    "fact",
-    "citation",
-    "discrepancy",
-    "signature",
-    "signatures",
-    "blocked_email_domain",
-    "blocked_ip_range",
-    "api_key",
-]
+class AuditTargetType(StrEnum):
+    """What kind of thing an audit entry is about."""
+
+    petition = "petition"
+    signing = "signing"
+    source = "source"
+    fact = "fact"
+    citation = "citation"
+    discrepancy = "discrepancy"
+    signature = "signature"
+    signatures = "signatures"
+    blocked_email_domain = "blocked_email_domain"
+    blocked_ip_range = "blocked_ip_range"
+    api_key = "api_key"

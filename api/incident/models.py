@@ -158,6 +158,43 @@ class CitationPublic(BaseModel):
 
 
 class FactPublic(BaseModel):
+    # From the seeded fact base: the statement and quotes as stored there.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "kaia-age-six",
+                    "topic": "people",
+                    "statement": "Kaia Rolle was six years old at the time of her arrest.",
+                    "occurred": None,
+                    "status": "corroborated",
+                    "citations": [
+                        {
+                            "source_id": "article-cable-ties-tweet",
+                            "quote": "School employees tell him that Kaia is six.",
+                            "start": 1936,
+                            "end": 1979,
+                        },
+                        {
+                            "source_id": "article-please-let-me-go",
+                            "quote": "The officer with Kaia then tells the 6-year-old",
+                            "start": 980,
+                            "end": 1027,
+                        },
+                        {
+                            "source_id": "article-zip-ties-grandmother",
+                            "quote": "Police Officer Dennis Turner leads six-year-old Kaia Rolle "
+                            "away after her arrest",
+                            "start": 484,
+                            "end": 564,
+                        },
+                    ],
+                    "discrepancy_ids": [],
+                }
+            ]
+        }
+    )
+
     id: str = PydanticField(description="Stable slug.", examples=["officer-fired"])
     topic: str = PydanticField(examples=["firing"])
     statement: str = PydanticField(description="The fact, neutrally, in the campaign's words.")
@@ -174,6 +211,25 @@ class FactPublic(BaseModel):
 
 
 class SourcePublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "article-please-let-me-go",
+                    "title": "Video Shows Florida Police Officer Arrest Crying 6-Year-Old Girl "
+                    "For Having School Tantrum: 'Please Let Me Go'",
+                    "publisher": None,
+                    "published": None,
+                    "kind": "news_article",
+                    "language": "en",
+                    "content_sha256": "e384c0994d158def26d5b8d698ac93b1"
+                    "9e1c81de07f02d5392afe760f729e27c",
+                    "fact_count": 50,
+                }
+            ]
+        }
+    )
+
     id: str = PydanticField(examples=["article-herald"])
     title: str | None = PydanticField(description="Headline, or null where the text has none.")
     label: str | None = PydanticField(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import PUBLIC_CACHE, PUBLIC_CACHE_VALUE, ReadSession
-from api.errors import problem_responses
+from api.errors import NotFound, problem_responses
 from api.incident import service
 from api.incident.models import (
     SLUG_MAX,
@@ -24,10 +24,39 @@ from api.pagination import Page, PageParams, page_of, page_params
 from api.types import IsoDate
 
 CSL_MEDIA_TYPE = "application/vnd.citationstyles.csl+json"
+CSL_ITEM_REF = {"$ref": "#/components/schemas/CslItem"}  # api.openapi adds the schema
+CSL_EXAMPLE = {
+    "id": "article-please-let-me-go",
+    "type": "article-newspaper",
+    "language": "en",
+}
+
+
+def _csl_response(content: object, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        content,
+        media_type=CSL_MEDIA_TYPE,
+        headers={"Vary": "Accept", "Cache-Control": PUBLIC_CACHE_VALUE, **(headers or {})},
+    )
+
+
+def _wants_csl(request: Request) -> bool:
+    return CSL_MEDIA_TYPE in request.headers.get("accept", "")
+
 
 router = APIRouter(prefix="/v1", dependencies=[PUBLIC_CACHE])
 
-SlugPath = Annotated[str, Path(max_length=SLUG_MAX, description="The resource's stable slug.")]
+FactIdPath = Annotated[
+    str, Path(max_length=SLUG_MAX, description="The fact's stable id.", examples=["kaia-age-six"])
+]
+SourceIdPath = Annotated[
+    str,
+    Path(
+        max_length=SLUG_MAX,
+        description="The source's stable id.",
+        examples=["article-please-let-me-go"],
+    ),
+]
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
@@ -40,7 +69,9 @@ Paging = Annotated[PageParams, Depends(page_params)]
     "at the facts that support it, counts of facts, sources and discrepancies, and links to "
     "them.",
     response_model=IncidentPublic,
-    responses=problem_responses(404),
+    responses=problem_responses(
+        NotFound("The incident has not been loaded yet; run `advocacy seed`.")
+    ),
 )
 def read_incident(session: ReadSession) -> IncidentPublic:
     return service.get_incident(session)
@@ -55,7 +86,6 @@ def read_incident(session: ReadSession) -> IncidentPublic:
     "case-insensitively. `occurred_from`/`occurred_to` match facts whose date, at its "
     "precision, overlaps the range (a fact dated September 2019 matches 2019-09-15).",
     response_model=Page[FactPublic],
-    responses=problem_responses(422),
 )
 def list_facts(
     request: Request,
@@ -81,9 +111,9 @@ def list_facts(
     summary="One fact",
     description="A fact with its status, date, and a quote from every source that states it.",
     response_model=FactPublic,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(NotFound("No fact with id 'no-such-fact'.")),
 )
-def read_fact(fact_id: SlugPath, session: ReadSession) -> FactPublic:
+def read_fact(fact_id: FactIdPath, session: ReadSession) -> FactPublic:
     return service.get_fact(session, fact_id)
 
 
@@ -92,13 +122,40 @@ def read_fact(fact_id: SlugPath, session: ReadSession) -> FactPublic:
     tags=["sources"],
     summary="List sources",
     description="The documents facts are drawn from. Metadata the text does not state "
-    "(publisher, date) is null rather than guessed.",
+    "(publisher, date) is null rather than guessed. Send `Accept: "
+    "application/vnd.citationstyles.csl+json` to get the page as a CSL-JSON array for "
+    'reference managers; the next page\'s URL is then in the `Link` header (`rel="next"`).',
     response_model=Page[SourcePublic],
-    responses=problem_responses(422),
+    responses={
+        200: {
+            "content": {
+                CSL_MEDIA_TYPE: {
+                    "schema": {"type": "array", "items": CSL_ITEM_REF},
+                    "example": [CSL_EXAMPLE],
+                }
+            },
+            "headers": {
+                "Link": {
+                    "description": 'With CSL-JSON only: `<URL>; rel="next"` while there is '
+                    "a next page.",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    },
 )
-def list_sources(request: Request, session: ReadSession, paging: Paging) -> Page[SourcePublic]:
+def list_sources(
+    request: Request, session: ReadSession, paging: Paging
+) -> Page[SourcePublic] | JSONResponse:
     items, cursor = service.list_sources(session, paging)
-    return page_of(request, items, cursor)
+    page = page_of(request, items, cursor)
+    if _wants_csl(request):
+        csl = [
+            service.source_as_csl(item).model_dump(mode="json", by_alias=True, exclude_none=True)
+            for item in items
+        ]
+        return _csl_response(csl, {"Link": f'<{page.next}>; rel="next"'} if page.next else None)
+    return page
 
 
 @router.get(
@@ -109,33 +166,17 @@ def list_sources(request: Request, session: ReadSession, paging: Paging) -> Page
     "to get it as a CSL-JSON item for reference managers.",
     response_model=SourcePublic,
     responses={
-        200: {
-            "content": {
-                CSL_MEDIA_TYPE: {
-                    "schema": {"$ref": "#/components/schemas/CslItem"},
-                    "example": {
-                        "id": "article-herald",
-                        "type": "article-newspaper",
-                        "title": None,
-                        "language": "en",
-                    },
-                }
-            }
-        },
-        **problem_responses(404, 422),
+        200: {"content": {CSL_MEDIA_TYPE: {"schema": CSL_ITEM_REF, "example": CSL_EXAMPLE}}},
+        **problem_responses(NotFound("No source with id 'no-such-source'.")),
     },
 )
 def read_source(
-    source_id: SlugPath, request: Request, session: ReadSession
+    source_id: SourceIdPath, request: Request, session: ReadSession
 ) -> SourcePublic | JSONResponse:
     source = service.get_source(session, source_id)
-    if CSL_MEDIA_TYPE in request.headers.get("accept", ""):
+    if _wants_csl(request):
         csl = service.source_as_csl(source)
-        return JSONResponse(
-            csl.model_dump(mode="json", by_alias=True, exclude_none=True),
-            media_type=CSL_MEDIA_TYPE,
-            headers={"Vary": "Accept", "Cache-Control": PUBLIC_CACHE_VALUE},
-        )
+        return _csl_response(csl.model_dump(mode="json", by_alias=True, exclude_none=True))
     return source
 
 
@@ -147,7 +188,6 @@ def read_source(
     "fact known only to the year sorts after one known to the month of that year). Each date "
     "carries its precision and whether it was inferred.",
     response_model=Page[TimelineEntry],
-    responses=problem_responses(422),
 )
 def read_timeline(request: Request, session: ReadSession, paging: Paging) -> Page[TimelineEntry]:
     items, cursor = service.timeline(session, paging)
@@ -164,7 +204,6 @@ def read_timeline(request: Request, session: ReadSession, paging: Paging) -> Pag
     "different words, or accounts that differ without contradicting each other), which "
     "disputes nothing. Filter with `kind`.",
     response_model=Page[DiscrepancyPublic],
-    responses=problem_responses(422),
 )
 def list_discrepancies(
     request: Request,

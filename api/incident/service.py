@@ -704,7 +704,9 @@ def update_source(session: Session, source_id: str, data: SourceUpdate) -> Sourc
                 "hash_mismatch",
             )
         source.content_sha256 = data.content_sha256
-    _require_unique_hash(session, source.content_sha256, source_id)
+    # Not flushed before the check: the unique index would turn the documented 409 into a 500.
+    with session.no_autoflush:
+        _require_unique_hash(session, source.content_sha256, source_id)
     if source.label is None:
         source.label = derive_label(source.title, source.text)
     _check_label(source.label, source.title, source.text)

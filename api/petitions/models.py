@@ -18,12 +18,15 @@ from sqlmodel import Field, SQLModel
 from api.db import UtcDateTime, utcnow
 from api.petitions.validation import (
     COMMENT_MAX,
+    EMAIL_MAX,
     NAME_MAX,
     POSTAL_CODE_MAX,
     clean_comment,
     clean_country,
     clean_name,
     normalise_email,
+    postal_code_of_country,
+    refuse_disposable,
 )
 
 SLUG_MAX = 80
@@ -148,12 +151,21 @@ class CountShard(SQLModel, table=True):
 
 # --- request bodies -----------------------------------------------------------------------
 
-Name = Annotated[str, PydanticField(max_length=NAME_MAX * 2), AfterValidator(clean_name)]
+# The schema states the limits the server enforces (a test compares them).
+Name = Annotated[str, PydanticField(min_length=1, max_length=NAME_MAX), AfterValidator(clean_name)]
 Email = Annotated[
     str,
-    PydanticField(min_length=3, max_length=320, json_schema_extra={"format": "email"}),
+    PydanticField(min_length=3, max_length=EMAIL_MAX, json_schema_extra={"format": "email"}),
     AfterValidator(normalise_email),
 ]
+SignerEmail = Annotated[Email, AfterValidator(refuse_disposable)]
+
+
+class Language(StrEnum):
+    """The language of emails and pages: English or Spanish."""
+
+    en = "en"
+    es = "es"
 
 
 class SignatureCreate(BaseModel):
@@ -182,21 +194,24 @@ class SignatureCreate(BaseModel):
     last_name: Name = PydanticField(
         description="Family name, 1-100 characters. Never shown publicly: only its initial is."
     )
-    email: Email = PydanticField(
-        description="Where the confirmation link is sent. Never shown publicly."
+    email: SignerEmail = PydanticField(
+        description="Where the confirmation link is sent. Never shown publicly. Addresses of "
+        "disposable-mail providers are refused."
     )
+    # Before postal_code: a postal code is judged by its country.
+    country: Annotated[
+        str, PydanticField(min_length=2, max_length=2), AfterValidator(clean_country)
+    ] = PydanticField(default="US", description="ISO 3166-1 alpha-2 code.")
     postal_code: Annotated[
         str,
         PydanticField(
             min_length=1, max_length=POSTAL_CODE_MAX, pattern=r"^\s*[A-Za-z0-9][A-Za-z0-9 -]*\s*$"
         ),
+        AfterValidator(postal_code_of_country),
     ] = PydanticField(
         description="For US: a ZIP (5 digits) or ZIP+4 in use; it is resolved to its state "
         "and county. Other countries: up to 16 letters, digits, spaces or hyphens."
     )
-    country: Annotated[
-        str, PydanticField(min_length=2, max_length=2), AfterValidator(clean_country)
-    ] = PydanticField(default="US", description="ISO 3166-1 alpha-2 code.")
     comment: Annotated[str, AfterValidator(clean_comment)] | None = PydanticField(
         default=None, max_length=COMMENT_MAX, description="Optional, at most 500 characters."
     )
@@ -207,7 +222,7 @@ class SignatureCreate(BaseModel):
     contact_opt_in: StrictBool = PydanticField(
         default=False, description="The signer agrees to hear from the campaign again."
     )
-    locale: Literal["en", "es"] = PydanticField(default="en", description="Language of the emails.")
+    locale: Language = PydanticField(default=Language.en, description="Language of the emails.")
     website: str | None = PydanticField(
         default=None,
         max_length=200,
@@ -235,13 +250,39 @@ class SignatureAccepted(BaseModel):
     )
 
 
+class ConfirmStatus(StrEnum):
+    """`already_confirmed` when the link had been used before: harmless."""
+
+    confirmed = "confirmed"
+    already_confirmed = "already_confirmed"
+
+
+class WithdrawStatus(StrEnum):
+    """`already_withdrawn` when the signature had been withdrawn before: harmless."""
+
+    withdrawn = "withdrawn"
+    already_withdrawn = "already_withdrawn"
+
+
 class ConfirmResult(BaseModel):
-    status: Literal["confirmed", "already_confirmed"]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "confirmed", "petition_slug": "florida-minimum-arrest-age-12"}]
+        }
+    )
+
+    status: ConfirmStatus
     petition_slug: str
 
 
 class WithdrawResult(BaseModel):
-    status: Literal["withdrawn", "already_withdrawn"]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "withdrawn", "petition_slug": "florida-minimum-arrest-age-12"}]
+        }
+    )
+
+    status: WithdrawStatus
     petition_slug: str
 
 
@@ -251,6 +292,31 @@ class VersionPublic(BaseModel):
 
 
 class PetitionPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "florida-minimum-arrest-age-12",
+                    "title": "Set 12 as the minimum age of arrest in Florida",
+                    "ask": "Pass a state law making 12 the minimum age at which a child can be "
+                    "arrested in Florida.",
+                    "target": "Florida Legislature",
+                    "body": "In September 2019, police in Orlando arrested Kaia Rolle, a "
+                    "six-year-old pupil, at her elementary school "
+                    "[fact:kaia-arrested-september-2019] [fact:kaia-age-six]. ...",
+                    "status": "open",
+                    "goal": 10000,
+                    "milestones": [1000, 5000, 10000],
+                    "opens_at": "2026-11-01T00:00:00Z",
+                    "closes_at": None,
+                    "version": {"number": 1, "content_hash": "5f0c" + "0" * 60},
+                    "verified_count": 1234,
+                    "progress": 0.1234,
+                }
+            ]
+        }
+    )
+
     slug: str
     title: str
     ask: str = PydanticField(description="The policy change asked for.")
@@ -270,6 +336,12 @@ class PetitionPublic(BaseModel):
 
 
 class CountPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"verified": 1234, "goal": 10000, "updated_at": "2026-11-20T14:03:11Z"}]
+        }
+    )
+
     verified: int = PydanticField(description="Confirmed signatures, exact within seconds.")
     goal: int
     updated_at: dt.datetime = PydanticField(description="When the count was read.")
@@ -281,6 +353,19 @@ class StatBucket(BaseModel):
 
 
 class PetitionStats(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "by_state": [{"key": "FL", "count": 1100}, {"key": "GA", "count": 40}],
+                    "by_florida_county": [{"key": "Orange County", "count": 420}],
+                    "by_day": [{"key": "2026-11-20", "count": 310}],
+                    "updated_at": "2026-11-20T14:03:11Z",
+                }
+            ]
+        }
+    )
+
     by_state: list[StatBucket] = PydanticField(description="Confirmed US signatures by state.")
     by_florida_county: list[StatBucket] = PydanticField(
         description="Confirmed signatures from Florida, by county."
@@ -291,6 +376,20 @@ class PetitionStats(BaseModel):
 
 class RecentSignature(BaseModel):
     """Only signers who chose `display_publicly`; nothing else about them is ever shown."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_name": "Ana",
+                    "last_initial": "G",
+                    "place": "Orange County, FL",
+                    "comment": "No child should be arrested at school.",
+                    "signed_at": "2026-11-20T14:03:11Z",
+                }
+            ]
+        }
+    )
 
     first_name: str
     last_initial: str
@@ -303,7 +402,7 @@ class AccessRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Email
-    locale: Literal["en", "es"] = "en"
+    locale: Language = Language.en
 
 
 class AccessRequested(BaseModel):
@@ -313,10 +412,17 @@ class AccessRequested(BaseModel):
     )
 
 
+class MySignatureStatus(StrEnum):
+    """`pending` until the emailed link is followed, then `confirmed`."""
+
+    pending = "pending"
+    confirmed = "confirmed"
+
+
 class MySignature(BaseModel):
     petition_slug: str
     petition_title: str
-    status: Literal["pending", "confirmed"]
+    status: MySignatureStatus
     signed_at: dt.datetime
 
 

@@ -15,7 +15,15 @@ from api.deps import (
     ReadSession,
     cache_control,
 )
-from api.errors import problem_responses
+from api.errors import (
+    BlockedNetwork,
+    Gone,
+    NotFound,
+    PetitionNotOpen,
+    SigningPaused,
+    TooManyRequests,
+    problem_responses,
+)
 from api.groupcommit import GroupCommit
 from api.pagination import Page, PageParams, page_of, page_params
 from api.petitions import service
@@ -49,6 +57,10 @@ SlugPath = Annotated[
 Paging = Annotated[PageParams, Depends(page_params)]
 NO_STORE = cache_control("no-store")
 
+# What the operations below can raise, with details as the service words them.
+NO_SUCH_PETITION = NotFound("No petition with slug 'no-such-petition'.")
+UNKNOWN_LINK = NotFound("This link is not known. Check that it was copied whole.")
+
 
 def signing_context(request: Request, settings: Settings) -> service.SigningContext:
     return service.SigningContext(
@@ -64,7 +76,6 @@ def signing_context(request: Request, settings: Settings) -> service.SigningCont
     summary="List petitions",
     description="Open and closed petitions (drafts are not public), each with its verified count.",
     response_model=Page[PetitionPublic],
-    responses=problem_responses(422),
     dependencies=[PUBLIC_CACHE],
 )
 def list_petitions(request: Request, session: ReadSession, paging: Paging) -> Page[PetitionPublic]:
@@ -79,7 +90,7 @@ def list_petitions(request: Request, session: ReadSession, paging: Paging) -> Pa
     description="The petition's text (with the version a signer would sign), status, goal, "
     "milestones, and its verified count and progress.",
     response_model=PetitionPublic,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(NO_SUCH_PETITION),
     dependencies=[cache_control("public, max-age=5, stale-while-revalidate=30")],
 )
 def read_petition(slug: SlugPath, session: ReadSession) -> PetitionPublic:
@@ -94,7 +105,7 @@ def read_petition(slug: SlugPath, session: ReadSession) -> PetitionPublic:
     "a second from sharded counters: constant cost whatever the number of signatures, exact "
     "within a few seconds. For a live count without polling, use `/events`.",
     response_model=CountPublic,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(NO_SUCH_PETITION),
     dependencies=[cache_control("public, max-age=2, stale-while-revalidate=10")],
 )
 def read_count(slug: SlugPath, request: Request, database: DatabaseDep) -> CountPublic:
@@ -115,7 +126,7 @@ def read_count(slug: SlugPath, request: Request, database: DatabaseDep) -> Count
     description="Confirmed signatures by US state, by Florida county, and by day (UTC). "
     "Refreshed at most every 30 seconds.",
     response_model=PetitionStats,
-    responses=problem_responses(404, 422),
+    responses=problem_responses(NO_SUCH_PETITION),
     dependencies=[cache_control("public, max-age=30, stale-while-revalidate=60")],
 )
 def read_stats(slug: SlugPath, request: Request, database: DatabaseDep) -> PetitionStats:
@@ -134,7 +145,7 @@ def read_stats(slug: SlugPath, request: Request, database: DatabaseDep) -> Petit
     description="Only signers who chose `display_publicly`, newest first: first name, last "
     "initial, county or state, comment and time. Nothing else about anyone is shown.",
     response_model=Page[RecentSignature],
-    responses=problem_responses(404, 422),
+    responses=problem_responses(NO_SUCH_PETITION),
     dependencies=[cache_control("public, max-age=10, stale-while-revalidate=30")],
 )
 def recent_signatures(
@@ -157,7 +168,9 @@ def recent_signatures(
     "Fields the API does not know are refused.",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SignatureAccepted,
-    responses=problem_responses(403, 404, 409, 413, 422, 429, 503),
+    responses=problem_responses(
+        BlockedNetwork, NO_SUCH_PETITION, PetitionNotOpen, TooManyRequests, SigningPaused
+    ),
     dependencies=[NO_STORE, rate_limit("sign")],
 )
 async def sign(
@@ -180,7 +193,11 @@ async def sign(
     description="With the token from the emailed link (`/confirm?token=...`). Confirming twice "
     "is harmless (`already_confirmed`). An expired link is a 410; an unknown one a 404.",
     response_model=ConfirmResult,
-    responses=problem_responses(404, 410, 422),
+    responses=problem_responses(
+        UNKNOWN_LINK,
+        Gone("This confirmation link has expired. Sign again to get a new one."),
+        Gone("This signature was withdrawn or removed; the link no longer works."),
+    ),
     dependencies=[NO_STORE],
 )
 async def confirm(body: TokenBody, committer: GroupCommit) -> ConfirmResult:
@@ -195,7 +212,10 @@ async def confirm(body: TokenBody, committer: GroupCommit) -> ConfirmResult:
     "data, keeps an anonymous record, and takes the signature out of every count. Withdrawing "
     "twice answers `already_withdrawn`.",
     response_model=WithdrawResult,
-    responses=problem_responses(404, 410, 422),
+    responses=problem_responses(
+        UNKNOWN_LINK,
+        Gone("This signature was removed by moderators; there is nothing to withdraw."),
+    ),
     dependencies=[NO_STORE],
 )
 async def withdraw(body: TokenBody, committer: GroupCommit) -> WithdrawResult:
@@ -211,7 +231,7 @@ async def withdraw(body: TokenBody, committer: GroupCommit) -> WithdrawResult:
     "or not the email is known.",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AccessRequested,
-    responses=problem_responses(413, 422, 429),
+    responses=problem_responses(TooManyRequests),
     dependencies=[NO_STORE, rate_limit("access")],
 )
 async def request_access(
@@ -231,7 +251,7 @@ async def request_access(
     description="With the token of an access link: the signer's pending and confirmed "
     "signatures. (POST, so the token never sits in a URL or a cache.)",
     response_model=MySignatures,
-    responses=problem_responses(404, 410, 422),
+    responses=problem_responses(UNKNOWN_LINK, Gone("This link has expired. Ask for a new one.")),
     dependencies=[NO_STORE],
 )
 def my_signatures(body: TokenBody, session: ReadSession) -> MySignatures:
@@ -245,7 +265,12 @@ def my_signatures(body: TokenBody, session: ReadSession) -> MySignatures:
     description="With the token of an access link and the petition's slug. Same effect as the "
     "withdraw link in the confirmation email.",
     response_model=WithdrawResult,
-    responses=problem_responses(404, 410, 422),
+    responses=problem_responses(
+        UNKNOWN_LINK,
+        NotFound("No signature of yours on 'no-such-petition'."),
+        Gone("This link has expired. Ask for a new one."),
+        Gone("This signature was removed by moderators; there is nothing to withdraw."),
+    ),
     dependencies=[NO_STORE],
 )
 async def withdraw_mine(body: MyWithdrawal, committer: GroupCommit) -> WithdrawResult:

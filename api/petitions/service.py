@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from api.abuse import service as abuse
 from api.abuse.models import AccessToken, IdempotencyRecord
 from api.db import UtcDateTime, table_of, utcnow
-from api.errors import Conflict, Gone, NotFound, UnprocessableContent, field_error
+from api.errors import Conflict, Gone, NotFound, PetitionNotOpen
 from api.mail import service as mail
 from api.pagination import PageParams, paginate
 from api.petitions.models import (
@@ -247,13 +247,9 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
     One signature per canonical email per petition is enforced by a unique constraint on the
     keyed hash, so concurrent requests cannot create two.
     """
-    try:
-        place = resolve_postal_code(data.postal_code, data.country)
-    except ValueError as exc:
-        raise UnprocessableContent(
-            f"postal_code: {exc}",
-            errors=[field_error(["body", "postal_code"], str(exc), "invalid_postal_code")],
-        ) from exc
+    # Checked with the other fields when the body was read (SignatureCreate); the look-up is
+    # cached, so resolving it again for its state and county costs nothing.
+    place = resolve_postal_code(data.postal_code, data.country)
     petition = _petition_taking_signatures(session, slug)
     abuse.check_signer(session, data.email, context.client_ip)
     assert petition.id is not None
@@ -355,13 +351,15 @@ def _petition_taking_signatures(session: Session, slug: str) -> Petition:
 def _require_open(petition: Petition) -> None:
     now = utcnow()
     if petition.status != PetitionStatus.open.value:
-        raise Conflict(
+        raise PetitionNotOpen(
             f"The petition '{petition.slug}' is {petition.status}; it takes no signatures."
         )
     if petition.opens_at is not None and now < petition.opens_at:
-        raise Conflict(f"The petition '{petition.slug}' opens at {petition.opens_at.isoformat()}.")
+        raise PetitionNotOpen(
+            f"The petition '{petition.slug}' opens at {petition.opens_at.isoformat()}."
+        )
     if petition.closes_at is not None and now >= petition.closes_at:
-        raise Conflict(
+        raise PetitionNotOpen(
             f"The petition '{petition.slug}' closed at {petition.closes_at.isoformat()}."
         )
 

@@ -1,4 +1,8 @@
-"""Input rules for signatures: names, emails, postal codes, countries."""
+"""Input rules for signatures: names, emails, postal codes, countries.
+
+Each rule refuses with a `FieldProblem`: a stable code of ours, whose message (English or
+Spanish) comes from api.field_errors.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,14 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationInfo
+
+from api.field_errors import FieldProblem
 
 NAME_MAX = 100
+EMAIL_MAX = 254  # what email_validator accepts (RFC 5321's path limit less the brackets)
 POSTAL_CODE_MAX = 16
 COMMENT_MAX = 500
 
@@ -44,24 +53,24 @@ def clean_name(value: str) -> str:
     value = unicodedata.normalize("NFKC", value).strip()
     value = re.sub(r"\s+", " ", value)
     if not value:
-        raise ValueError("must not be empty")
-    if len(value) > NAME_MAX:
-        raise ValueError(f"must be at most {NAME_MAX} characters")
+        raise FieldProblem("required")
+    if len(value) > NAME_MAX:  # NFKC can lengthen a value the schema's maxLength let through
+        raise FieldProblem("too_long", max_length=NAME_MAX)
     if any(unicodedata.category(ch).startswith("C") for ch in value):
-        raise ValueError("must not contain control characters")
+        raise FieldProblem("control_characters")
     if value.startswith(FORMULA_PREFIXES):
-        raise ValueError("must not start with =, +, -, or @")
+        raise FieldProblem("formula_prefix")
     if _URL_LIKE.search(value) or "@" in value:
-        raise ValueError("must not contain a web or email address")
+        raise FieldProblem("contains_address")
     return value
 
 
 def clean_comment(value: str) -> str:
     value = unicodedata.normalize("NFKC", value).strip()
     if len(value) > COMMENT_MAX:
-        raise ValueError(f"must be at most {COMMENT_MAX} characters")
+        raise FieldProblem("too_long", max_length=COMMENT_MAX)
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n" for ch in value):
-        raise ValueError("must not contain control characters")
+        raise FieldProblem("control_characters")
     return value
 
 
@@ -70,8 +79,15 @@ def normalise_email(value: str) -> str:
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from exc
+        raise FieldProblem("invalid_email") from exc
     return result.normalized
+
+
+def refuse_disposable(email: str) -> str:
+    """Throwaway providers are refused: a signature must reach a person again."""
+    if email.rpartition("@")[2].casefold() in DISPOSABLE_DOMAINS:
+        raise FieldProblem("disposable_email")
+    return email
 
 
 def canonical_email(email: str) -> str:
@@ -87,7 +103,7 @@ def canonical_email(email: str) -> str:
 def clean_country(value: str) -> str:
     value = value.strip().upper()
     if value not in COUNTRIES:
-        raise ValueError("must be an ISO 3166-1 alpha-2 country code, e.g. US")
+        raise FieldProblem("invalid_country")
     return value
 
 
@@ -107,16 +123,25 @@ def resolve_postal_code(value: str, country: str) -> PostalPlace:
     if country != "US":
         value = re.sub(r"\s+", " ", value).upper()
         if not value or len(value) > POSTAL_CODE_MAX or not _OTHER_POSTAL.match(value):
-            raise ValueError(f"must be 1 to {POSTAL_CODE_MAX} letters, digits, spaces or hyphens")
+            raise FieldProblem("invalid_postal_code", max_length=POSTAL_CODE_MAX)
         return PostalPlace(value, None, None)
     match = _US_ZIP.match(value)
     if match is None:
-        raise ValueError("must be a US ZIP code: 5 digits, or ZIP+4 like 32801-1234")
+        raise FieldProblem("invalid_zip_code")
     place = zip_place(match.group(1))
     if place is None:
-        raise ValueError("is not a US ZIP code in use")
+        raise FieldProblem("unknown_postal_code")
     state, county = place
     return PostalPlace(value, state, county)
+
+
+def postal_code_of_country(value: str, info: ValidationInfo) -> str:
+    """Checked against the `country` sent with it (a field declared before it). If the country
+    itself was refused, its own error says so and the code is not judged against a guess."""
+    country = info.data.get("country")
+    if country is not None:
+        resolve_postal_code(value, country)
+    return value
 
 
 @lru_cache(maxsize=65_536)

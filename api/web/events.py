@@ -238,13 +238,37 @@ EXAMPLE_STREAM = (
     responses={
         200: {
             "description": "An endless event stream of counts.",
-            "content": {"text/event-stream": {"example": EXAMPLE_STREAM}},
+            "content": {
+                "text/event-stream": {
+                    # The schema of each event (as OpenAPI 3.2's `itemSchema` would say).
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "event": {"type": "string", "const": "count"},
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "description": 'JSON: `{"verified": N, "goal": G}`.',
+                            },
+                            "retry": {"type": "integer"},
+                        },
+                    },
+                    "example": EXAMPLE_STREAM,
+                }
+            },
         },
-        **problem_responses(404, 422),
+        **problem_responses(NotFound("No petition with slug 'no-such-petition'.")),
     },
 )
 async def petition_events(
-    slug: Annotated[str, Path(max_length=SLUG_MAX, description="The petition's slug.")],
+    slug: Annotated[
+        str,
+        Path(
+            max_length=SLUG_MAX,
+            description="The petition's slug.",
+            examples=["florida-minimum-arrest-age-12"],
+        ),
+    ],
     broadcaster: Annotated[CountBroadcaster, Depends(get_broadcaster)],
 ) -> EventStreamResponse:
     first = await broadcaster.current(slug)

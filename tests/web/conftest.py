@@ -8,9 +8,7 @@ tests/web/package-lock.json, installed here with `npm ci` when missing.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from fastapi import FastAPI
 from api.config import Settings
 from api.db import Database
 from api.main import create_app
+from tests.web.npm import npm_ci
 
 WEB_TESTS = Path(__file__).resolve().parent
 REPO = WEB_TESTS.parent.parent
@@ -141,20 +140,7 @@ def new_page(browser: Any) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def axe_script() -> Path:
     """axe.min.js from the pinned npm package, installed with `npm ci` if missing or stale."""
-    script = WEB_TESTS / "node_modules" / "axe-core" / "axe.min.js"
-    installed = WEB_TESTS / "node_modules" / ".package-lock.json"
-    lock = WEB_TESTS / "package-lock.json"
-    if not installed.exists() or lock.stat().st_mtime > installed.stat().st_mtime:
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("npm is missing: run .ci/system-deps (apt-get install npm)")
-        subprocess.run(
-            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-            cwd=WEB_TESTS,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    script = npm_ci() / "axe-core" / "axe.min.js"
     assert script.exists(), script
     return script
 

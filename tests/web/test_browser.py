@@ -558,3 +558,23 @@ def test_my_signatures_states_are_accessible(
     )
     expect(page.get_by_role("link", name="Ask for a new link")).to_be_visible()
     assert axe_violations(page, axe_script) == []
+
+
+def test_server_field_errors_are_shown_in_the_page_language(
+    live_server: LiveServer, new_page: Any
+) -> None:
+    # The page asks the API for its messages in its own language (Accept-Language), and shows
+    # them as sent: the API's Spanish message, not a generic one.
+    page = new_page(locale="es-US")
+    page.goto(live_server.url + f"/petitions/{SLUG}")
+    page.locator("#first_name").fill("Ana")
+    page.locator("#last_name").fill("Quintanilla")
+    page.locator("#email").fill("zip.es.error@example.org")
+    page.locator("#postal_code").fill("00000")
+    with page.expect_response(lambda r: r.url.endswith("/signatures")) as answer:
+        page.get_by_role("button", name="Firmar la petición").click()
+    assert answer.value.status == 422
+    assert answer.value.request.headers["accept-language"] == "es"
+    expect(page.locator("#postal_code-error")).to_have_text(
+        "No es un código postal de EE. UU. en uso."
+    )

@@ -24,7 +24,7 @@ router = admin_router()
     "action. They never hold signers' emails, IP addresses or postal codes. "
     "Scope: `audit:read`.",
     response_model=Page[AuditEntryPublic],
-    responses=problems(422),
+    responses=problems(),
 )
 def list_audit(
     actor: Annotated[Actor, require(Scope.audit_read)],

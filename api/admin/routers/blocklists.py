@@ -21,6 +21,7 @@ from api.admin.models import (
 )
 from api.admin.routers.common import Paging, admin_router, problems
 from api.deps import ReadSession, WriteSession
+from api.errors import Conflict, NotFound
 from api.pagination import Page, page_of
 
 router = admin_router()
@@ -37,7 +38,7 @@ TAKES_EFFECT = " Takes effect within seconds on every instance."
     "alphabetical order. Disposable-address providers are refused anyway and are not listed "
     "here." + SCOPE,
     response_model=Page[BlockedDomainPublic],
-    responses=problems(422),
+    responses=problems(),
 )
 def list_domains(
     actor: Moderator, request: Request, session: ReadSession, paging: Paging
@@ -54,7 +55,7 @@ def list_domains(
     "is already blocked." + TAKES_EFFECT + SCOPE,
     status_code=status.HTTP_201_CREATED,
     response_model=BlockedDomainPublic,
-    responses=problems(409, 422),
+    responses=problems(Conflict),
 )
 def block_domain(
     actor: Moderator, body: BlockedDomainCreate, session: WriteSession
@@ -69,7 +70,7 @@ def block_domain(
     + TAKES_EFFECT
     + SCOPE,
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def unblock_domain(
     actor: Moderator,
@@ -84,7 +85,7 @@ def unblock_domain(
     summary="Blocked IP ranges",
     description="Networks (CIDR) from which signing is refused with a 403." + SCOPE,
     response_model=Page[BlockedRangePublic],
-    responses=problems(422),
+    responses=problems(),
 )
 def list_ranges(
     actor: Moderator, request: Request, session: ReadSession, paging: Paging
@@ -101,7 +102,7 @@ def list_ranges(
     "network it probably means. 409 if it is already blocked." + TAKES_EFFECT + SCOPE,
     status_code=status.HTTP_201_CREATED,
     response_model=BlockedRangePublic,
-    responses=problems(409, 422),
+    responses=problems(Conflict),
 )
 def block_range(
     actor: Moderator, body: BlockedRangeCreate, session: WriteSession
@@ -115,7 +116,7 @@ def block_range(
     description="Removes a network from the block list; give it as listed (`cidr`). 404 if it "
     "is not on it." + TAKES_EFFECT + SCOPE,
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def unblock_range(
     actor: Moderator,

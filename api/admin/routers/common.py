@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from api.deps import cache_control
-from api.errors import problem_responses
+from api.errors import AppError, Forbidden, Unauthorized, problem_responses
 from api.pagination import PageParams, page_params
 from api.petitions.models import SLUG_MAX
 
@@ -28,8 +28,7 @@ Paging = Annotated[PageParams, Depends(page_params)]
 
 
 class AdminRoute(APIRoute):
-    """A route whose 405 lists every method its path supports, and whose 413 (body too large)
-    is documented whenever it takes a body.
+    """A route whose 405 lists every method its path supports.
 
     Admin paths carry several operations (GET and PATCH on one resource, say), each its own
     route; Starlette would answer a wrong method with the `Allow` of the first route only.
@@ -40,9 +39,6 @@ class AdminRoute(APIRoute):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         AdminRoute.methods_by_path[self.path_format] |= self.methods or set()
-        if self.body_field is not None:
-            # The body size cap (api.http) answers before any handler runs.
-            self.responses.setdefault(413, problem_responses(413)[413])
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.methods and scope["method"] not in self.methods:
@@ -61,6 +57,6 @@ def admin_router() -> APIRouter:
     )
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problems(*raised: type[AppError] | AppError) -> dict[int | str, dict[str, Any]]:
     """Every admin operation can answer 401 (no, unknown or revoked key) and 403 (scope)."""
-    return problem_responses(401, 403, *statuses)
+    return problem_responses(Unauthorized, Forbidden, *raised)

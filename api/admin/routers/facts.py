@@ -11,6 +11,7 @@ from api.admin.auth import Actor, require
 from api.admin.models import Scope
 from api.admin.routers.common import admin_router, problems
 from api.deps import ReadSession, WriteSession
+from api.errors import Conflict, NotFound
 from api.incident import service as incident
 from api.incident.models import (
     SLUG_MAX,
@@ -37,11 +38,14 @@ VERBATIM = (
     "(`text[start:end] == quote`); otherwise `end - start` must be the quote's length. A "
     "refused quote is a 422 naming the field, e.g. `citations.0.quote`."
 )
-SourceId = Annotated[str, Path(max_length=SLUG_MAX, examples=["article-herald"])]
+SourceId = Annotated[str, Path(max_length=SLUG_MAX, examples=["article-please-let-me-go"])]
 FactId = Annotated[str, Path(max_length=SLUG_MAX, examples=["kaia-age-six"])]
-DiscrepancyId = Annotated[str, Path(max_length=SLUG_MAX, examples=["staff-struck-how-many"])]
+DiscrepancyId = Annotated[
+    str, Path(max_length=SLUG_MAX, examples=["staff-struck-how-many-and-how"])
+]
 Position = Annotated[
-    int, Path(ge=0, le=1_000_000, description="The citation's position within its fact.")
+    int,
+    Path(ge=0, le=1_000_000, description="The citation's position within its fact.", examples=[0]),
 ]
 
 
@@ -54,7 +58,7 @@ Position = Annotated[
     description="The source's metadata and, when stored, its full text (quotes index into "
     "it)." + SCOPE,
     response_model=SourceAdmin,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def read_source(actor: FactsWriter, source_id: SourceId, session: ReadSession) -> SourceAdmin:
     return incident.get_source_admin(session, source_id)
@@ -69,7 +73,7 @@ def read_source(actor: FactsWriter, source_id: SourceId, session: ReadSession) -
     "409 if the id or the content is already known." + SCOPE,
     status_code=status.HTTP_201_CREATED,
     response_model=SourceAdmin,
-    responses=problems(409, 413, 422),
+    responses=problems(Conflict),
 )
 def create_source(
     actor: FactsWriter, body: SourceCreate, session: WriteSession, response: Response
@@ -86,7 +90,7 @@ def create_source(
     "its hash, and must still hold every quote already citing the source, or the change is "
     "refused (422 on `text`, naming each quote that no longer fits)." + SCOPE,
     response_model=SourceAdmin,
-    responses=problems(404, 409, 413, 422),
+    responses=problems(NotFound, Conflict),
 )
 def update_source(
     actor: FactsWriter, source_id: SourceId, body: SourceUpdate, session: WriteSession
@@ -100,7 +104,7 @@ def update_source(
     description="Only a source no quote cites (409 otherwise): remove or move those quotes "
     "first." + SCOPE,
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(404, 409, 422),
+    responses=problems(NotFound, Conflict),
 )
 def delete_source(actor: FactsWriter, source_id: SourceId, session: WriteSession) -> None:
     service.delete_source(session, actor, source_id)
@@ -118,7 +122,7 @@ def delete_source(actor: FactsWriter, source_id: SourceId, session: WriteSession
     + SCOPE,
     status_code=status.HTTP_201_CREATED,
     response_model=FactPublic,
-    responses=problems(409, 422),
+    responses=problems(Conflict),
 )
 def create_fact(
     actor: FactsWriter, body: FactCreate, session: WriteSession, response: Response
@@ -134,7 +138,7 @@ def create_fact(
     description="Send only the fields to change; `citations` replaces the whole list, "
     "`occurred: null` removes the date. Statuses are recomputed." + VERBATIM + SCOPE,
     response_model=FactPublic,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def update_fact(
     actor: FactsWriter, fact_id: FactId, body: FactUpdate, session: WriteSession
@@ -148,7 +152,7 @@ def update_fact(
     description="Deletes the fact with its citations and its links to discrepancies. 409 "
     "while a petition's text refers to it as `[fact:ID]`." + SCOPE,
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(404, 409, 422),
+    responses=problems(NotFound, Conflict),
 )
 def delete_fact(actor: FactsWriter, fact_id: FactId, session: WriteSession) -> None:
     service.delete_fact(session, actor, fact_id)
@@ -161,7 +165,7 @@ def delete_fact(actor: FactsWriter, fact_id: FactId, session: WriteSession) -> N
     "status is recomputed." + VERBATIM.replace("citations.0.quote", "quote") + SCOPE,
     status_code=status.HTTP_201_CREATED,
     response_model=CitationAdmin,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def add_citation(
     actor: FactsWriter, fact_id: FactId, body: CitationIn, session: WriteSession
@@ -176,7 +180,7 @@ def add_citation(
     + VERBATIM.replace("citations.0.quote", "quote")
     + SCOPE,
     response_model=CitationAdmin,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def update_citation(
     actor: FactsWriter,
@@ -194,7 +198,7 @@ def update_citation(
     description="Removes one citation; the fact's status is recomputed. 409 for a fact's "
     "only citation: every fact needs a source." + SCOPE,
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(404, 409, 422),
+    responses=problems(NotFound, Conflict),
 )
 def delete_citation(
     actor: FactsWriter, fact_id: FactId, position: Position, session: WriteSession
@@ -212,7 +216,7 @@ def delete_citation(
     "concerns become `disputed`." + VERBATIM.replace("citations.0", "versions.0") + SCOPE,
     status_code=status.HTTP_201_CREATED,
     response_model=DiscrepancyPublic,
-    responses=problems(409, 422),
+    responses=problems(Conflict),
 )
 def create_discrepancy(
     actor: FactsWriter, body: DiscrepancyCreate, session: WriteSession
@@ -226,7 +230,7 @@ def create_discrepancy(
     description="Send only the fields to change; `fact_ids` and `versions` replace the whole "
     "list. Statuses are recomputed." + VERBATIM.replace("citations.0", "versions.0") + SCOPE,
     response_model=DiscrepancyPublic,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def update_discrepancy(
     actor: FactsWriter,
@@ -243,7 +247,7 @@ def update_discrepancy(
     description="Removes it with its versions; facts it concerned are no longer `disputed` "
     "because of it." + SCOPE,
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def delete_discrepancy(
     actor: FactsWriter, discrepancy_id: DiscrepancyId, session: WriteSession

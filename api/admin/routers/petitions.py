@@ -20,6 +20,7 @@ from api.admin.models import (
 )
 from api.admin.routers.common import Paging, SlugPath, admin_router, problems
 from api.deps import ReadSession, WriteSession
+from api.errors import Conflict, NotFound
 from api.pagination import Page, page_of
 
 router = admin_router()
@@ -34,7 +35,7 @@ SCOPE = " Scope: `petitions:write`."
     description="Every petition, oldest first, with its status, current version, verified "
     "count and any pause in force." + SCOPE,
     response_model=Page[PetitionAdmin],
-    responses=problems(422),
+    responses=problems(),
 )
 def list_petitions(
     actor: PetitionsWriter, request: Request, session: ReadSession, paging: Paging
@@ -50,7 +51,7 @@ def list_petitions(
     "opened. Its text is version 1. The `slug` cannot change later." + SCOPE,
     status_code=status.HTTP_201_CREATED,
     response_model=PetitionDetail,
-    responses=problems(409, 422),
+    responses=problems(Conflict),
 )
 def create_petition(
     actor: PetitionsWriter, body: PetitionCreate, session: WriteSession, response: Response
@@ -65,7 +66,7 @@ def create_petition(
     summary="One petition, with its versions",
     description="The petition as staff see it, with every text it has had." + SCOPE,
     response_model=PetitionDetail,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def read_petition(actor: PetitionsWriter, slug: SlugPath, session: ReadSession) -> PetitionDetail:
     return service.get_petition(session, slug)
@@ -79,7 +80,7 @@ def read_petition(actor: PetitionsWriter, slug: SlugPath, session: ReadSession) 
     "version their signer saw, new ones record the new version. `goal`, `milestones`, "
     "`opens_at` and `closes_at` change without a new version." + SCOPE,
     response_model=PetitionDetail,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def update_petition(
     actor: PetitionsWriter, slug: SlugPath, body: PetitionUpdate, session: WriteSession
@@ -94,7 +95,7 @@ def update_petition(
     "signable within its `opens_at`/`closes_at` window. 409 if it is already open, or if "
     "`closes_at` has passed." + SCOPE,
     response_model=PetitionDetail,
-    responses=problems(404, 409, 422),
+    responses=problems(NotFound, Conflict),
 )
 def open_petition(actor: PetitionsWriter, slug: SlugPath, session: WriteSession) -> PetitionDetail:
     return service.open_petition(session, actor, slug)
@@ -107,7 +108,7 @@ def open_petition(actor: PetitionsWriter, slug: SlugPath, session: WriteSession)
     "no more signatures, and `closed_at` is set (retention erases signers' personal data "
     "`RETENTION_DAYS` after it). 409 unless it is open." + SCOPE,
     response_model=PetitionDetail,
-    responses=problems(404, 409, 422),
+    responses=problems(NotFound, Conflict),
 )
 def close_petition(actor: PetitionsWriter, slug: SlugPath, session: WriteSession) -> PetitionDetail:
     return service.close_petition(session, actor, slug)
@@ -120,7 +121,7 @@ def close_petition(actor: PetitionsWriter, slug: SlugPath, session: WriteSession
     "503 with `Retry-After: retry_after_seconds`. Pausing again replaces the reason and the "
     "retry time." + SCOPE,
     response_model=PausePublic,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def pause_petition(
     actor: PetitionsWriter, slug: SlugPath, body: PauseRequest, session: WriteSession
@@ -134,7 +135,7 @@ def pause_petition(
     description="Removes the petition's own pause. A pause on all petitions stays in force "
     "until it is resumed too. 404 if the petition has no pause of its own." + SCOPE,
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def resume_petition(actor: PetitionsWriter, slug: SlugPath, session: WriteSession) -> None:
     service.resume_signing(session, actor, slug)
@@ -158,7 +159,7 @@ def list_pauses(actor: PetitionsWriter, session: ReadSession) -> list[PausePubli
     description="The emergency switch: until resumed, signing any petition answers 503 with "
     "`Retry-After`. Reading, confirming and withdrawing keep working." + SCOPE,
     response_model=PausePublic,
-    responses=problems(422),
+    responses=problems(),
 )
 def pause_all(actor: PetitionsWriter, body: PauseRequest, session: WriteSession) -> PausePublic:
     return service.pause_signing(session, actor, ALL_PETITIONS, body)
@@ -170,7 +171,7 @@ def pause_all(actor: PetitionsWriter, body: PauseRequest, session: WriteSession)
     description="Removes the pause on all petitions. Pauses on single petitions stay. 404 if "
     "there is none." + SCOPE,
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problems(404),
+    responses=problems(NotFound),
 )
 def resume_all(actor: PetitionsWriter, session: WriteSession) -> None:
     service.resume_signing(session, actor, ALL_PETITIONS)

@@ -21,6 +21,7 @@ from api.admin.models import (
 from api.admin.routers.common import ID_MAX, Paging, SlugPath, admin_router, problems
 from api.db import utcnow
 from api.deps import AppSettings, DatabaseDep, ReadSession, WriteSession
+from api.errors import Conflict, NotFound
 from api.pagination import Page, page_of
 
 router = admin_router()
@@ -42,7 +43,7 @@ EMAIL_RULE = (
     "for Gmail, dots and `+tags` do not matter), email domain, IP hash or postal code. "
     "Filters combine with AND." + EMAIL_RULE + " Scope: `signatures:read`.",
     response_model=Page[SignatureAdmin],
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def list_signatures(
     actor: Reader,
@@ -65,7 +66,7 @@ def list_signatures(
     "log keeps the reason, the ids struck and which criteria were used (not their values when "
     "they identify a person). Scope: `signatures:moderate`.",
     response_model=StrikeResult,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def strike_by_filter(
     actor: Moderator, body: StrikeByFilterRequest, session: WriteSession, settings: AppSettings
@@ -80,7 +81,7 @@ def strike_by_filter(
     + EMAIL_RULE
     + " Scope: `signatures:read`.",
     response_model=SignatureAdmin,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def read_signature(
     actor: Reader, signature_id: SignatureId, session: ReadSession
@@ -96,7 +97,7 @@ def read_signature(
     "links stop working, and the same email cannot sign that petition again. 409 if it is "
     "already withdrawn or struck." + EMAIL_RULE + " Scope: `signatures:moderate`.",
     response_model=SignatureAdmin,
-    responses=problems(404, 409, 422),
+    responses=problems(NotFound, Conflict),
 )
 def strike_signature(
     actor: Moderator, signature_id: SignatureId, body: StrikeRequest, session: WriteSession
@@ -135,7 +136,7 @@ NDJSON_EXAMPLE = (
                 "application/x-ndjson": {"schema": {"type": "string"}, "example": NDJSON_EXAMPLE},
             },
         },
-        **problems(404, 422),
+        **problems(NotFound),
     },
 )
 def export_signatures(

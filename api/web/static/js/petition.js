@@ -217,8 +217,8 @@
     return errors;
   }
 
-  /* The server's field errors (problem+json `errors`), in the page's language. English pages
-     show the server's own message, which is written to be shown next to the field. */
+  /* The server's field errors (problem+json `errors`): its own messages, written to be shown
+     next to the field and asked for in the page's language (Accept-Language). */
   function serverErrors(problem) {
     var errors = {};
     ((problem && problem.errors) || []).forEach(function (item) {
@@ -226,14 +226,14 @@
       if (FIELDS.indexOf(name) < 0 || errors[name]) {
         return;
       }
-      var message = "";
-      if (page.lang === "en" && item.message) {
-        message = item.message.charAt(0).toUpperCase() + item.message.slice(1);
+      var message = item.message || "";
+      if (message) {
+        message = message.charAt(0).toUpperCase() + message.slice(1);
         if (!/[.!?]$/.test(message)) {
           message += ".";
         }
       } else {
-        var kind = item.code === "missing" ? "missing" : "invalid";
+        var kind = item.code === "required" ? "missing" : "invalid";
         message = t("err_" + name + "_" + kind) || t("err_generic");
       }
       errors[name] = message;
@@ -277,7 +277,10 @@
   async function send(payload) {
     for (var tries = 0; ; tries += 1) {
       try {
-        var result = await A.postJson(page.signUrl, payload, { "Idempotency-Key": attempt.key });
+        var result = await A.postJson(page.signUrl, payload, {
+          "Idempotency-Key": attempt.key,
+          "Accept-Language": page.lang,
+        });
         if ([502, 503, 504].indexOf(result.status) < 0 || tries >= RETRY_DELAYS.length) {
           return result;
         }
