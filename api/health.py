@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -17,6 +17,12 @@ router = APIRouter(tags=["health"])
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
+    checks: dict[str, str] | None = Field(
+        default=None,
+        description="Readiness only: each dependency's state. `redis`: `ok`, `down` or "
+        "`not_configured`; with `down` and `redis_on_error=local` the service is ready "
+        "(rate limits count per process), with `closed` it is not.",
+    )
 
 
 @router.get(
@@ -32,11 +38,13 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     summary="Readiness",
-    description="Answers 200 when the database answers a query; 503 problem+json if not.",
+    description="Answers 200 when the database answers a query and, with `REDIS_URL` and "
+    "`RATE_LIMIT_ON_REDIS_ERROR=closed`, Redis answers a ping; 503 problem+json if not.",
     response_model=Health,
+    response_model_exclude_none=True,
     responses=problem_responses(503),
 )
-def readyz(database: DatabaseDep) -> Health:
+def readyz(request: Request, database: DatabaseDep) -> Health:
     try:
         with database.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -44,4 +52,7 @@ def readyz(database: DatabaseDep) -> Health:
         raise ServiceUnavailable(
             "The database is not reachable.", headers={"Retry-After": "5"}
         ) from exc
-    return Health()
+    checks = request.app.state.rate_limiter.health()  # bounded by REDIS_TIMEOUT_SECONDS
+    if checks.get("redis") == "down" and checks.get("redis_on_error") == "closed":
+        raise ServiceUnavailable("Redis is not reachable.", headers={"Retry-After": "5"})
+    return Health(checks={"database": "ok", **checks})

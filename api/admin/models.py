@@ -40,7 +40,8 @@ SCOPE_HELP = {
     Scope.facts_write: "create, edit and delete facts, sources, citations and discrepancies",
     Scope.signatures_read: "list and search signatures (emails masked), export without emails",
     Scope.signatures_export: "adds signers' emails to listings and exports",
-    Scope.signatures_moderate: "strike signatures; manage the email-domain and IP block lists",
+    Scope.signatures_moderate: "strike signatures; review, release or strike held ones; "
+    "manage the email-domain and IP block lists",
     Scope.audit_read: "read the audit log",
 }
 
@@ -370,6 +371,40 @@ class StrikeResult(BaseModel):
     struck: int = PydanticField(description="Signatures struck (or that would be).")
     uncounted: int = PydanticField(
         description="Of those, confirmed ones: each came off its petition's count."
+    )
+
+
+class ReleaseRequest(StrikeRequest):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "School assembly at Jones High, checked."}]},
+    )
+
+
+class ReleaseByFilterRequest(StrikeByFilterRequest):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "Rally tablet at the Capitol, 2026-11-20 afternoon.",
+                    "filter": {
+                        "petition": "florida-minimum-arrest-age-12",
+                        "ip_hash": "9f2c" + "0" * 60,
+                    },
+                    "dry_run": True,
+                }
+            ]
+        },
+    )
+
+
+class ReleaseResult(BaseModel):
+    dry_run: bool
+    released: int = PydanticField(description="Held signatures released (or that would be).")
+    counted: int = PydanticField(
+        description="Of those, confirmed by their signers: each now counts. The others count "
+        "once their signers confirm."
     )
 
 

@@ -37,6 +37,8 @@ from api.admin.models import (
     PetitionDetail,
     PetitionUpdate,
     PetitionVersionAdmin,
+    ReleaseByFilterRequest,
+    ReleaseResult,
     Scope,
     SignatureAdmin,
     SignatureFilter,
@@ -519,7 +521,7 @@ def strike_signature(
     session: Session, actor: Actor, signature_id: int, reason: str
 ) -> SignatureAdmin:
     signature = petitions.get_signature(session, signature_id)
-    if signature.status not in (SignatureStatus.pending.value, SignatureStatus.confirmed.value):
+    if signature.status not in {status.value for status in petitions.STRIKABLE}:
         raise Conflict(f"Signature {signature_id} is {signature.status}; it cannot be struck.")
     outcome = petitions.strike_signatures(
         session, petitions.SignatureFilters(signature_id=signature_id)
@@ -580,6 +582,57 @@ def strike_by_filter(
         dry_run=False,
         struck=len(outcome.signature_ids),
         uncounted=outcome.by_status[SignatureStatus.confirmed.value],
+    )
+
+
+def release_signature(
+    session: Session, actor: Actor, signature_id: int, reason: str
+) -> SignatureAdmin:
+    signature = petitions.get_signature(session, signature_id)
+    if signature.status != SignatureStatus.held.value:
+        raise Conflict(f"Signature {signature_id} is {signature.status}, not held.")
+    outcome = petitions.release_signatures(
+        session, petitions.SignatureFilters(signature_id=signature_id)
+    )
+    if not outcome.signature_ids:  # released, withdrawn or struck meanwhile
+        raise Conflict(f"Signature {signature_id} changed meanwhile; it was not released.")
+    session.refresh(signature)
+    record(
+        session,
+        actor,
+        "signature.release",
+        "signature",
+        str(signature_id),
+        before={"status": SignatureStatus.held.value},
+        after={"status": signature.status, "reason": reason, "counted": bool(outcome.counted)},
+    )
+    return _signature_views(session, [signature], actor)[0]
+
+
+def release_by_filter(
+    session: Session, actor: Actor, secret: bytes, data: ReleaseByFilterRequest
+) -> ReleaseResult:
+    filters = signature_filters(session, secret, data.filter)
+    if data.dry_run:
+        held, confirmed = petitions.count_held(session, filters)
+        return ReleaseResult(dry_run=True, released=held, counted=confirmed)
+    outcome = petitions.release_signatures(session, filters)
+    record(
+        session,
+        actor,
+        "signatures.release",
+        "signatures",
+        data.filter.petition or ALL_PETITIONS,
+        before={"status": SignatureStatus.held.value},
+        after={
+            "reason": data.reason,
+            "filter": _criteria_for_audit(data.filter),
+            "signature_ids": outcome.signature_ids,
+            "counted": outcome.counted,
+        },
+    )
+    return ReleaseResult(
+        dry_run=False, released=len(outcome.signature_ids), counted=outcome.counted
     )
 
 

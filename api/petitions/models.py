@@ -39,6 +39,9 @@ class PetitionStatus(StrEnum):
 class SignatureStatus(StrEnum):
     pending = "pending"
     confirmed = "confirmed"
+    # Taken while its address was past its allowance (api/abuse/deps.py): it confirms like a
+    # pending one (confirmed_at set) but counts only once staff release it.
+    held = "held"
     withdrawn = "withdrawn"
     struck = "struck"
 
@@ -236,7 +239,10 @@ class SignatureAccepted(BaseModel):
 
 
 class ConfirmResult(BaseModel):
-    status: Literal["confirmed", "already_confirmed"]
+    status: Literal["confirmed", "already_confirmed", "held_for_review"] = PydanticField(
+        description="`held_for_review`: confirmed, but many signatures came from the same "
+        "network at once, so it counts once campaign staff have reviewed it."
+    )
     petition_slug: str
 
 

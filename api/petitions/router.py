@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, status
 
-from api.abuse.deps import rate_limit, request_ip
+from api.abuse.deps import HOLD_FOR_REVIEW, rate_limit, request_ip, signing_limit
 from api.config import Settings
 from api.deps import (
     PUBLIC_CACHE,
@@ -55,6 +55,7 @@ def signing_context(request: Request, settings: Settings) -> service.SigningCont
         secret=settings.secret(),
         public_base_url=settings.public_base_url,
         client_ip=request_ip(request),
+        hold_for_review=getattr(request.state, HOLD_FOR_REVIEW, False),
     )
 
 
@@ -154,11 +155,14 @@ def recent_signatures(
     'never reveals who signed. A repeat sends a reminder or an "already signed" email, at '
     "most 3 emails per signature. One signature per email per petition (for Gmail, dots and "
     "`+tags` do not make a new address). A US `postal_code` must be a ZIP in use. "
-    "Fields the API does not know are refused.",
+    "Fields the API does not know are refused. Per address and petition, every request counts "
+    "against `RATE_LIMIT_REQUESTS` (then 429), and only accepted signatures against "
+    "`RATE_LIMIT_BURST`/`RATE_LIMIT_SUSTAINED`: past those a signature is still taken and "
+    "confirmed by email, but held for staff review before it counts.",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SignatureAccepted,
     responses=problem_responses(403, 404, 409, 413, 422, 429, 503),
-    dependencies=[NO_STORE, rate_limit("sign")],
+    dependencies=[NO_STORE, signing_limit()],
 )
 async def sign(
     slug: SlugPath,

@@ -49,6 +49,10 @@ from api.security import keyed_hash, new_token, token_hash
 
 CONFIRM_TOKEN_LIFETIME = dt.timedelta(days=7)
 EMAILS_PER_SIGNATURE = 3  # the confirmation and at most two reminders, however often one signs
+# A signer's own signatures that are still standing (not withdrawn or struck).
+LIVE_STATUSES = [
+    s.value for s in (SignatureStatus.pending, SignatureStatus.confirmed, SignatureStatus.held)
+]
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class SigningContext:
     secret: bytes
     public_base_url: str
     client_ip: str | None
+    # The address is past its allowance of accepted signatures: take it, but hold it for review.
+    hold_for_review: bool = False
 
 
 # --- petitions ----------------------------------------------------------------------------
@@ -269,7 +275,9 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         {
             "petition_id": petition.id,
             "petition_version": petition.version,
-            "status": SignatureStatus.pending.value,
+            "status": (
+                SignatureStatus.held if context.hold_for_review else SignatureStatus.pending
+            ).value,
             "email_hash": email_hash,
             "email": data.email,
             "first_name": data.first_name,
@@ -304,12 +312,15 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         )
         return
 
-    # Columns, not an ORM object: one loaded earlier in this transaction would keep the status
+    # Columns, not an ORM object: one loaded earlier in this transaction would keep the state
     # it had then, and confirmations update rows with Core statements.
-    existing_id, status, email, first_name = session.exec(
-        select(Signature.id, Signature.status, Signature.email, Signature.first_name).where(
-            Signature.petition_id == petition.id, Signature.email_hash == email_hash
-        )
+    existing_id, email, first_name, confirmed_at = session.exec(
+        select(
+            col(Signature.id),
+            col(Signature.email),
+            col(Signature.first_name),
+            col(Signature.confirmed_at),
+        ).where(col(Signature.petition_id) == petition.id, col(Signature.email_hash) == email_hash)
     ).one()
     assert existing_id is not None
     # Atomic: of many concurrent repeats, only EMAILS_PER_SIGNATURE - 1 win a reminder.
@@ -323,7 +334,8 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
     ).rowcount
     if not claimed or email is None:
         return
-    template = "already_signed" if status == SignatureStatus.confirmed.value else "confirm"
+    # A held signature whose signer confirmed needs nothing more from them either.
+    template = "already_signed" if confirmed_at is not None else "confirm"
     _queue_mail(
         session,
         petition,
@@ -443,6 +455,7 @@ _LINK = (
         _TOKEN.c.used_at,
         _SIGNATURE.c.id.label("signature_id"),
         _SIGNATURE.c.status,
+        _SIGNATURE.c.confirmed_at,
         _SIGNATURE.c.petition_id,
         _PETITION.c.slug,
     )
@@ -461,6 +474,15 @@ _CONFIRM_PENDING = (
         confirmed_at=sqlalchemy.bindparam("now", type_=UtcDateTime),
     )
 )
+_CONFIRM_HELD = (
+    sqlalchemy.update(_SIGNATURE)
+    .where(
+        _SIGNATURE.c.id == sqlalchemy.bindparam("signature_id"),
+        _SIGNATURE.c.status == SignatureStatus.held.value,
+        _SIGNATURE.c.confirmed_at.is_(None),
+    )
+    .values(confirmed_at=sqlalchemy.bindparam("now", type_=UtcDateTime))
+)
 _MARK_TOKEN_USED = (
     sqlalchemy.update(_TOKEN)
     .where(_TOKEN.c.token_hash == sqlalchemy.bindparam("digest"))
@@ -477,12 +499,14 @@ def _link(session: Session, token: str, purpose: TokenPurpose) -> Any:
 
 
 def confirm(session: Session, token: str) -> ConfirmResult:
-    """Count a pending signature. Confirming twice is harmless."""
+    """Count a pending signature. Confirming twice is harmless. A held signature is marked
+    confirmed (`confirmed_at`) but counts only once staff release it."""
     link = _link(session, token, TokenPurpose.confirm)
     slug = link.slug
-    if link.status == SignatureStatus.confirmed.value:
+    held = link.status == SignatureStatus.held.value
+    if link.status == SignatureStatus.confirmed.value or (held and link.confirmed_at):
         return ConfirmResult(status="already_confirmed", petition_slug=slug)
-    if link.status != SignatureStatus.pending.value:
+    if link.status != SignatureStatus.pending.value and not held:
         raise Gone("This signature was withdrawn or removed; the link no longer works.")
     now = utcnow()
     if link.used_at is not None or (link.expires_at is not None and link.expires_at <= now):
@@ -490,12 +514,16 @@ def confirm(session: Session, token: str) -> ConfirmResult:
     connection = session.connection()
     # Only one of several concurrent confirmations moves it from pending, so it counts once.
     moved = connection.execute(
-        _CONFIRM_PENDING, {"signature_id": link.signature_id, "now": now}
+        _CONFIRM_HELD if held else _CONFIRM_PENDING,
+        {"signature_id": link.signature_id, "now": now},
     ).rowcount
     connection.execute(_MARK_TOKEN_USED, {"digest": link.token_hash, "now": now})
-    if moved:
-        _add_to_count(session, link.petition_id, +1)
-    return ConfirmResult(status="confirmed" if moved else "already_confirmed", petition_slug=slug)
+    if not moved:
+        return ConfirmResult(status="already_confirmed", petition_slug=slug)
+    if held:
+        return ConfirmResult(status="held_for_review", petition_slug=slug)
+    _add_to_count(session, link.petition_id, +1)
+    return ConfirmResult(status="confirmed", petition_slug=slug)
 
 
 ERASED_FIELDS: dict[str, Any] = {
@@ -533,7 +561,7 @@ def _withdraw_signature(
     if status == SignatureStatus.struck.value:
         raise Gone("This signature was removed by moderators; there is nothing to withdraw.")
     now = utcnow()
-    for moving_from in (SignatureStatus.confirmed, SignatureStatus.pending):
+    for moving_from in (SignatureStatus.confirmed, SignatureStatus.pending, SignatureStatus.held):
         moved = session.exec(
             update(Signature)
             .where(col(Signature.id) == signature_id, col(Signature.status) == moving_from.value)
@@ -569,9 +597,7 @@ def request_access(session: Session, email: str, locale: str, context: SigningCo
     known = session.exec(
         select(Signature.id).where(
             Signature.email_hash == email_hash,
-            col(Signature.status).in_(
-                [SignatureStatus.pending.value, SignatureStatus.confirmed.value]
-            ),
+            col(Signature.status).in_(LIVE_STATUSES),
         )
     ).first()
     if known is None:
@@ -610,9 +636,7 @@ def my_signatures(session: Session, token: str) -> MySignatures:
         .join(Petition, col(Petition.id) == col(Signature.petition_id))
         .where(
             Signature.email_hash == email_hash,
-            col(Signature.status).in_(
-                [SignatureStatus.pending.value, SignatureStatus.confirmed.value]
-            ),
+            col(Signature.status).in_(LIVE_STATUSES),
         )
         .order_by(col(Signature.created_at))
     ).all()
@@ -914,7 +938,7 @@ def get_signature(session: Session, signature_id: int) -> Signature:
     return signature
 
 
-STRIKABLE = (SignatureStatus.pending, SignatureStatus.confirmed)
+STRIKABLE = (SignatureStatus.pending, SignatureStatus.held, SignatureStatus.confirmed)
 
 
 def count_strikable(session: Session, filters: SignatureFilters) -> dict[str, int]:
@@ -968,6 +992,57 @@ def strike_signatures(session: Session, filters: SignatureFilters) -> StrikeOutc
         _add_to_count(session, petition_id, -n)
     outcome.signature_ids.sort()
     return outcome
+
+
+@dataclass
+class ReleaseOutcome:
+    signature_ids: list[int]
+    counted: int  # of those, confirmed by their signers: they now count
+
+
+def release_signatures(session: Session, filters: SignatureFilters) -> ReleaseOutcome:
+    """Release matching held signatures: one its signer confirmed becomes `confirmed` and
+    counts; one not confirmed yet becomes `pending` and counts when it is.
+
+    The unconfirmed ones move first: a signer confirming in between leaves theirs held with
+    `confirmed_at` set, which the second statement then releases and counts.
+    """
+    conditions = [
+        *_signature_conditions(filters),
+        col(Signature.status) == SignatureStatus.held.value,
+    ]
+    unconfirmed = session.exec(
+        update(Signature)
+        .where(*conditions, col(Signature.confirmed_at).is_(None))
+        .values(status=SignatureStatus.pending.value)
+        .returning(col(Signature.id))
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    confirmed = session.exec(
+        update(Signature)
+        .where(*conditions, col(Signature.confirmed_at).is_not(None))
+        .values(status=SignatureStatus.confirmed.value)
+        .returning(col(Signature.id), col(Signature.petition_id))
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    counted: dict[int, int] = {}
+    for _, petition_id in confirmed:
+        counted[petition_id] = counted.get(petition_id, 0) + 1
+    for petition_id, n in counted.items():
+        _add_to_count(session, petition_id, n)
+    ids = sorted([row[0] for row in unconfirmed] + [row[0] for row in confirmed])
+    return ReleaseOutcome(signature_ids=ids, counted=len(confirmed))
+
+
+def count_held(session: Session, filters: SignatureFilters) -> tuple[int, int]:
+    """How many held signatures match `filters`, and how many of them are confirmed."""
+    rows = session.exec(
+        select(col(Signature.confirmed_at).is_not(None), func.count())
+        .where(*_signature_conditions(filters), col(Signature.status) == SignatureStatus.held.value)
+        .group_by(col(Signature.confirmed_at).is_not(None))
+    ).all()
+    by_confirmed = {bool(confirmed): int(n) for confirmed, n in rows}
+    return sum(by_confirmed.values()), by_confirmed.get(True, 0)
 
 
 def confirmed_signatures_query(petition_id: int) -> Any:
