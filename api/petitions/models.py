@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from api.db import UtcDateTime, utcnow
@@ -55,6 +55,17 @@ def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_type=UtcDateTime, **kwargs)
 
 
+# Languages a petition's text may have: English is required (the columns themselves), the
+# others are optional translations.
+TEXT_LANGUAGES = ("en", "es")
+DEFAULT_TEXT_LANGUAGE = "en"
+
+
+def _translations_column() -> Any:
+    # {"es": {"title", "ask", "target", "body"}}: the text in languages other than English.
+    return Column(JSON, nullable=False, server_default=text("'{}'"))
+
+
 # --- tables -------------------------------------------------------------------------------
 
 
@@ -72,6 +83,9 @@ class Petition(SQLModel, table=True):
     closes_at: dt.datetime | None = _timestamp(default=None, nullable=True)
     version: int = 1
     content_hash: str = Field(max_length=64)
+    translations: dict[str, dict[str, str]] = Field(
+        default_factory=dict, sa_column=_translations_column()
+    )
     # When staff closed it; retention (`advocacy anonymize`) counts from here.
     closed_at: dt.datetime | None = _timestamp(default=None, nullable=True)
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
@@ -90,6 +104,9 @@ class PetitionVersion(SQLModel, table=True):
     ask: str = Field(max_length=1000)
     target: str = Field(max_length=200)
     body: str = Field(max_length=20000)
+    translations: dict[str, dict[str, str]] = Field(
+        default_factory=dict, sa_column=_translations_column()
+    )
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
 
 
@@ -98,6 +115,8 @@ class Signature(SQLModel, table=True):
         # One signature per person per petition. NULL once withdrawn, so they may sign again.
         UniqueConstraint("petition_id", "email_hash"),
         Index("ix_signature_petition_status_confirmed", "petition_id", "status", "confirmed_at"),
+        # The worker's search for unconfirmed signatures due a reminder.
+        Index("ix_signature_status_created_at", "status", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -123,6 +142,8 @@ class Signature(SQLModel, table=True):
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
     confirmed_at: dt.datetime | None = _timestamp(default=None, nullable=True)
     withdrawn_at: dt.datetime | None = _timestamp(default=None, nullable=True)
+    # When the one reminder to confirm was sent (api/petitions/reminders.py).
+    reminded_at: dt.datetime | None = _timestamp(default=None, nullable=True)
 
 
 class SignatureToken(SQLModel, table=True):

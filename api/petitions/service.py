@@ -48,6 +48,7 @@ from api.petitions.validation import canonical_email, resolve_postal_code
 from api.security import keyed_hash, new_token, token_hash
 
 CONFIRM_TOKEN_LIFETIME = dt.timedelta(days=7)
+CONFIRMING_TEMPLATES = ("confirm", "reminder")  # mails that carry a confirm link
 EMAILS_PER_SIGNATURE = 3  # the confirmation and at most two reminders, however often one signs
 # A signer's own signatures that are still standing (not withdrawn or struck).
 LIVE_STATUSES = [
@@ -300,7 +301,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         },
     ).scalar()
     if signature_id is not None:
-        _queue_mail(
+        queue_signer_mail(
             session,
             petition,
             signature_id,
@@ -336,7 +337,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         return
     # A held signature whose signer confirmed needs nothing more from them either.
     template = "already_signed" if confirmed_at is not None else "confirm"
-    _queue_mail(
+    queue_signer_mail(
         session,
         petition,
         existing_id,
@@ -383,7 +384,7 @@ def _lang_query(locale: str) -> str:
     return "&lang=es" if locale == "es" else ""
 
 
-def _queue_mail(
+def queue_signer_mail(
     session: Session,
     petition: Petition,
     signature_id: int,
@@ -393,10 +394,12 @@ def _queue_mail(
     template: str,
     context: SigningContext,
 ) -> None:
+    """Queue a mail about one signature with a fresh withdraw link and, for the templates that
+    ask to confirm, a fresh confirm link."""
     now = utcnow()
     payload: dict[str, Any] = {"first_name": first_name, "petition_title": petition.title}
     tokens: list[dict[str, Any]] = []
-    if template == "confirm":
+    if template in CONFIRMING_TEMPLATES:
         confirm_token, confirm_hash = new_token()
         tokens.append(
             _token_row(
