@@ -172,13 +172,45 @@ class PetitionUpdate(BaseModel):
     closes_at: UtcTime | None = None
 
 
+class PetitionText(BaseModel):
+    """The petition's text in one language."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Fijar 12 años como edad mínima de arresto en Florida",
+                    "ask": "Aprobar una ley estatal que fije en 12 años la edad mínima a la que "
+                    "se puede arrestar a un niño en Florida.",
+                    "target": "Legislatura de Florida",
+                    "body": "En septiembre de 2019 ... [fact:kaia-age-six]",
+                }
+            ]
+        },
+    )
+
+    title: str = PydanticField(min_length=1, max_length=200)
+    ask: str = PydanticField(min_length=1, max_length=1000)
+    target: str = PydanticField(min_length=1, max_length=200)
+    body: str = PydanticField(min_length=1, max_length=PETITION_BODY_MAX)
+
+
+Translations = dict[str, PetitionText]
+TRANSLATIONS_HELP = (
+    "The text in languages other than English, by language code (e.g. `es`); set with "
+    "`PUT /v1/admin/petitions/{slug}/text/{lang}`."
+)
+
+
 class PetitionVersionAdmin(BaseModel):
     number: int
-    content_hash: str
+    content_hash: str = PydanticField(description="SHA-256 of the text in every language.")
     title: str
     ask: str
     target: str
     body: str
+    translations: Translations = PydanticField(description=TRANSLATIONS_HELP)
     created_at: dt.datetime
 
 
@@ -201,6 +233,7 @@ class PetitionAdmin(BaseModel):
     ask: str
     target: str
     body: str
+    translations: Translations = PydanticField(description=TRANSLATIONS_HELP)
     status: PetitionStatus
     goal: int
     milestones: list[int]

@@ -35,6 +35,7 @@ from api.admin.models import (
     PetitionAdmin,
     PetitionCreate,
     PetitionDetail,
+    PetitionText,
     PetitionUpdate,
     PetitionVersionAdmin,
     ReleaseByFilterRequest,
@@ -158,6 +159,9 @@ def _petition_admin(
         ask=petition.ask,
         target=petition.target,
         body=petition.body,
+        translations={
+            lang: PetitionText(**text) for lang, text in sorted(petition.translations.items())
+        },
         status=PetitionStatus(petition.status),
         goal=petition.goal,
         milestones=petition.milestones,
@@ -240,6 +244,21 @@ def update_petition(
     petitions.update_petition(session, petition, changes)
     after = _petition_snapshot(session, petition)
     record(session, actor, "petition.update", "petition", slug, before=before, after=after)
+    return _petition_detail(session, petition)
+
+
+def set_petition_text(
+    session: Session, actor: Actor, slug: str, lang: str, text: PetitionText | None
+) -> PetitionDetail:
+    """Set (or remove, with None) the petition's text in one language: a new version."""
+    petition = petitions.petition_by_slug(session, slug, for_update=True)
+    before = _petition_snapshot(session, petition)
+    petitions.set_petition_text(
+        session, petition, lang, text.model_dump() if text is not None else None
+    )
+    after = _petition_snapshot(session, petition)
+    action = "petition.text.set" if text is not None else "petition.text.delete"
+    record(session, actor, action, "petition", f"{slug}/{lang}", before=before, after=after)
     return _petition_detail(session, petition)
 
 

@@ -55,9 +55,9 @@ def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_type=UtcDateTime, **kwargs)
 
 
-# Languages a petition's text may have: English is required (the columns themselves), the
-# others are optional translations.
-TEXT_LANGUAGES = ("en", "es")
+# Languages of the emails and of a petition's text: English is required (the petition's own
+# columns), the others are optional translations.
+Language = Literal["en", "es"]
 DEFAULT_TEXT_LANGUAGE = "en"
 
 
@@ -231,7 +231,7 @@ class SignatureCreate(BaseModel):
     contact_opt_in: StrictBool = PydanticField(
         default=False, description="The signer agrees to hear from the campaign again."
     )
-    locale: Literal["en", "es"] = PydanticField(default="en", description="Language of the emails.")
+    locale: Language = PydanticField(default="en", description="Language of the emails.")
     website: str | None = PydanticField(
         default=None,
         max_length=200,
@@ -279,6 +279,16 @@ class VersionPublic(BaseModel):
 
 class PetitionPublic(BaseModel):
     slug: str
+    language: str = PydanticField(
+        description="The language of `title`, `ask`, `target` and `body`: the one asked for "
+        "(`?lang=`, else `Accept-Language`) if the petition has it, else `en`. Also sent as "
+        "`Content-Language`.",
+        examples=["es"],
+    )
+    available_languages: list[str] = PydanticField(
+        description="Languages the petition's text is available in; `en` always.",
+        examples=[["en", "es"]],
+    )
     title: str
     ask: str = PydanticField(description="The policy change asked for.")
     target: str = PydanticField(description="Who must act.")
@@ -330,7 +340,7 @@ class AccessRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Email
-    locale: Literal["en", "es"] = "en"
+    locale: Language = "en"
 
 
 class AccessRequested(BaseModel):

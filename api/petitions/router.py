@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from api.abuse.deps import HOLD_FOR_REVIEW, rate_limit, request_ip, signing_limit
 from api.config import Settings
@@ -25,6 +25,7 @@ from api.petitions.models import (
     AccessRequested,
     ConfirmResult,
     CountPublic,
+    Language,
     MySignatures,
     MyWithdrawal,
     PetitionPublic,
@@ -35,6 +36,7 @@ from api.petitions.models import (
     TokenBody,
     WithdrawResult,
 )
+from api.web.i18n import language_from_accept
 
 router = APIRouter(prefix="/v1")
 
@@ -48,6 +50,25 @@ SlugPath = Annotated[
 ]
 Paging = Annotated[PageParams, Depends(page_params)]
 NO_STORE = cache_control("no-store")
+
+
+LangQuery = Annotated[
+    Language | None,
+    Query(
+        description="The language of the petition's text; without it, `Accept-Language` "
+        "decides. A petition without that text answers in English (see `language`)."
+    ),
+]
+
+
+def text_language(request: Request, lang: Language | None) -> str:
+    return lang or language_from_accept(request.headers.get("accept-language"))
+
+
+def _say_language(response: Response, petition: PetitionPublic, explicit: bool) -> None:
+    response.headers["Content-Language"] = petition.language
+    if not explicit:
+        response.headers["Vary"] = "Accept-Language"
 
 
 def signing_context(request: Request, settings: Settings) -> service.SigningContext:
@@ -68,8 +89,16 @@ def signing_context(request: Request, settings: Settings) -> service.SigningCont
     responses=problem_responses(422),
     dependencies=[PUBLIC_CACHE],
 )
-def list_petitions(request: Request, session: ReadSession, paging: Paging) -> Page[PetitionPublic]:
-    items, cursor = service.list_petitions(session, paging)
+def list_petitions(
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    paging: Paging,
+    lang: LangQuery = None,
+) -> Page[PetitionPublic]:
+    items, cursor = service.list_petitions(session, paging, text_language(request, lang))
+    if lang is None:
+        response.headers["Vary"] = "Accept-Language"
     return page_of(request, items, cursor)
 
 
@@ -77,14 +106,24 @@ def list_petitions(request: Request, session: ReadSession, paging: Paging) -> Pa
     "/petitions/{slug}",
     tags=["petitions"],
     summary="One petition",
-    description="The petition's text (with the version a signer would sign), status, goal, "
-    "milestones, and its verified count and progress.",
+    description="The petition's text (with the version a signer would sign) in the language "
+    "asked for (`?lang=`, else `Accept-Language`) when it has that text, else in English, "
+    "with `Content-Language`; its status, goal, milestones, verified count and progress. "
+    "The version's hash covers the text in every language.",
     response_model=PetitionPublic,
     responses=problem_responses(404, 422),
     dependencies=[cache_control("public, max-age=5, stale-while-revalidate=30")],
 )
-def read_petition(slug: SlugPath, session: ReadSession) -> PetitionPublic:
-    return service.get_petition(session, slug)
+def read_petition(
+    slug: SlugPath,
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    lang: LangQuery = None,
+) -> PetitionPublic:
+    petition = service.get_petition(session, slug, text_language(request, lang))
+    _say_language(response, petition, explicit=lang is not None)
+    return petition
 
 
 @router.get(

@@ -24,6 +24,7 @@ from api.mail import service as mail
 from api.pagination import PageParams, paginate
 from api.petitions.models import (
     COUNT_SHARDS,
+    DEFAULT_TEXT_LANGUAGE,
     ConfirmResult,
     CountPublic,
     CountShard,
@@ -48,6 +49,7 @@ from api.petitions.validation import canonical_email, resolve_postal_code
 from api.security import keyed_hash, new_token, token_hash
 
 CONFIRM_TOKEN_LIFETIME = dt.timedelta(days=7)
+TEXT_FIELDS = ("title", "ask", "target", "body")  # a petition's text, in each language
 CONFIRMING_TEMPLATES = ("confirm", "reminder")  # mails that carry a confirm link
 EMAILS_PER_SIGNATURE = 3  # the confirmation and at most two reminders, however often one signs
 # A signer's own signatures that are still standing (not withdrawn or struck).
@@ -70,14 +72,75 @@ class SigningContext:
 # --- petitions ----------------------------------------------------------------------------
 
 
-def content_hash(title: str, ask: str, target: str, body: str) -> str:
-    text = json.dumps([title, ask, target, body], ensure_ascii=False, separators=(",", ":"))
+def content_hash(
+    title: str,
+    ask: str,
+    target: str,
+    body: str,
+    translations: dict[str, dict[str, str]] | None = None,
+) -> str:
+    """SHA-256 of the text in every language. Without translations it is the hash of the
+    English text alone, as before translations existed, so older versions keep their hash."""
+    parts: list[Any] = [title, ask, target, body]
+    if translations:
+        parts.append({lang: translations[lang] for lang in sorted(translations)})
+    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _hash_of(petition: Petition) -> str:
+    return content_hash(
+        petition.title, petition.ask, petition.target, petition.body, petition.translations
+    )
+
+
+@dataclass(frozen=True)
+class PetitionText:
+    language: str
+    title: str
+    ask: str
+    target: str
+    body: str
+
+
+def petition_text(petition: Petition, lang: str | None) -> PetitionText:
+    """The petition's text in `lang` if it has it, else in English."""
+    translation = petition.translations.get(lang or "") if lang != DEFAULT_TEXT_LANGUAGE else None
+    if translation:
+        return PetitionText(lang or "", **{name: translation[name] for name in TEXT_FIELDS})
+    return PetitionText(
+        DEFAULT_TEXT_LANGUAGE, petition.title, petition.ask, petition.target, petition.body
+    )
+
+
+def available_languages(petition: Petition) -> list[str]:
+    return [DEFAULT_TEXT_LANGUAGE, *sorted(petition.translations)]
+
+
+def _new_version(session: Session, petition: Petition) -> None:
+    assert petition.id is not None
+    session.add(
+        PetitionVersion(
+            petition_id=petition.id,
+            number=petition.version,
+            content_hash=petition.content_hash,
+            title=petition.title,
+            ask=petition.ask,
+            target=petition.target,
+            body=petition.body,
+            translations=dict(petition.translations),
+        )
+    )
+
+
 def create_petition(session: Session, data: dict[str, Any]) -> Petition:
-    """A new petition with its first version and its count shards."""
-    digest = content_hash(data["title"], data["ask"], data["target"], data["body"])
+    """A new petition with its first version and its count shards. `translations` (optional)
+    holds its text in other languages: {"es": {"title", "ask", "target", "body"}}."""
+    translations = {
+        lang: {name: text[name] for name in TEXT_FIELDS}
+        for lang, text in (data.get("translations") or {}).items()
+    }
+    digest = content_hash(data["title"], data["ask"], data["target"], data["body"], translations)
     petition = Petition(
         slug=data["slug"],
         title=data["title"],
@@ -91,21 +154,12 @@ def create_petition(session: Session, data: dict[str, Any]) -> Petition:
         closes_at=_parse_time(data.get("closes_at")),
         version=1,
         content_hash=digest,
+        translations=translations,
     )
     session.add(petition)
     session.flush()
     assert petition.id is not None
-    session.add(
-        PetitionVersion(
-            petition_id=petition.id,
-            number=1,
-            content_hash=digest,
-            title=petition.title,
-            ask=petition.ask,
-            target=petition.target,
-            body=petition.body,
-        )
-    )
+    _new_version(session, petition)
     session.add_all(
         CountShard(petition_id=petition.id, shard=shard) for shard in range(COUNT_SHARDS)
     )
@@ -138,13 +192,16 @@ def _published_petition(session: Session, slug: str) -> Petition:
     return petition
 
 
-def _public(petition: Petition, verified: int) -> PetitionPublic:
+def _public(petition: Petition, verified: int, lang: str | None) -> PetitionPublic:
+    text = petition_text(petition, lang)
     return PetitionPublic(
         slug=petition.slug,
-        title=petition.title,
-        ask=petition.ask,
-        target=petition.target,
-        body=petition.body,
+        language=text.language,
+        available_languages=available_languages(petition),
+        title=text.title,
+        ask=text.ask,
+        target=text.target,
+        body=text.body,
         status=PetitionStatus(petition.status),
         goal=petition.goal,
         milestones=petition.milestones,
@@ -156,7 +213,9 @@ def _public(petition: Petition, verified: int) -> PetitionPublic:
     )
 
 
-def list_petitions(session: Session, page: PageParams) -> tuple[list[PetitionPublic], str | None]:
+def list_petitions(
+    session: Session, page: PageParams, lang: str | None = None
+) -> tuple[list[PetitionPublic], str | None]:
     statement = select(Petition).where(Petition.status != PetitionStatus.draft.value)
     rows, cursor = paginate(
         session,
@@ -166,13 +225,15 @@ def list_petitions(session: Session, page: PageParams) -> tuple[list[PetitionPub
         key=lambda p: (p.id,),
     )
     counts = verified_counts(session, [p.id for p in rows if p.id is not None])
-    return [_public(p, counts.get(p.id or 0, 0)) for p in rows], cursor
+    return [_public(p, counts.get(p.id or 0, 0), lang) for p in rows], cursor
 
 
-def get_petition(session: Session, slug: str) -> PetitionPublic:
+def get_petition(session: Session, slug: str, lang: str | None = None) -> PetitionPublic:
+    """The petition in `lang` if it has that text, else in English (`language` says which)."""
     petition = _published_petition(session, slug)
     assert petition.id is not None
-    return _public(petition, verified_counts(session, [petition.id]).get(petition.id, 0))
+    verified = verified_counts(session, [petition.id]).get(petition.id, 0)
+    return _public(petition, verified, lang)
 
 
 # --- counts -------------------------------------------------------------------------------
@@ -397,7 +458,11 @@ def queue_signer_mail(
     """Queue a mail about one signature with a fresh withdraw link and, for the templates that
     ask to confirm, a fresh confirm link."""
     now = utcnow()
-    payload: dict[str, Any] = {"first_name": first_name, "petition_title": petition.title}
+    payload: dict[str, Any] = {
+        "first_name": first_name,
+        # The title in the signer's language: a Spanish subject must not switch to English.
+        "petition_title": petition_text(petition, locale).title,
+    }
     tokens: list[dict[str, Any]] = []
     if template in CONFIRMING_TEMPLATES:
         confirm_token, confirm_hash = new_token()
@@ -647,7 +712,7 @@ def my_signatures(session: Session, token: str) -> MySignatures:
         signatures=[
             MySignature(
                 petition_slug=petition.slug,
-                petition_title=petition.title,
+                petition_title=petition_text(petition, signature.locale).title,
                 status="confirmed"
                 if signature.status == SignatureStatus.confirmed.value
                 else "pending",
@@ -782,8 +847,6 @@ def _place(signature: Signature) -> str | None:
 
 # --- staff: editing petitions, moderating signatures (the admin API) -----------------------
 
-TEXT_FIELDS = ("title", "ask", "target", "body")
-
 
 def petition_by_slug(session: Session, slug: str, *, for_update: bool = False) -> Petition:
     """Any petition, drafts included. `for_update` locks its row (PostgreSQL) so concurrent
@@ -814,7 +877,16 @@ def petition_versions(session: Session, petition_id: int) -> list[PetitionVersio
 def petitions_citing_fact(session: Session, fact_id: str) -> list[str]:
     """Slugs of petitions whose text refers to `[fact:ID]`."""
     marker = f"%[fact:{fact_id}]%"
-    return list(session.exec(select(Petition.slug).where(col(Petition.body).like(marker))).all())
+    return list(
+        session.exec(
+            select(Petition.slug).where(
+                or_(
+                    col(Petition.body).like(marker),
+                    sqlalchemy.cast(col(Petition.translations), sqlalchemy.Text).like(marker),
+                )
+            )
+        ).all()
+    )
 
 
 def update_petition(session: Session, petition: Petition, changes: dict[str, Any]) -> bool:
@@ -822,31 +894,36 @@ def update_petition(session: Session, petition: Petition, changes: dict[str, Any
     with a new content hash. Signatures already taken keep the version their signer saw.
     Returns whether a new version was made."""
     text_changed = any(
-        name in changes and changes[name] != getattr(petition, name) for name in TEXT_FIELDS
+        name in changes and changes[name] != getattr(petition, name)
+        for name in (*TEXT_FIELDS, "translations")
     )
     for name, value in changes.items():
         setattr(petition, name, value)
     if text_changed:
-        assert petition.id is not None
         petition.version += 1
-        petition.content_hash = content_hash(
-            petition.title, petition.ask, petition.target, petition.body
-        )
-        session.add(
-            PetitionVersion(
-                petition_id=petition.id,
-                number=petition.version,
-                content_hash=petition.content_hash,
-                title=petition.title,
-                ask=petition.ask,
-                target=petition.target,
-                body=petition.body,
-            )
-        )
+        petition.content_hash = _hash_of(petition)
+        _new_version(session, petition)
     petition.updated_at = utcnow()
     session.add(petition)
     session.flush()
     return text_changed
+
+
+def set_petition_text(
+    session: Session, petition: Petition, lang: str, text: dict[str, str] | None
+) -> bool:
+    """Set (or, with None, remove) the petition's text in one language; English is the
+    petition's own columns and cannot be removed. Returns whether a new version was made."""
+    if lang == DEFAULT_TEXT_LANGUAGE:
+        if text is None:
+            raise Conflict("The English text is required; it can be changed, not removed.")
+        return update_petition(session, petition, text)
+    translations = {k: v for k, v in petition.translations.items() if k != lang}
+    if text is not None:
+        translations[lang] = {name: text[name] for name in TEXT_FIELDS}
+    elif lang not in petition.translations:
+        raise NotFound(f"The petition '{petition.slug}' has no text in '{lang}'.")
+    return update_petition(session, petition, {"translations": translations})
 
 
 def open_petition(session: Session, petition: Petition) -> None:
