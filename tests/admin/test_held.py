@@ -102,3 +102,21 @@ def test_release_and_strike_held_signatures(
         assert single["after"]["reason"] == "School assembly, checked."
         assert single["after"]["counted"] is True
         assert "@" not in str(audit["items"][:3])  # no signer's address in the log
+
+
+def test_a_held_signer_can_withdraw_and_see_it(
+    settings, clean_database: Database, smtp_server, mail_worker
+) -> None:
+    with TestClient(allowance_of_one(settings)) as client:
+        for email in ("one@example.org", "two@example.org"):
+            assert client.post(SIGN_URL, json=signer(email=email)).status_code == 202
+        # Signing again while held: a reminder with a confirm link, as for a pending one.
+        client.post(SIGN_URL, json=signer(email="two@example.org"))
+        mail_worker.drain()
+        messages = smtp_server.to("two@example.org")
+        assert len(messages) == 2
+        assert all("/confirm?token=" in m.get_body(("plain",)).get_content() for m in messages)
+        token = link_in(messages[0], "/withdraw")
+        withdrawn = client.post("/v1/signatures/withdraw", json={"token": token})
+        assert withdrawn.json()["status"] == "withdrawn"
+        assert count(client) == 0

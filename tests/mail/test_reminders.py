@@ -4,6 +4,8 @@ only to the unconfirmed, in their language, with a working confirm link."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import update
@@ -11,6 +13,7 @@ from sqlmodel import col
 
 from api.db import Database, utcnow
 from api.housekeeping import send_reminders
+from api.mail.worker import MailWorker, backend_for
 from api.petitions.models import Signature
 from tests.admin.helpers import auth, make_key
 from tests.admin.test_signatures import signature_id
@@ -119,3 +122,32 @@ def test_reminders_can_be_turned_off(client, mail_worker, mail_settings, clean_d
     # A signer whose first link lapsed a week ago is not written to either.
     backdate(clean_database, 24 * 8, "off@example.org")
     assert send_reminders(clean_database, mail_settings) == 0
+
+
+def test_the_running_worker_sends_reminders_by_itself(
+    client, smtp_server, database, mail_settings, clean_database
+):
+    """The worker's minutely chore, as `advocacy worker` and `advocacy serve` run it."""
+    client.post(SIGN_URL, json=signer(email="later@example.org"))
+    backdate(clean_database, 49, "later@example.org")
+    worker = MailWorker(
+        database,
+        mail_settings,
+        backend_for(mail_settings),
+        frequent=lambda: send_reminders(database, mail_settings),
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(smtp_server.to("later@example.org")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    subjects = sorted(m["Subject"].strip() for m in smtp_server.to("later@example.org"))
+    assert [subject.split(":")[0] for subject in subjects] == [
+        "Please confirm your signature",
+        "Reminder",
+    ]
