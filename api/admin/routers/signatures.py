@@ -56,6 +56,17 @@ def list_signatures(
     query: Annotated[SignatureQuery, Query()],
     paging: Paging,
 ) -> Page[SignatureAdmin]:
+    return _search(actor, request, session, settings, query, paging)
+
+
+def _search(
+    actor: Actor,
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    query: SignatureQuery,
+    paging: Paging,
+) -> Page[SignatureAdmin]:
     items, cursor = service.search_signatures(session, actor, settings.secret(), query, paging)
     return page_of(request, items, cursor)
 
@@ -80,8 +91,7 @@ def list_held(
     paging: Paging,
 ) -> Page[SignatureAdmin]:
     held = query.model_copy(update={"status": SignatureStatus.held})
-    items, cursor = service.search_signatures(session, actor, settings.secret(), held, paging)
-    return page_of(request, items, cursor)
+    return _search(actor, request, session, settings, held, paging)
 
 
 @router.post(
