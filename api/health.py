@@ -17,9 +17,11 @@ router = APIRouter(tags=["health"])
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
-    checks: dict[str, str] | None = Field(
-        default=None,
-        description="Readiness only: each dependency's state. `redis`: `ok`, `down` or "
+
+
+class Readiness(Health):
+    checks: dict[str, str] = Field(
+        description="Each dependency's state. `redis`: `ok`, `down` or "
         "`not_configured`; with `down` and `redis_on_error=local` the service is ready "
         "(rate limits count per process), with `closed` it is not.",
     )
@@ -40,11 +42,10 @@ def healthz() -> Health:
     summary="Readiness",
     description="Answers 200 when the database answers a query and, with `REDIS_URL` and "
     "`RATE_LIMIT_ON_REDIS_ERROR=closed`, Redis answers a ping; 503 problem+json if not.",
-    response_model=Health,
-    response_model_exclude_none=True,
+    response_model=Readiness,
     responses=problem_responses(503),
 )
-def readyz(request: Request, database: DatabaseDep) -> Health:
+def readyz(request: Request, database: DatabaseDep) -> Readiness:
     try:
         with database.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -55,4 +56,4 @@ def readyz(request: Request, database: DatabaseDep) -> Health:
     checks = request.app.state.rate_limiter.health()  # bounded by REDIS_TIMEOUT_SECONDS
     if checks.get("redis") == "down" and checks.get("redis_on_error") == "closed":
         raise ServiceUnavailable("Redis is not reachable.", headers={"Retry-After": "5"})
-    return Health(checks={"database": "ok", **checks})
+    return Readiness(checks={"database": "ok", **checks})
