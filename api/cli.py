@@ -93,7 +93,7 @@ def worker(
     import threading
 
     from api.db import Database
-    from api.housekeeping import run_housekeeping
+    from api.housekeeping import run_housekeeping, send_reminders
     from api.mail.worker import MailWorker, backend_for
 
     settings = get_settings()
@@ -103,9 +103,11 @@ def worker(
         settings,
         backend_for(settings),
         daily=lambda: run_housekeeping(database, settings),
+        frequent=lambda: send_reminders(database, settings),
     )
     try:
         if once:
+            send_reminders(database, settings)
             typer.echo(f"{mail_worker.drain()} mails sent")
             return
         stop = threading.Event()

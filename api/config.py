@@ -43,10 +43,22 @@ class Settings(BaseSettings):
     response_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
     redis_url: str | None = None
+    # Connect and read timeout of every Redis call: a hung Redis costs a request this long at
+    # most, and only once per RATE_LIMIT_REDIS_RETRY_SECONDS (see api/abuse/ratelimit.py).
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    # Redis unreachable: `local` falls back to this process's own counters (email confirmation
+    # stays the proof of a person), `closed` answers 503 to signing and access requests.
+    rate_limit_on_redis_error: Literal["local", "closed"] = "local"
+    rate_limit_redis_retry_seconds: float = Field(default=5.0, gt=0, le=300)
     rate_limit_enabled: bool = True
-    # "<requests>/<seconds>" per client IP and petition: a short burst and a sustained limit.
-    rate_limit_burst: str = Field(default="5/60", pattern=r"^\d+/\d+$")
-    rate_limit_sustained: str = Field(default="20/3600", pattern=r"^\d+/\d+$")
+    # "<count>/<seconds>" per client IP and petition. Signing: ACCEPTED signatures only, past
+    # either limit a signature is taken but held for staff review. Access links: requests.
+    rate_limit_burst: str = Field(default="60/60", pattern=r"^\d+/\d+$")
+    rate_limit_sustained: str = Field(default="600/3600", pattern=r"^\d+/\d+$")
+    # Every signing request, refused or not, per client IP and petition; past it: 429.
+    rate_limit_requests: str = Field(default="300/60", pattern=r"^\d+/\d+$")
+    # A reminder to signers who have not confirmed after this many hours; 0 sends none.
+    reminder_after_hours: float = Field(default=48, ge=0, le=24 * 6)
     # Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     retention_days: int = Field(default=180, ge=1)

@@ -22,7 +22,7 @@ from api.deps import write_slots
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.groupcommit import GroupCommitter
-from api.housekeeping import run_housekeeping
+from api.housekeeping import run_housekeeping, send_reminders
 from api.http import (
     AccessLogMiddleware,
     BodySizeLimitMiddleware,
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings,
                 backend_for(settings),
                 daily=lambda: run_housekeeping(app.state.database, settings),
+                frequent=lambda: send_reminders(app.state.database, settings),
             )
             worker_thread = threading.Thread(
                 target=worker.run_forever, args=(stop,), name="mail-worker", daemon=True

@@ -14,7 +14,10 @@ def test_healthz(client: TestClient) -> None:
 
 
 def test_readyz_when_database_answers(client: TestClient) -> None:
-    assert client.get("/readyz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "not_configured"},
+    }
 
 
 def test_readyz_is_503_problem_when_database_is_unreachable(tmp_path) -> None:

@@ -40,7 +40,8 @@ SCOPE_HELP = {
     Scope.facts_write: "create, edit and delete facts, sources, citations and discrepancies",
     Scope.signatures_read: "list and search signatures (emails masked), export without emails",
     Scope.signatures_export: "adds signers' emails to listings and exports",
-    Scope.signatures_moderate: "strike signatures; manage the email-domain and IP block lists",
+    Scope.signatures_moderate: "strike signatures; review, release or strike held ones; "
+    "manage the email-domain and IP block lists",
     Scope.audit_read: "read the audit log",
 }
 
@@ -171,13 +172,45 @@ class PetitionUpdate(BaseModel):
     closes_at: UtcTime | None = None
 
 
+class PetitionText(BaseModel):
+    """The petition's text in one language."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Fijar 12 años como edad mínima de arresto en Florida",
+                    "ask": "Aprobar una ley estatal que fije en 12 años la edad mínima a la que "
+                    "se puede arrestar a un niño en Florida.",
+                    "target": "Legislatura de Florida",
+                    "body": "En septiembre de 2019 ... [fact:kaia-age-six]",
+                }
+            ]
+        },
+    )
+
+    title: str = PydanticField(min_length=1, max_length=200)
+    ask: str = PydanticField(min_length=1, max_length=1000)
+    target: str = PydanticField(min_length=1, max_length=200)
+    body: str = PydanticField(min_length=1, max_length=PETITION_BODY_MAX)
+
+
+Translations = dict[str, PetitionText]
+TRANSLATIONS_HELP = (
+    "The text in languages other than English, by language code (e.g. `es`); set with "
+    "`PUT /v1/admin/petitions/{slug}/text/{lang}`."
+)
+
+
 class PetitionVersionAdmin(BaseModel):
     number: int
-    content_hash: str
+    content_hash: str = PydanticField(description="SHA-256 of the text in every language.")
     title: str
     ask: str
     target: str
     body: str
+    translations: Translations = PydanticField(description=TRANSLATIONS_HELP)
     created_at: dt.datetime
 
 
@@ -200,6 +233,7 @@ class PetitionAdmin(BaseModel):
     ask: str
     target: str
     body: str
+    translations: Translations = PydanticField(description=TRANSLATIONS_HELP)
     status: PetitionStatus
     goal: int
     milestones: list[int]
@@ -370,6 +404,40 @@ class StrikeResult(BaseModel):
     struck: int = PydanticField(description="Signatures struck (or that would be).")
     uncounted: int = PydanticField(
         description="Of those, confirmed ones: each came off its petition's count."
+    )
+
+
+class ReleaseRequest(StrikeRequest):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "School assembly at Jones High, checked."}]},
+    )
+
+
+class ReleaseByFilterRequest(StrikeByFilterRequest):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "Rally tablet at the Capitol, 2026-11-20 afternoon.",
+                    "filter": {
+                        "petition": "florida-minimum-arrest-age-12",
+                        "ip_hash": "9f2c" + "0" * 60,
+                    },
+                    "dry_run": True,
+                }
+            ]
+        },
+    )
+
+
+class ReleaseResult(BaseModel):
+    dry_run: bool
+    released: int = PydanticField(description="Held signatures released (or that would be).")
+    counted: int = PydanticField(
+        description="Of those, confirmed by their signers: each now counts. The others count "
+        "once their signers confirm."
     )
 
 

@@ -35,8 +35,11 @@ from api.admin.models import (
     PetitionAdmin,
     PetitionCreate,
     PetitionDetail,
+    PetitionText,
     PetitionUpdate,
     PetitionVersionAdmin,
+    ReleaseByFilterRequest,
+    ReleaseResult,
     Scope,
     SignatureAdmin,
     SignatureFilter,
@@ -156,6 +159,9 @@ def _petition_admin(
         ask=petition.ask,
         target=petition.target,
         body=petition.body,
+        translations={
+            lang: PetitionText(**text) for lang, text in sorted(petition.translations.items())
+        },
         status=PetitionStatus(petition.status),
         goal=petition.goal,
         milestones=petition.milestones,
@@ -249,6 +255,21 @@ def update_petition(
     petitions.update_petition(session, petition, changes)
     after = _petition_snapshot(session, petition)
     record(session, actor, "petition.update", "petition", slug, before=before, after=after)
+    return _petition_detail(session, petition)
+
+
+def set_petition_text(
+    session: Session, actor: Actor, slug: str, lang: str, text: PetitionText | None
+) -> PetitionDetail:
+    """Set (or remove, with None) the petition's text in one language: a new version."""
+    petition = petitions.petition_by_slug(session, slug, for_update=True)
+    before = _petition_snapshot(session, petition)
+    petitions.set_petition_text(
+        session, petition, lang, text.model_dump() if text is not None else None
+    )
+    after = _petition_snapshot(session, petition)
+    action = "petition.text.set" if text is not None else "petition.text.delete"
+    record(session, actor, action, "petition", f"{slug}/{lang}", before=before, after=after)
     return _petition_detail(session, petition)
 
 
@@ -530,7 +551,7 @@ def strike_signature(
     session: Session, actor: Actor, signature_id: int, reason: str
 ) -> SignatureAdmin:
     signature = petitions.get_signature(session, signature_id)
-    if signature.status not in (SignatureStatus.pending.value, SignatureStatus.confirmed.value):
+    if signature.status not in {status.value for status in petitions.STRIKABLE}:
         raise Conflict(f"Signature {signature_id} is {signature.status}; it cannot be struck.")
     outcome = petitions.strike_signatures(
         session, petitions.SignatureFilters(signature_id=signature_id)
@@ -591,6 +612,57 @@ def strike_by_filter(
         dry_run=False,
         struck=len(outcome.signature_ids),
         uncounted=outcome.by_status[SignatureStatus.confirmed.value],
+    )
+
+
+def release_signature(
+    session: Session, actor: Actor, signature_id: int, reason: str
+) -> SignatureAdmin:
+    signature = petitions.get_signature(session, signature_id)
+    if signature.status != SignatureStatus.held.value:
+        raise Conflict(f"Signature {signature_id} is {signature.status}, not held.")
+    outcome = petitions.release_signatures(
+        session, petitions.SignatureFilters(signature_id=signature_id)
+    )
+    if not outcome.signature_ids:  # released, withdrawn or struck meanwhile
+        raise Conflict(f"Signature {signature_id} changed meanwhile; it was not released.")
+    session.refresh(signature)
+    record(
+        session,
+        actor,
+        "signature.release",
+        "signature",
+        str(signature_id),
+        before={"status": SignatureStatus.held.value},
+        after={"status": signature.status, "reason": reason, "counted": bool(outcome.counted)},
+    )
+    return _signature_views(session, [signature], actor)[0]
+
+
+def release_by_filter(
+    session: Session, actor: Actor, secret: bytes, data: ReleaseByFilterRequest
+) -> ReleaseResult:
+    filters = signature_filters(session, secret, data.filter)
+    if data.dry_run:
+        held, confirmed = petitions.count_held(session, filters)
+        return ReleaseResult(dry_run=True, released=held, counted=confirmed)
+    outcome = petitions.release_signatures(session, filters)
+    record(
+        session,
+        actor,
+        "signatures.release",
+        "signatures",
+        data.filter.petition or ALL_PETITIONS,
+        before={"status": SignatureStatus.held.value},
+        after={
+            "reason": data.reason,
+            "filter": _criteria_for_audit(data.filter),
+            "signature_ids": outcome.signature_ids,
+            "counted": outcome.counted,
+        },
+    )
+    return ReleaseResult(
+        dry_run=False, released=len(outcome.signature_ids), counted=outcome.counted
     )
 
 

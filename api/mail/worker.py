@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from api.config import Settings
 from api.db import Database
@@ -24,6 +25,21 @@ def backend_for(settings: Settings) -> MailBackend:
     return FileBackend(settings.mail_dir)
 
 
+@dataclass
+class Chore:
+    """Work the worker does between batches of mail, at most once per interval."""
+
+    run: Callable[[], object]
+    interval_seconds: float
+    last_run: float | None = None
+
+    def run_if_due(self, now: float) -> None:
+        if self.last_run is not None and now - self.last_run < self.interval_seconds:
+            return
+        self.last_run = now
+        self.run()
+
+
 class MailWorker:
     def __init__(
         self,
@@ -32,13 +48,20 @@ class MailWorker:
         backend: MailBackend,
         daily: Callable[[], object] | None = None,
         daily_interval_seconds: float = 24 * 3600,
+        frequent: Callable[[], object] | None = None,
+        frequent_interval_seconds: float = 60,
     ) -> None:
         self.database = database
         self.settings = settings
         self.backend = backend
-        self.daily = daily
-        self.daily_interval_seconds = daily_interval_seconds
-        self._last_daily: float | None = None
+        self.chores = [
+            Chore(run, interval)
+            for run, interval in (
+                (daily, daily_interval_seconds),
+                (frequent, frequent_interval_seconds),
+            )
+            if run is not None
+        ]
 
     def run_once(self) -> int:
         """Send one batch of due mail; returns how many were sent."""
@@ -79,19 +102,11 @@ class MailWorker:
             total += sent
         return total
 
-    def _maybe_run_daily(self) -> None:
-        now = time.monotonic()
-        if self.daily is None:
-            return
-        if self._last_daily is not None and now - self._last_daily < self.daily_interval_seconds:
-            return
-        self._last_daily = now
-        self.daily()
-
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                self._maybe_run_daily()
+                for chore in self.chores:
+                    chore.run_if_due(time.monotonic())
                 sent = self.run_once()
             except Exception:  # keep the worker alive; the next round retries
                 logger.exception("mail worker round failed")

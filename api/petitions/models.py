@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from api.db import UtcDateTime, utcnow
@@ -42,6 +42,9 @@ class PetitionStatus(StrEnum):
 class SignatureStatus(StrEnum):
     pending = "pending"
     confirmed = "confirmed"
+    # Taken while its address was past its allowance (api/abuse/deps.py): it confirms like a
+    # pending one (confirmed_at set) but counts only once staff release it.
+    held = "held"
     withdrawn = "withdrawn"
     struck = "struck"
 
@@ -53,6 +56,17 @@ class TokenPurpose(StrEnum):
 
 def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_type=UtcDateTime, **kwargs)
+
+
+# Languages of the emails and of a petition's text: English is required (the petition's own
+# columns), the others are optional translations.
+Language = Literal["en", "es"]
+DEFAULT_TEXT_LANGUAGE = "en"
+
+
+def _translations_column() -> Any:
+    # {"es": {"title", "ask", "target", "body"}}: the text in languages other than English.
+    return Column(JSON, nullable=False, server_default=text("'{}'"))
 
 
 # --- tables -------------------------------------------------------------------------------
@@ -72,6 +86,9 @@ class Petition(SQLModel, table=True):
     closes_at: dt.datetime | None = _timestamp(default=None, nullable=True)
     version: int = 1
     content_hash: str = Field(max_length=64)
+    translations: dict[str, dict[str, str]] = Field(
+        default_factory=dict, sa_column=_translations_column()
+    )
     # When staff closed it; retention (`advocacy anonymize`) counts from here.
     closed_at: dt.datetime | None = _timestamp(default=None, nullable=True)
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
@@ -90,6 +107,9 @@ class PetitionVersion(SQLModel, table=True):
     ask: str = Field(max_length=1000)
     target: str = Field(max_length=200)
     body: str = Field(max_length=20000)
+    translations: dict[str, dict[str, str]] = Field(
+        default_factory=dict, sa_column=_translations_column()
+    )
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
 
 
@@ -98,6 +118,8 @@ class Signature(SQLModel, table=True):
         # One signature per person per petition. NULL once withdrawn, so they may sign again.
         UniqueConstraint("petition_id", "email_hash"),
         Index("ix_signature_petition_status_confirmed", "petition_id", "status", "confirmed_at"),
+        # The worker's search for unconfirmed signatures due a reminder.
+        Index("ix_signature_status_created_at", "status", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -123,6 +145,8 @@ class Signature(SQLModel, table=True):
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
     confirmed_at: dt.datetime | None = _timestamp(default=None, nullable=True)
     withdrawn_at: dt.datetime | None = _timestamp(default=None, nullable=True)
+    # When the one reminder to confirm was sent (api/petitions/reminders.py).
+    reminded_at: dt.datetime | None = _timestamp(default=None, nullable=True)
 
 
 class SignatureToken(SQLModel, table=True):
@@ -251,10 +275,13 @@ class SignatureAccepted(BaseModel):
 
 
 class ConfirmStatus(StrEnum):
-    """`already_confirmed` when the link had been used before: harmless."""
+    """`already_confirmed` when the link had been used before: harmless. `held_for_review`:
+    confirmed, but many signatures came from the same network at once, so it counts once
+    campaign staff have reviewed it."""
 
     confirmed = "confirmed"
     already_confirmed = "already_confirmed"
+    held_for_review = "held_for_review"
 
 
 class WithdrawStatus(StrEnum):
@@ -318,6 +345,16 @@ class PetitionPublic(BaseModel):
     )
 
     slug: str
+    language: str = PydanticField(
+        description="The language of `title`, `ask`, `target` and `body`: the one asked for "
+        "(`?lang=`, else `Accept-Language`) if the petition has it, else `en`. Also sent as "
+        "`Content-Language`.",
+        examples=["es"],
+    )
+    available_languages: list[str] = PydanticField(
+        description="Languages the petition's text is available in; `en` always.",
+        examples=[["en", "es"]],
+    )
     title: str
     ask: str = PydanticField(description="The policy change asked for.")
     target: str = PydanticField(description="Who must act.")

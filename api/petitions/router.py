@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from api.abuse.deps import rate_limit, request_ip
+from api.abuse.deps import HOLD_FOR_REVIEW, rate_limit, request_ip, signing_limit
 from api.config import Settings
 from api.deps import (
     PUBLIC_CACHE,
@@ -20,6 +20,7 @@ from api.errors import (
     Gone,
     NotFound,
     PetitionNotOpen,
+    ServiceUnavailable,
     SigningPaused,
     TooManyRequests,
     problem_responses,
@@ -33,6 +34,7 @@ from api.petitions.models import (
     AccessRequested,
     ConfirmResult,
     CountPublic,
+    Language,
     MySignatures,
     MyWithdrawal,
     PetitionPublic,
@@ -43,6 +45,7 @@ from api.petitions.models import (
     TokenBody,
     WithdrawResult,
 )
+from api.web.i18n import language_from_accept
 
 router = APIRouter(prefix="/v1")
 
@@ -62,11 +65,31 @@ NO_SUCH_PETITION = NotFound("No petition with slug 'no-such-petition'.")
 UNKNOWN_LINK = NotFound("This link is not known. Check that it was copied whole.")
 
 
+LangQuery = Annotated[
+    Language | None,
+    Query(
+        description="The language of the petition's text; without it, `Accept-Language` "
+        "decides. A petition without that text answers in English (see `language`)."
+    ),
+]
+
+
+def text_language(request: Request, lang: Language | None) -> str:
+    return lang or language_from_accept(request.headers.get("accept-language"))
+
+
+def _say_language(response: Response, petition: PetitionPublic, explicit: bool) -> None:
+    response.headers["Content-Language"] = petition.language
+    if not explicit:
+        response.headers["Vary"] = "Accept-Language"
+
+
 def signing_context(request: Request, settings: Settings) -> service.SigningContext:
     return service.SigningContext(
         secret=settings.secret(),
         public_base_url=settings.public_base_url,
         client_ip=request_ip(request),
+        hold_for_review=getattr(request.state, HOLD_FOR_REVIEW, False),
     )
 
 
@@ -78,8 +101,16 @@ def signing_context(request: Request, settings: Settings) -> service.SigningCont
     response_model=Page[PetitionPublic],
     dependencies=[PUBLIC_CACHE],
 )
-def list_petitions(request: Request, session: ReadSession, paging: Paging) -> Page[PetitionPublic]:
-    items, cursor = service.list_petitions(session, paging)
+def list_petitions(
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    paging: Paging,
+    lang: LangQuery = None,
+) -> Page[PetitionPublic]:
+    items, cursor = service.list_petitions(session, paging, text_language(request, lang))
+    if lang is None:
+        response.headers["Vary"] = "Accept-Language"
     return page_of(request, items, cursor)
 
 
@@ -87,14 +118,24 @@ def list_petitions(request: Request, session: ReadSession, paging: Paging) -> Pa
     "/petitions/{slug}",
     tags=["petitions"],
     summary="One petition",
-    description="The petition's text (with the version a signer would sign), status, goal, "
-    "milestones, and its verified count and progress.",
+    description="The petition's text (with the version a signer would sign) in the language "
+    "asked for (`?lang=`, else `Accept-Language`) when it has that text, else in English, "
+    "with `Content-Language`; its status, goal, milestones, verified count and progress. "
+    "The version's hash covers the text in every language.",
     response_model=PetitionPublic,
     responses=problem_responses(NO_SUCH_PETITION),
     dependencies=[cache_control("public, max-age=5, stale-while-revalidate=30")],
 )
-def read_petition(slug: SlugPath, session: ReadSession) -> PetitionPublic:
-    return service.get_petition(session, slug)
+def read_petition(
+    slug: SlugPath,
+    request: Request,
+    response: Response,
+    session: ReadSession,
+    lang: LangQuery = None,
+) -> PetitionPublic:
+    petition = service.get_petition(session, slug, text_language(request, lang))
+    _say_language(response, petition, explicit=lang is not None)
+    return petition
 
 
 @router.get(
@@ -165,13 +206,16 @@ def recent_signatures(
     'never reveals who signed. A repeat sends a reminder or an "already signed" email, at '
     "most 3 emails per signature. One signature per email per petition (for Gmail, dots and "
     "`+tags` do not make a new address). A US `postal_code` must be a ZIP in use. "
-    "Fields the API does not know are refused.",
+    "Fields the API does not know are refused. Per address and petition, every request counts "
+    "against `RATE_LIMIT_REQUESTS` (then 429), and only accepted signatures against "
+    "`RATE_LIMIT_BURST`/`RATE_LIMIT_SUSTAINED`: past those a signature is still taken and "
+    "confirmed by email, but held for staff review before it counts.",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SignatureAccepted,
     responses=problem_responses(
-        BlockedNetwork, NO_SUCH_PETITION, PetitionNotOpen, TooManyRequests, SigningPaused
+        BlockedNetwork, NO_SUCH_PETITION, PetitionNotOpen, TooManyRequests, SigningPaused, ServiceUnavailable
     ),
-    dependencies=[NO_STORE, rate_limit("sign")],
+    dependencies=[NO_STORE, signing_limit()],
 )
 async def sign(
     slug: SlugPath,

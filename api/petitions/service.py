@@ -24,6 +24,7 @@ from api.mail import service as mail
 from api.pagination import PageParams, paginate
 from api.petitions.models import (
     COUNT_SHARDS,
+    DEFAULT_TEXT_LANGUAGE,
     ConfirmResult,
     CountPublic,
     CountShard,
@@ -48,7 +49,13 @@ from api.petitions.validation import canonical_email, resolve_postal_code
 from api.security import keyed_hash, new_token, token_hash
 
 CONFIRM_TOKEN_LIFETIME = dt.timedelta(days=7)
+TEXT_FIELDS = ("title", "ask", "target", "body")  # a petition's text, in each language
+CONFIRMING_TEMPLATES = ("confirm", "reminder")  # mails that carry a confirm link
 EMAILS_PER_SIGNATURE = 3  # the confirmation and at most two reminders, however often one signs
+# A signer's own signatures that are still standing (not withdrawn or struck).
+LIVE_STATUSES = [
+    s.value for s in (SignatureStatus.pending, SignatureStatus.confirmed, SignatureStatus.held)
+]
 
 
 @dataclass(frozen=True)
@@ -58,19 +65,82 @@ class SigningContext:
     secret: bytes
     public_base_url: str
     client_ip: str | None
+    # The address is past its allowance of accepted signatures: take it, but hold it for review.
+    hold_for_review: bool = False
 
 
 # --- petitions ----------------------------------------------------------------------------
 
 
-def content_hash(title: str, ask: str, target: str, body: str) -> str:
-    text = json.dumps([title, ask, target, body], ensure_ascii=False, separators=(",", ":"))
+def content_hash(
+    title: str,
+    ask: str,
+    target: str,
+    body: str,
+    translations: dict[str, dict[str, str]] | None = None,
+) -> str:
+    """SHA-256 of the text in every language. Without translations it is the hash of the
+    English text alone, as before translations existed, so older versions keep their hash."""
+    parts: list[Any] = [title, ask, target, body]
+    if translations:
+        parts.append({lang: translations[lang] for lang in sorted(translations)})
+    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _hash_of(petition: Petition) -> str:
+    return content_hash(
+        petition.title, petition.ask, petition.target, petition.body, petition.translations
+    )
+
+
+@dataclass(frozen=True)
+class PetitionText:
+    language: str
+    title: str
+    ask: str
+    target: str
+    body: str
+
+
+def petition_text(petition: Petition, lang: str | None) -> PetitionText:
+    """The petition's text in `lang` if it has it, else in English."""
+    translation = petition.translations.get(lang or "") if lang != DEFAULT_TEXT_LANGUAGE else None
+    if translation:
+        return PetitionText(lang or "", **{name: translation[name] for name in TEXT_FIELDS})
+    return PetitionText(
+        DEFAULT_TEXT_LANGUAGE, petition.title, petition.ask, petition.target, petition.body
+    )
+
+
+def available_languages(petition: Petition) -> list[str]:
+    return [DEFAULT_TEXT_LANGUAGE, *sorted(petition.translations)]
+
+
+def _new_version(session: Session, petition: Petition) -> None:
+    assert petition.id is not None
+    session.add(
+        PetitionVersion(
+            petition_id=petition.id,
+            number=petition.version,
+            content_hash=petition.content_hash,
+            title=petition.title,
+            ask=petition.ask,
+            target=petition.target,
+            body=petition.body,
+            translations=dict(petition.translations),
+        )
+    )
+
+
 def create_petition(session: Session, data: dict[str, Any]) -> Petition:
-    """A new petition with its first version and its count shards."""
-    digest = content_hash(data["title"], data["ask"], data["target"], data["body"])
+    """A new petition with its first version and its count shards. `translations` (optional)
+    holds its text in other languages: {"es": {"title", "ask", "target", "body"}}."""
+    translations = {
+        lang: {name: text[name] for name in TEXT_FIELDS}
+        for lang, text in (data.get("translations") or {}).items()
+    }
+    digest = content_hash(data["title"], data["ask"], data["target"], data["body"], translations)
     petition = Petition(
         slug=data["slug"],
         title=data["title"],
@@ -84,21 +154,12 @@ def create_petition(session: Session, data: dict[str, Any]) -> Petition:
         closes_at=_parse_time(data.get("closes_at")),
         version=1,
         content_hash=digest,
+        translations=translations,
     )
     session.add(petition)
     session.flush()
     assert petition.id is not None
-    session.add(
-        PetitionVersion(
-            petition_id=petition.id,
-            number=1,
-            content_hash=digest,
-            title=petition.title,
-            ask=petition.ask,
-            target=petition.target,
-            body=petition.body,
-        )
-    )
+    _new_version(session, petition)
     session.add_all(
         CountShard(petition_id=petition.id, shard=shard) for shard in range(COUNT_SHARDS)
     )
@@ -131,13 +192,16 @@ def _published_petition(session: Session, slug: str) -> Petition:
     return petition
 
 
-def _public(petition: Petition, verified: int) -> PetitionPublic:
+def _public(petition: Petition, verified: int, lang: str | None) -> PetitionPublic:
+    text = petition_text(petition, lang)
     return PetitionPublic(
         slug=petition.slug,
-        title=petition.title,
-        ask=petition.ask,
-        target=petition.target,
-        body=petition.body,
+        language=text.language,
+        available_languages=available_languages(petition),
+        title=text.title,
+        ask=text.ask,
+        target=text.target,
+        body=text.body,
         status=PetitionStatus(petition.status),
         goal=petition.goal,
         milestones=petition.milestones,
@@ -149,7 +213,9 @@ def _public(petition: Petition, verified: int) -> PetitionPublic:
     )
 
 
-def list_petitions(session: Session, page: PageParams) -> tuple[list[PetitionPublic], str | None]:
+def list_petitions(
+    session: Session, page: PageParams, lang: str | None = None
+) -> tuple[list[PetitionPublic], str | None]:
     statement = select(Petition).where(Petition.status != PetitionStatus.draft.value)
     rows, cursor = paginate(
         session,
@@ -159,13 +225,15 @@ def list_petitions(session: Session, page: PageParams) -> tuple[list[PetitionPub
         key=lambda p: (p.id,),
     )
     counts = verified_counts(session, [p.id for p in rows if p.id is not None])
-    return [_public(p, counts.get(p.id or 0, 0)) for p in rows], cursor
+    return [_public(p, counts.get(p.id or 0, 0), lang) for p in rows], cursor
 
 
-def get_petition(session: Session, slug: str) -> PetitionPublic:
+def get_petition(session: Session, slug: str, lang: str | None = None) -> PetitionPublic:
+    """The petition in `lang` if it has that text, else in English (`language` says which)."""
     petition = _published_petition(session, slug)
     assert petition.id is not None
-    return _public(petition, verified_counts(session, [petition.id]).get(petition.id, 0))
+    verified = verified_counts(session, [petition.id]).get(petition.id, 0)
+    return _public(petition, verified, lang)
 
 
 # --- counts -------------------------------------------------------------------------------
@@ -265,7 +333,9 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         {
             "petition_id": petition.id,
             "petition_version": petition.version,
-            "status": SignatureStatus.pending.value,
+            "status": (
+                SignatureStatus.held if context.hold_for_review else SignatureStatus.pending
+            ).value,
             "email_hash": email_hash,
             "email": data.email,
             "first_name": data.first_name,
@@ -288,7 +358,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         },
     ).scalar()
     if signature_id is not None:
-        _queue_mail(
+        queue_signer_mail(
             session,
             petition,
             signature_id,
@@ -300,12 +370,15 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         )
         return
 
-    # Columns, not an ORM object: one loaded earlier in this transaction would keep the status
+    # Columns, not an ORM object: one loaded earlier in this transaction would keep the state
     # it had then, and confirmations update rows with Core statements.
-    existing_id, status, email, first_name = session.exec(
-        select(Signature.id, Signature.status, Signature.email, Signature.first_name).where(
-            Signature.petition_id == petition.id, Signature.email_hash == email_hash
-        )
+    existing_id, email, first_name, confirmed_at = session.exec(
+        select(
+            col(Signature.id),
+            col(Signature.email),
+            col(Signature.first_name),
+            col(Signature.confirmed_at),
+        ).where(col(Signature.petition_id) == petition.id, col(Signature.email_hash) == email_hash)
     ).one()
     assert existing_id is not None
     # Atomic: of many concurrent repeats, only EMAILS_PER_SIGNATURE - 1 win a reminder.
@@ -319,8 +392,9 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
     ).rowcount
     if not claimed or email is None:
         return
-    template = "already_signed" if status == SignatureStatus.confirmed.value else "confirm"
-    _queue_mail(
+    # A held signature whose signer confirmed needs nothing more from them either.
+    template = "already_signed" if confirmed_at is not None else "confirm"
+    queue_signer_mail(
         session,
         petition,
         existing_id,
@@ -369,7 +443,7 @@ def _lang_query(locale: str) -> str:
     return "&lang=es" if locale == "es" else ""
 
 
-def _queue_mail(
+def queue_signer_mail(
     session: Session,
     petition: Petition,
     signature_id: int,
@@ -379,10 +453,16 @@ def _queue_mail(
     template: str,
     context: SigningContext,
 ) -> None:
+    """Queue a mail about one signature with a fresh withdraw link and, for the templates that
+    ask to confirm, a fresh confirm link."""
     now = utcnow()
-    payload: dict[str, Any] = {"first_name": first_name, "petition_title": petition.title}
+    payload: dict[str, Any] = {
+        "first_name": first_name,
+        # The title in the signer's language: a Spanish subject must not switch to English.
+        "petition_title": petition_text(petition, locale).title,
+    }
     tokens: list[dict[str, Any]] = []
-    if template == "confirm":
+    if template in CONFIRMING_TEMPLATES:
         confirm_token, confirm_hash = new_token()
         tokens.append(
             _token_row(
@@ -441,6 +521,7 @@ _LINK = (
         _TOKEN.c.used_at,
         _SIGNATURE.c.id.label("signature_id"),
         _SIGNATURE.c.status,
+        _SIGNATURE.c.confirmed_at,
         _SIGNATURE.c.petition_id,
         _PETITION.c.slug,
     )
@@ -459,6 +540,15 @@ _CONFIRM_PENDING = (
         confirmed_at=sqlalchemy.bindparam("now", type_=UtcDateTime),
     )
 )
+_CONFIRM_HELD = (
+    sqlalchemy.update(_SIGNATURE)
+    .where(
+        _SIGNATURE.c.id == sqlalchemy.bindparam("signature_id"),
+        _SIGNATURE.c.status == SignatureStatus.held.value,
+        _SIGNATURE.c.confirmed_at.is_(None),
+    )
+    .values(confirmed_at=sqlalchemy.bindparam("now", type_=UtcDateTime))
+)
 _MARK_TOKEN_USED = (
     sqlalchemy.update(_TOKEN)
     .where(_TOKEN.c.token_hash == sqlalchemy.bindparam("digest"))
@@ -475,12 +565,14 @@ def _link(session: Session, token: str, purpose: TokenPurpose) -> Any:
 
 
 def confirm(session: Session, token: str) -> ConfirmResult:
-    """Count a pending signature. Confirming twice is harmless."""
+    """Count a pending signature. Confirming twice is harmless. A held signature is marked
+    confirmed (`confirmed_at`) but counts only once staff release it."""
     link = _link(session, token, TokenPurpose.confirm)
     slug = link.slug
-    if link.status == SignatureStatus.confirmed.value:
+    held = link.status == SignatureStatus.held.value
+    if link.status == SignatureStatus.confirmed.value or (held and link.confirmed_at):
         return ConfirmResult(status="already_confirmed", petition_slug=slug)
-    if link.status != SignatureStatus.pending.value:
+    if link.status != SignatureStatus.pending.value and not held:
         raise Gone("This signature was withdrawn or removed; the link no longer works.")
     now = utcnow()
     if link.used_at is not None or (link.expires_at is not None and link.expires_at <= now):
@@ -488,12 +580,16 @@ def confirm(session: Session, token: str) -> ConfirmResult:
     connection = session.connection()
     # Only one of several concurrent confirmations moves it from pending, so it counts once.
     moved = connection.execute(
-        _CONFIRM_PENDING, {"signature_id": link.signature_id, "now": now}
+        _CONFIRM_HELD if held else _CONFIRM_PENDING,
+        {"signature_id": link.signature_id, "now": now},
     ).rowcount
     connection.execute(_MARK_TOKEN_USED, {"digest": link.token_hash, "now": now})
-    if moved:
-        _add_to_count(session, link.petition_id, +1)
-    return ConfirmResult(status="confirmed" if moved else "already_confirmed", petition_slug=slug)
+    if not moved:
+        return ConfirmResult(status="already_confirmed", petition_slug=slug)
+    if held:
+        return ConfirmResult(status="held_for_review", petition_slug=slug)
+    _add_to_count(session, link.petition_id, +1)
+    return ConfirmResult(status="confirmed", petition_slug=slug)
 
 
 ERASED_FIELDS: dict[str, Any] = {
@@ -531,7 +627,7 @@ def _withdraw_signature(
     if status == SignatureStatus.struck.value:
         raise Gone("This signature was removed by moderators; there is nothing to withdraw.")
     now = utcnow()
-    for moving_from in (SignatureStatus.confirmed, SignatureStatus.pending):
+    for moving_from in (SignatureStatus.confirmed, SignatureStatus.pending, SignatureStatus.held):
         moved = session.exec(
             update(Signature)
             .where(col(Signature.id) == signature_id, col(Signature.status) == moving_from.value)
@@ -567,9 +663,7 @@ def request_access(session: Session, email: str, locale: str, context: SigningCo
     known = session.exec(
         select(Signature.id).where(
             Signature.email_hash == email_hash,
-            col(Signature.status).in_(
-                [SignatureStatus.pending.value, SignatureStatus.confirmed.value]
-            ),
+            col(Signature.status).in_(LIVE_STATUSES),
         )
     ).first()
     if known is None:
@@ -608,9 +702,7 @@ def my_signatures(session: Session, token: str) -> MySignatures:
         .join(Petition, col(Petition.id) == col(Signature.petition_id))
         .where(
             Signature.email_hash == email_hash,
-            col(Signature.status).in_(
-                [SignatureStatus.pending.value, SignatureStatus.confirmed.value]
-            ),
+            col(Signature.status).in_(LIVE_STATUSES),
         )
         .order_by(col(Signature.created_at))
     ).all()
@@ -618,7 +710,7 @@ def my_signatures(session: Session, token: str) -> MySignatures:
         signatures=[
             MySignature(
                 petition_slug=petition.slug,
-                petition_title=petition.title,
+                petition_title=petition_text(petition, signature.locale).title,
                 status="confirmed"
                 if signature.status == SignatureStatus.confirmed.value
                 else "pending",
@@ -753,8 +845,6 @@ def _place(signature: Signature) -> str | None:
 
 # --- staff: editing petitions, moderating signatures (the admin API) -----------------------
 
-TEXT_FIELDS = ("title", "ask", "target", "body")
-
 
 def petition_by_slug(session: Session, slug: str, *, for_update: bool = False) -> Petition:
     """Any petition, drafts included. `for_update` locks its row (PostgreSQL) so concurrent
@@ -785,7 +875,16 @@ def petition_versions(session: Session, petition_id: int) -> list[PetitionVersio
 def petitions_citing_fact(session: Session, fact_id: str) -> list[str]:
     """Slugs of petitions whose text refers to `[fact:ID]`."""
     marker = f"%[fact:{fact_id}]%"
-    return list(session.exec(select(Petition.slug).where(col(Petition.body).like(marker))).all())
+    return list(
+        session.exec(
+            select(Petition.slug).where(
+                or_(
+                    col(Petition.body).like(marker),
+                    sqlalchemy.cast(col(Petition.translations), sqlalchemy.Text).like(marker),
+                )
+            )
+        ).all()
+    )
 
 
 def update_petition(session: Session, petition: Petition, changes: dict[str, Any]) -> bool:
@@ -793,31 +892,36 @@ def update_petition(session: Session, petition: Petition, changes: dict[str, Any
     with a new content hash. Signatures already taken keep the version their signer saw.
     Returns whether a new version was made."""
     text_changed = any(
-        name in changes and changes[name] != getattr(petition, name) for name in TEXT_FIELDS
+        name in changes and changes[name] != getattr(petition, name)
+        for name in (*TEXT_FIELDS, "translations")
     )
     for name, value in changes.items():
         setattr(petition, name, value)
     if text_changed:
-        assert petition.id is not None
         petition.version += 1
-        petition.content_hash = content_hash(
-            petition.title, petition.ask, petition.target, petition.body
-        )
-        session.add(
-            PetitionVersion(
-                petition_id=petition.id,
-                number=petition.version,
-                content_hash=petition.content_hash,
-                title=petition.title,
-                ask=petition.ask,
-                target=petition.target,
-                body=petition.body,
-            )
-        )
+        petition.content_hash = _hash_of(petition)
+        _new_version(session, petition)
     petition.updated_at = utcnow()
     session.add(petition)
     session.flush()
     return text_changed
+
+
+def set_petition_text(
+    session: Session, petition: Petition, lang: str, text: dict[str, str] | None
+) -> bool:
+    """Set (or, with None, remove) the petition's text in one language; English is the
+    petition's own columns and cannot be removed. Returns whether a new version was made."""
+    if lang == DEFAULT_TEXT_LANGUAGE:
+        if text is None:
+            raise Conflict("The English text is required; it can be changed, not removed.")
+        return update_petition(session, petition, text)
+    translations = {k: v for k, v in petition.translations.items() if k != lang}
+    if text is not None:
+        translations[lang] = {name: text[name] for name in TEXT_FIELDS}
+    elif lang not in petition.translations:
+        raise NotFound(f"The petition '{petition.slug}' has no text in '{lang}'.")
+    return update_petition(session, petition, {"translations": translations})
 
 
 def open_petition(session: Session, petition: Petition) -> None:
@@ -912,7 +1016,7 @@ def get_signature(session: Session, signature_id: int) -> Signature:
     return signature
 
 
-STRIKABLE = (SignatureStatus.pending, SignatureStatus.confirmed)
+STRIKABLE = (SignatureStatus.pending, SignatureStatus.held, SignatureStatus.confirmed)
 
 
 def count_strikable(session: Session, filters: SignatureFilters) -> dict[str, int]:
@@ -966,6 +1070,57 @@ def strike_signatures(session: Session, filters: SignatureFilters) -> StrikeOutc
         _add_to_count(session, petition_id, -n)
     outcome.signature_ids.sort()
     return outcome
+
+
+@dataclass
+class ReleaseOutcome:
+    signature_ids: list[int]
+    counted: int  # of those, confirmed by their signers: they now count
+
+
+def release_signatures(session: Session, filters: SignatureFilters) -> ReleaseOutcome:
+    """Release matching held signatures: one its signer confirmed becomes `confirmed` and
+    counts; one not confirmed yet becomes `pending` and counts when it is.
+
+    The unconfirmed ones move first: a signer confirming in between leaves theirs held with
+    `confirmed_at` set, which the second statement then releases and counts.
+    """
+    conditions = [
+        *_signature_conditions(filters),
+        col(Signature.status) == SignatureStatus.held.value,
+    ]
+    unconfirmed = session.exec(
+        update(Signature)
+        .where(*conditions, col(Signature.confirmed_at).is_(None))
+        .values(status=SignatureStatus.pending.value)
+        .returning(col(Signature.id))
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    confirmed = session.exec(
+        update(Signature)
+        .where(*conditions, col(Signature.confirmed_at).is_not(None))
+        .values(status=SignatureStatus.confirmed.value)
+        .returning(col(Signature.id), col(Signature.petition_id))
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    counted: dict[int, int] = {}
+    for _, petition_id in confirmed:
+        counted[petition_id] = counted.get(petition_id, 0) + 1
+    for petition_id, n in counted.items():
+        _add_to_count(session, petition_id, n)
+    ids = sorted([row[0] for row in unconfirmed] + [row[0] for row in confirmed])
+    return ReleaseOutcome(signature_ids=ids, counted=len(confirmed))
+
+
+def count_held(session: Session, filters: SignatureFilters) -> tuple[int, int]:
+    """How many held signatures match `filters`, and how many of them are confirmed."""
+    rows = session.exec(
+        select(col(Signature.confirmed_at).is_not(None), func.count())
+        .where(*_signature_conditions(filters), col(Signature.status) == SignatureStatus.held.value)
+        .group_by(col(Signature.confirmed_at).is_not(None))
+    ).all()
+    by_confirmed = {bool(confirmed): int(n) for confirmed, n in rows}
+    return sum(by_confirmed.values()), by_confirmed.get(True, 0)
 
 
 def confirmed_signatures_query(petition_id: int) -> Any:

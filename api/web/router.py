@@ -312,7 +312,8 @@ def signing_state(petition: PetitionPublic, now: dt.datetime) -> str:
 
 def _petition_page(request: Request, session: Session, slug: str) -> HTMLResponse:
     try:
-        petition = petitions.get_petition(session, slug)
+        # The petition's text in the page's language, when it has that text.
+        petition = petitions.get_petition(session, slug, choose_language(request).lang)
     except NotFound:
         return not_found_page(request)
     facts = _all_facts(session)

@@ -127,6 +127,15 @@ REQUESTS: dict[str, Callable[[Database], Call]] = {
     "PATCH /v1/admin/petitions/{slug}": lambda db: Call(
         "PATCH", f"/v1/admin/petitions/{SLUG}", 200, {"json": {"goal": 20000}}
     ),
+    "PUT /v1/admin/petitions/{slug}/text/{lang}": lambda db: Call(
+        "PUT",
+        f"/v1/admin/petitions/{SLUG}/text/es",
+        200,
+        {"json": {"title": "T", "ask": "A", "target": "Alguien", "body": "B"}},
+    ),
+    "DELETE /v1/admin/petitions/{slug}/text/{lang}": lambda db: Call(
+        "DELETE", f"/v1/admin/petitions/{SLUG}/text/es"
+    ),
     "POST /v1/admin/petitions/{slug}/open": lambda db: Call(
         "POST", f"/v1/admin/petitions/{create_draft(db)}/open"
     ),
@@ -212,6 +221,19 @@ REQUESTS: dict[str, Callable[[Database], Call]] = {
         f"/v1/admin/signatures/{insert_signatures(db, 1, status='pending')[0]}/strike",
         200,
         {"json": {"reason": "Duplicate."}},
+    ),
+    "GET /v1/admin/signatures/held": lambda db: Call("GET", "/v1/admin/signatures/held"),
+    "POST /v1/admin/signatures/release": lambda db: Call(
+        "POST",
+        "/v1/admin/signatures/release",
+        200,
+        {"json": {"reason": "test", "filter": {"petition": SLUG}, "dry_run": True}},
+    ),
+    "POST /v1/admin/signatures/{signature_id}/release": lambda db: Call(
+        "POST",
+        f"/v1/admin/signatures/{insert_signatures(db, 1, status='held')[0]}/release",
+        200,
+        {"json": {"reason": "Checked."}},
     ),
     "GET /v1/admin/petitions/{slug}/signatures/export": lambda db: Call(
         "GET", f"/v1/admin/petitions/{SLUG}/signatures/export"

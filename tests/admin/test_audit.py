@@ -119,7 +119,7 @@ def test_no_signer_data_in_the_audit_log_or_the_logs(
         "ip_hash": "(given)",
         "email_domain": "example.org",
     }
-    assert strike["before"] == {"by_status": {"pending": 0, "confirmed": 1}}
+    assert strike["before"] == {"by_status": {"pending": 0, "held": 0, "confirmed": 1}}
     logged = json.dumps(entries)
     for secret in ("private.person", "Zabriskie", "32789", ip_hash):
         assert secret not in logged, secret

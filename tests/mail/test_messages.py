@@ -34,7 +34,7 @@ PAYLOAD = {
 ONE_MINUTE = dt.timedelta(minutes=1)
 CASES = [
     (template, locale)
-    for template in ("confirm", "already_signed", "access")
+    for template in ("confirm", "reminder", "already_signed", "access")
     for locale in ("en", "es")
 ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Request, Response, status
+from fastapi import Path, Request, Response, status
 
 from api.abuse.models import ALL_PETITIONS
 from api.admin import service
@@ -15,6 +15,7 @@ from api.admin.models import (
     PetitionAdmin,
     PetitionCreate,
     PetitionDetail,
+    PetitionText,
     PetitionUpdate,
     Scope,
 )
@@ -22,11 +23,13 @@ from api.admin.routers.common import Paging, SlugPath, admin_router, problems
 from api.deps import ReadSession, WriteSession
 from api.errors import Conflict, NotFound
 from api.pagination import Page, page_of
+from api.petitions.models import Language
 
 router = admin_router()
 
 PetitionsWriter = Annotated[Actor, require(Scope.petitions_write)]
 SCOPE = " Scope: `petitions:write`."
+TextLanguage = Annotated[Language, Path(description="The language of the text.", examples=["es"])]
 
 
 @router.get(
@@ -86,6 +89,42 @@ def update_petition(
     actor: PetitionsWriter, slug: SlugPath, body: PetitionUpdate, session: WriteSession
 ) -> PetitionDetail:
     return service.update_petition(session, actor, slug, body)
+
+
+@router.put(
+    "/petitions/{slug}/text/{lang}",
+    summary="Set the petition's text in one language",
+    description="`title`, `ask`, `target` and `body` in `lang`: `es` sets (or replaces) the "
+    "Spanish text; `en` changes the English text, which every petition has. A change makes a "
+    "new version: its content hash covers the text in every language. Readers asking for a "
+    "language the petition has (`?lang=` or `Accept-Language`) get that text, and signers' "
+    "emails use the title in their language. Keep every `[fact:ID]` reference of the English "
+    "text." + SCOPE,
+    response_model=PetitionDetail,
+    responses=problems(404, 422),
+)
+def set_petition_text(
+    actor: PetitionsWriter,
+    slug: SlugPath,
+    lang: TextLanguage,
+    body: PetitionText,
+    session: WriteSession,
+) -> PetitionDetail:
+    return service.set_petition_text(session, actor, slug, lang, body)
+
+
+@router.delete(
+    "/petitions/{slug}/text/{lang}",
+    summary="Remove the petition's text in one language",
+    description="Readers asking for that language get the English text again. A new version. "
+    "The English text cannot be removed (409); 404 if there is no text in `lang`." + SCOPE,
+    response_model=PetitionDetail,
+    responses=problems(404, 409, 422),
+)
+def delete_petition_text(
+    actor: PetitionsWriter, slug: SlugPath, lang: TextLanguage, session: WriteSession
+) -> PetitionDetail:
+    return service.set_petition_text(session, actor, slug, lang, None)
 
 
 @router.post(

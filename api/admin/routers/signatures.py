@@ -11,6 +11,9 @@ from api.admin import export, service
 from api.admin.auth import Actor, require
 from api.admin.models import (
     ExportFormat,
+    ReleaseByFilterRequest,
+    ReleaseRequest,
+    ReleaseResult,
     Scope,
     SignatureAdmin,
     SignatureQuery,
@@ -23,6 +26,7 @@ from api.db import utcnow
 from api.deps import AppSettings, DatabaseDep, ReadSession, WriteSession
 from api.errors import Conflict, NotFound
 from api.pagination import Page, page_of
+from api.petitions.models import SignatureStatus
 
 router = admin_router()
 
@@ -53,8 +57,58 @@ def list_signatures(
     query: Annotated[SignatureQuery, Query()],
     paging: Paging,
 ) -> Page[SignatureAdmin]:
+    return _search(actor, request, session, settings, query, paging)
+
+
+def _search(
+    actor: Actor,
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    query: SignatureQuery,
+    paging: Paging,
+) -> Page[SignatureAdmin]:
     items, cursor = service.search_signatures(session, actor, settings.secret(), query, paging)
     return page_of(request, items, cursor)
+
+
+@router.get(
+    "/signatures/held",
+    summary="Signatures held for review",
+    description="Signatures taken while their address was past its allowance of accepted "
+    "signatures (`RATE_LIMIT_BURST`/`RATE_LIMIT_SUSTAINED`), newest first, with the same "
+    "filters as the search (`status` is always `held`). A held signature with `confirmed_at` "
+    "was confirmed by its signer. Release or strike them." + EMAIL_RULE + " Scope: "
+    "`signatures:moderate`.",
+    response_model=Page[SignatureAdmin],
+    responses=problems(404, 422),
+)
+def list_held(
+    actor: Moderator,
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    query: Annotated[SignatureQuery, Query()],
+    paging: Paging,
+) -> Page[SignatureAdmin]:
+    held = query.model_copy(update={"status": SignatureStatus.held})
+    return _search(actor, request, session, settings, held, paging)
+
+
+@router.post(
+    "/signatures/release",
+    summary="Release every held signature matching a filter",
+    description="Held signatures matching `filter` (the search's criteria; at least one "
+    "besides `status`) are released: those their signers confirmed count at once, the others "
+    "once confirmed. Use `dry_run` first. Audited with the reason and the ids released. "
+    "Scope: `signatures:moderate`.",
+    response_model=ReleaseResult,
+    responses=problems(404, 422),
+)
+def release_by_filter(
+    actor: Moderator, body: ReleaseByFilterRequest, session: WriteSession, settings: AppSettings
+) -> ReleaseResult:
+    return service.release_by_filter(session, actor, settings.secret(), body)
 
 
 @router.post(
@@ -103,6 +157,22 @@ def strike_signature(
     actor: Moderator, signature_id: SignatureId, body: StrikeRequest, session: WriteSession
 ) -> SignatureAdmin:
     return service.strike_signature(session, actor, signature_id, body.reason)
+
+
+@router.post(
+    "/signatures/{signature_id}/release",
+    summary="Release one held signature",
+    description="A held signature becomes `confirmed` and counts if its signer confirmed it, "
+    "else `pending` (it counts once confirmed). The reason is kept in the audit log. 409 "
+    "unless it is held. To refuse it instead, strike it." + EMAIL_RULE + " Scope: "
+    "`signatures:moderate`.",
+    response_model=SignatureAdmin,
+    responses=problems(404, 409, 422),
+)
+def release_signature(
+    actor: Moderator, signature_id: SignatureId, body: ReleaseRequest, session: WriteSession
+) -> SignatureAdmin:
+    return service.release_signature(session, actor, signature_id, body.reason)
 
 
 CSV_EXAMPLE = (

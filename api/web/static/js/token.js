@@ -20,6 +20,7 @@
   var OUTCOMES = {
     confirmed: "confirm_done",
     already_confirmed: "confirm_already",
+    held_for_review: "confirm_held",
     withdrawn: "withdraw_done",
     already_withdrawn: "withdraw_already",
   };
