@@ -60,7 +60,13 @@ def _timestamp(**kwargs: Any) -> Any:
 
 # Languages of the emails and of a petition's text: English is required (the petition's own
 # columns), the others are optional translations.
-Language = Literal["en", "es"]
+class Language(StrEnum):
+    """The language of emails and pages: English or Spanish."""
+
+    en = "en"
+    es = "es"
+
+
 DEFAULT_TEXT_LANGUAGE = "en"
 
 
@@ -183,13 +189,6 @@ Email = Annotated[
     AfterValidator(normalise_email),
 ]
 SignerEmail = Annotated[Email, AfterValidator(refuse_disposable)]
-
-
-class Language(StrEnum):
-    """The language of emails and pages: English or Spanish."""
-
-    en = "en"
-    es = "es"
 
 
 class SignatureCreate(BaseModel):

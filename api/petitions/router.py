@@ -213,7 +213,12 @@ def recent_signatures(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SignatureAccepted,
     responses=problem_responses(
-        BlockedNetwork, NO_SUCH_PETITION, PetitionNotOpen, TooManyRequests, SigningPaused, ServiceUnavailable
+        BlockedNetwork,
+        NO_SUCH_PETITION,
+        PetitionNotOpen,
+        TooManyRequests,
+        SigningPaused,
+        ServiceUnavailable,
     ),
     dependencies=[NO_STORE, signing_limit()],
 )

@@ -101,7 +101,7 @@ def update_petition(
     "emails use the title in their language. Keep every `[fact:ID]` reference of the English "
     "text." + SCOPE,
     response_model=PetitionDetail,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def set_petition_text(
     actor: PetitionsWriter,
@@ -119,7 +119,7 @@ def set_petition_text(
     description="Readers asking for that language get the English text again. A new version. "
     "The English text cannot be removed (409); 404 if there is no text in `lang`." + SCOPE,
     response_model=PetitionDetail,
-    responses=problems(404, 409, 422),
+    responses=problems(NotFound, Conflict),
 )
 def delete_petition_text(
     actor: PetitionsWriter, slug: SlugPath, lang: TextLanguage, session: WriteSession

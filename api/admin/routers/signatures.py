@@ -81,7 +81,7 @@ def _search(
     "was confirmed by its signer. Release or strike them." + EMAIL_RULE + " Scope: "
     "`signatures:moderate`.",
     response_model=Page[SignatureAdmin],
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def list_held(
     actor: Moderator,
@@ -103,7 +103,7 @@ def list_held(
     "once confirmed. Use `dry_run` first. Audited with the reason and the ids released. "
     "Scope: `signatures:moderate`.",
     response_model=ReleaseResult,
-    responses=problems(404, 422),
+    responses=problems(NotFound),
 )
 def release_by_filter(
     actor: Moderator, body: ReleaseByFilterRequest, session: WriteSession, settings: AppSettings
@@ -167,7 +167,7 @@ def strike_signature(
     "unless it is held. To refuse it instead, strike it." + EMAIL_RULE + " Scope: "
     "`signatures:moderate`.",
     response_model=SignatureAdmin,
-    responses=problems(404, 409, 422),
+    responses=problems(NotFound, Conflict),
 )
 def release_signature(
     actor: Moderator, signature_id: SignatureId, body: ReleaseRequest, session: WriteSession
