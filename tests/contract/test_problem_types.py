@@ -219,6 +219,8 @@ def rate_limited(env: Env, doc: Documented):
             "rate_limit_enabled": True,
             "rate_limit_burst": "1/60",
             "rate_limit_sustained": "1/3600",
+            # Signing holds signatures past the allowance; the flood ceiling refuses.
+            "rate_limit_requests": "1/60",
             "secret_key": SecretStr(uuid.uuid4().hex),
         }
     )
@@ -351,6 +353,26 @@ SPECIAL = {
     ),
     ("adminUnblockRange", "404"): admin_call(
         "DELETE", "/v1/admin/blocklist/ip-ranges", params={"cidr": "203.0.113.0/24"}
+    ),
+    ("adminSetPetitionText", "404"): admin_call(
+        "PUT",
+        "/v1/admin/petitions/no-such-petition/text/es",
+        json={"title": "Título", "ask": "Pedido.", "target": "Legislatura", "body": "Texto."},
+    ),
+    ("adminDeletePetitionText", "404"): admin_call(
+        "DELETE", "/v1/admin/petitions/no-such-petition/text/es"
+    ),
+    ("adminDeletePetitionText", "409"): admin_call("DELETE", f"/v1/admin/petitions/{SLUG}/text/en"),
+    ("adminListHeld", "404"): admin_call(
+        "GET", "/v1/admin/signatures/held", params={"petition": "no-such-petition"}
+    ),
+    ("adminReleaseByFilter", "404"): admin_call(
+        "POST",
+        "/v1/admin/signatures/release",
+        json={"reason": "Test.", "filter": {"petition": "no-such-petition"}},
+    ),
+    ("adminReleaseSignature", "404"): admin_call(
+        "POST", "/v1/admin/signatures/999999/release", json={"reason": "Test."}
     ),
     ("getIncident", "404"): no_incident,
     ("signPetition", "404"): no_such_petition,
