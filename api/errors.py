@@ -207,6 +207,18 @@ def _validation_message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+def validation_field_errors(errors: Sequence[Any]) -> list[FieldError]:
+    """pydantic's errors as FieldErrors (also used by the pages' HTML forms)."""
+    return [
+        field_error(
+            [part for part in error.get("loc", ()) if isinstance(part, str | int)] or ["body"],
+            _validation_message(error),
+            str(error.get("type", "invalid")),
+        )
+        for error in errors
+    ]
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return problem_response(
@@ -222,14 +234,7 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        field_error(
-            [part for part in error.get("loc", ()) if isinstance(part, str | int)] or ["body"],
-            _validation_message(error),
-            str(error.get("type", "invalid")),
-        )
-        for error in exc.errors()
-    ]
+    errors = validation_field_errors(exc.errors())
     summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
     return problem_response(
         request,

@@ -35,6 +35,7 @@ from api.petitions.models import (
     PetitionStatus,
     PetitionVersion,
     RecentSignature,
+    ReferralCount,
     Signature,
     SignatureCreate,
     SignatureStatus,
@@ -285,6 +286,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
             "display_publicly": data.display_publicly,
             "contact_opt_in": data.contact_opt_in,
             "locale": data.locale,
+            "referral": data.ref,
             "emails_sent": 1,
             "created_at": utcnow(),
             "confirmed_at": None,
@@ -743,6 +745,22 @@ def recent_signatures(
         )
         for s in rows
     ], cursor
+
+
+def referral_counts(session: Session, slug: str) -> list[ReferralCount]:
+    """Confirmed signers by the share channel that brought them: only totals, never who.
+    For staff: drafts included."""
+    petition = petition_by_slug(session, slug)
+    rows = session.exec(
+        select(Signature.referral, func.count())
+        .where(
+            Signature.petition_id == petition.id,
+            Signature.status == SignatureStatus.confirmed.value,
+        )
+        .group_by(col(Signature.referral))
+        .order_by(func.count().desc(), col(Signature.referral))
+    ).all()
+    return [ReferralCount(channel=channel, confirmed=n) for channel, n in rows]
 
 
 def _place(signature: Signature) -> str | None:

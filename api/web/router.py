@@ -19,31 +19,64 @@ import hashlib
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Any
 from urllib.parse import urlencode
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.utils import htmlsafe_json_dumps
+from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from api.deps import ReadSession
-from api.errors import NotFound
+from api.abuse.deps import rate_limit
+from api.cache import TtlCache
+from api.config import Settings
+from api.db import Database
+from api.deps import DatabaseDep, ReadSession
+from api.errors import (
+    AppError,
+    Conflict,
+    Gone,
+    NotFound,
+    TooManyRequests,
+    UnprocessableContent,
+    validation_field_errors,
+)
+from api.groupcommit import GroupCommit
 from api.incident import service as incident
 from api.incident.models import FactPublic
 from api.pagination import MAX_LIMIT, PageParams
 from api.petitions import service as petitions
-from api.petitions.models import SLUG_MAX, PetitionPublic, PetitionStatus
-from api.petitions.validation import COUNTRIES
-from api.web import events
-from api.web.i18n import LANGUAGES, choose_language, strings
+from api.petitions.models import (
+    SLUG_MAX,
+    PetitionPublic,
+    PetitionStatus,
+    SignatureCreate,
+    known_referral,
+)
+from api.petitions.router import signing_context
+from api.web import events, share
+from api.web.forms import (
+    field_messages,
+    form_token,
+    from_this_site,
+    missing_fields,
+    read_form,
+    signature_fields,
+    valid_form_token,
+)
+from api.web.i18n import LANGUAGES, choose_language, country_names, strings
+from api.web.momentum import county_map, next_milestone
+from api.web.share import SHARE_IMAGE_SIZE
 
 WEB_DIR = FilePath(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -57,6 +90,26 @@ ASSET_CACHE_VERSIONED = "public, max-age=31536000, immutable"
 ASSET_CACHE_PLAIN = "public, max-age=300"
 
 TOKEN_MAX = 128
+SITE_ICON = "img/icon-512.png"
+SITE_ICON_SIZE = 512
+# What the signing form keeps when it is shown again with errors.
+FORM_VALUES = (
+    "first_name",
+    "last_name",
+    "email",
+    "postal_code",
+    "country",
+    "comment",
+    "display_publicly",
+    "contact_opt_in",
+    "ref",
+)
+# What the signing form says when the service refuses, by its error (as petition.js does).
+FORM_FAILURES: dict[type[AppError], str] = {
+    Conflict: "not_open",
+    TooManyRequests: "rate_limited",
+}
+rate_limit_check = rate_limit("sign").dependency
 FACT_REFERENCE = re.compile(r"\[fact:([A-Za-z0-9_-]{1,80})\]")
 MAX_FACT_PAGES = 20
 
@@ -137,6 +190,20 @@ class PageLinks:
         return f"{path}?{urlencode(params)}" if params else path
 
 
+@dataclass(frozen=True)
+class PageMeta:
+    """What a shared link's card shows (Open Graph, X) and the absolute canonical URL."""
+
+    canonical: str
+    title: str
+    description: str
+    image: str
+    image_alt: str
+    image_width: int
+    image_height: int
+    large_card: bool
+
+
 def render(
     request: Request,
     template: str,
@@ -144,11 +211,32 @@ def render(
     status_code: int = 200,
     cache: str = PAGE_CACHE,
     page_data: Mapping[str, Any] | None = None,
+    canonical_path: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    share_image: str | None = None,
     **context: Any,
 ) -> HTMLResponse:
+    """A page with its language switch, its data block for scripts, and its share card.
+
+    `share_image` is a petition's share image path (a large card); other pages show the
+    site's icon. Links in the card are absolute, from PUBLIC_BASE_URL.
+    """
     choice = choose_language(request)
     t = strings(choice.lang)
     links = PageLinks(choice.lang, choice.explicit)
+    base = request.app.state.settings.public_base_url
+    image_path = links.to(share_image) if share_image else static_url(SITE_ICON)
+    meta = PageMeta(
+        canonical=base + links.to(canonical_path or request.url.path),
+        title=title or t["site_name"],
+        description=description or t["meta_description"],
+        image=base + image_path,
+        image_alt=t["share_image_alt"] if share_image else t["site_name"],
+        image_width=SHARE_IMAGE_SIZE[0] if share_image else SITE_ICON_SIZE,
+        image_height=SHARE_IMAGE_SIZE[1] if share_image else SITE_ICON_SIZE,
+        large_card=share_image is not None,
+    )
     switch = [
         {
             "lang": code,
@@ -165,6 +253,8 @@ def render(
             lang=choice.lang,
             t=t,
             links=links,
+            meta=meta,
+            og_locale="es_US" if choice.lang == "es" else "en_US",
             language_switch=switch,
             # What the page's script needs, as a JSON data block (not run, so CSP allows it).
             page_json=htmlsafe_json_dumps(
@@ -273,7 +363,45 @@ def signing_state(petition: PetitionPublic, now: dt.datetime) -> str:
     return "open"
 
 
-def _petition_page(request: Request, session: Session, slug: str) -> HTMLResponse:
+@dataclass
+class SignForm:
+    """The signing form as the page shows it: what was entered, the errors next to fields,
+    a message above the button, and the address the link went to once signed."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    signed_email: str | None = None
+
+
+RECENT_SIGNERS = 5
+
+
+def _share_context(request: Request, petition: PetitionPublic, lang: str) -> dict[str, Any]:
+    """The thank-you state's share actions for one petition."""
+    choice = choose_language(request)
+    t = strings(lang)
+    petition_url = request.app.state.settings.public_base_url + f"/petitions/{petition.slug}"
+    explicit_lang = lang if choice.explicit else None
+    text = t["share_text"].replace("{title}", petition.title)
+    labels = {channel: t[f"share_{channel}"] for channel in ("whatsapp", "facebook", "x", "email")}
+    return {
+        "share_links": share.share_links(petition_url, text, petition.title, labels, explicit_lang),
+        "copy_url": share.shared_url(petition_url, "copy", explicit_lang),
+        "web_share_url": share.shared_url(petition_url, "share", explicit_lang),
+        "share_text": text,
+        "share_title": petition.title,
+    }
+
+
+def _petition_page(
+    request: Request,
+    session: Session,
+    slug: str,
+    form: SignForm | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
     try:
         petition = petitions.get_petition(session, slug)
     except NotFound:
@@ -291,25 +419,51 @@ def _petition_page(request: Request, session: Session, slug: str) -> HTMLRespons
         for number, fact in enumerate((facts[fact_id] for fact_id in cited), 1)
     ]
     state = signing_state(petition, dt.datetime.now(dt.UTC))
+    lang = choose_language(request).lang
+    settings = request.app.state.settings
+    milestone = next_milestone(petition.verified_count, petition.goal, petition.milestones)
+    # The same numbers as /v1/petitions/{slug}/stats, from the same per-process cache.
+    stats = request.app.state.stats_cache.get(
+        petition.slug, lambda: petitions.stats(session, petition.slug)
+    )
+    recent, _ = petitions.recent_signatures(
+        session, petition.slug, PageParams(limit=RECENT_SIGNERS, cursor=None)
+    )
+    ref = known_referral(request.query_params.get("ref"))
     page_data = {
         "slug": petition.slug,
         "verified": petition.verified_count,
         "goal": petition.goal,
+        "milestones": petition.milestones,
         "signUrl": f"/v1/petitions/{petition.slug}/signatures",
         "eventsUrl": f"/v1/petitions/{petition.slug}/events",
         "countUrl": f"/v1/petitions/{petition.slug}/count",
     }
+    form = form or SignForm()
     return render(
         request,
         "petition.html",
+        status_code=status_code,
+        cache=PAGE_CACHE if form == SignForm() else LINK_PAGE_CACHE,
         petition=petition,
         paragraphs=paragraphs,
         facts=fact_items,
         sources=_source_titles(session),
         signing=state,
-        countries=sorted(COUNTRIES),
+        countries=country_names(lang),
+        form=form,
+        form_token=form_token(settings.secret(), f"sign|{petition.slug}"),
+        ref=form.values.get("ref") or ref or "",
+        milestone=milestone,
+        milestone_progress=min(petition.verified_count, milestone),
+        recent=recent,
+        county_map=county_map(stats.by_florida_county),
         page_data=page_data,
-        canonical=f"/petitions/{petition.slug}",
+        canonical_path=f"/petitions/{petition.slug}",
+        title=petition.title,
+        description=petition.ask,
+        share_image=f"/petitions/{petition.slug}/share.png",
+        **_share_context(request, petition, lang),
     )
 
 
@@ -333,8 +487,7 @@ router.mount("/static", StaticAssets(directory=STATIC_DIR), name="static")
 router.include_router(events.router)
 
 
-@router.get("/", include_in_schema=False, response_class=HTMLResponse)
-def home_page(request: Request, session: ReadSession) -> HTMLResponse:
+def _home_slug(session: Session) -> str | None:
     """The open petition (the oldest, if several are open)."""
     listed, _ = petitions.list_petitions(session, PageParams(limit=MAX_LIMIT, cursor=None))
     now = dt.datetime.now(dt.UTC)
@@ -344,9 +497,15 @@ def home_page(request: Request, session: ReadSession) -> HTMLResponse:
         or next((p for p in listed if p.status == PetitionStatus.open), None)
         or (listed[-1] if listed else None)
     )
-    if chosen is None:
+    return chosen.slug if chosen else None
+
+
+@router.get("/", include_in_schema=False, response_class=HTMLResponse)
+def home_page(request: Request, session: ReadSession) -> HTMLResponse:
+    slug = _home_slug(session)
+    if slug is None:
         return not_found_page(request)
-    return _petition_page(request, session, chosen.slug)
+    return _petition_page(request, session, slug)
 
 
 @router.get("/petitions/{slug}", include_in_schema=False, response_class=HTMLResponse)
@@ -354,6 +513,66 @@ def petition_page(request: Request, session: ReadSession, slug: str) -> HTMLResp
     if len(slug) > SLUG_MAX:
         return not_found_page(request)
     return _petition_page(request, session, slug)
+
+
+@router.post("/petitions/{slug}/sign", include_in_schema=False, response_class=HTMLResponse)
+async def sign_form(
+    request: Request, slug: str, committer: GroupCommit, database: DatabaseDep
+) -> HTMLResponse:
+    """The signing form without JavaScript: the JSON API's validation, rate limit and service,
+    answered with the page (errors next to the fields, or the thank-you state)."""
+    if len(slug) > SLUG_MAX:
+        return not_found_page(request)
+    settings: Settings = request.app.state.settings
+    lang = choose_language(request).lang
+    t = strings(lang)
+    form = await read_form(request)
+    values = {name: form.get(name, "") for name in FORM_VALUES}
+    state = SignForm(values=values)
+    if not (
+        from_this_site(request, settings.public_base_url)
+        and valid_form_token(settings.secret(), f"sign|{slug}", form.get("form_token", ""))
+    ):
+        state.message = t["form_expired"]
+        return await _petition_page_async(database, request, slug, state, 403)
+    state.errors = missing_fields(form, t)
+    body: SignatureCreate | None = None
+    if not state.errors:
+        try:
+            body = SignatureCreate.model_validate(signature_fields(form, lang))
+        except ValidationError as exc:
+            state.errors = field_messages(validation_field_errors(exc.errors()), lang, t)
+    if body is None:
+        state.message = t["errors_summary"]
+        return await _petition_page_async(database, request, slug, state, 422)
+    try:
+        await rate_limit_check("sign")(request, Response())
+        context = signing_context(request, settings)
+        await committer.run(lambda session: petitions.sign(session, slug, body, context))
+    except UnprocessableContent as exc:
+        state.errors = field_messages(exc.errors or [], lang, t)
+        state.message = t["errors_summary"]
+        return await _petition_page_async(database, request, slug, state, 422)
+    except NotFound:
+        return not_found_page(request)
+    except AppError as exc:
+        state.message = t[FORM_FAILURES.get(type(exc), "server_error")]
+        return await _petition_page_async(database, request, slug, state, exc.status)
+    state.signed_email = body.email
+    return await _petition_page_async(database, request, slug, state, 200)
+
+
+async def _petition_page_async(
+    database: Database, request: Request, slug: str, form: SignForm, status_code: int
+) -> HTMLResponse:
+    def build() -> HTMLResponse:
+        with database.session() as session:
+            return _petition_page(request, session, slug, form, status_code=status_code)
+
+    return await run_in_threadpool(build)
+
+
+# --- the emailed links: confirm and withdraw --------------------------------------------------
 
 
 def _token_page(request: Request, action: str) -> HTMLResponse:
@@ -364,14 +583,20 @@ def _token_page(request: Request, action: str) -> HTMLResponse:
         "token.html",
         action=action,
         has_token=has_token,
+        token=token if has_token else "",
+        outcome=None,
+        petition=None,
         cache=LINK_PAGE_CACHE,
         page_data={"action": action, "hasToken": has_token},
+        canonical_path=f"/{action}",
+        title=strings(choose_language(request).lang)[f"{action}_title"],
     )
 
 
 @router.get("/confirm", include_in_schema=False, response_class=HTMLResponse)
 def confirm_page(request: Request) -> HTMLResponse:
-    """The emailed confirmation link: the page confirms through the API as it opens."""
+    """The emailed confirmation link: a button that confirms (a form POST), which the page's
+    script presses as the page opens. Opening the link alone changes nothing."""
     return _token_page(request, "confirm")
 
 
@@ -379,6 +604,85 @@ def confirm_page(request: Request) -> HTMLResponse:
 def withdraw_page(request: Request) -> HTMLResponse:
     """The emailed withdrawal link. Withdrawing takes a click: mail scanners open links."""
     return _token_page(request, "withdraw")
+
+
+# What a failed confirm or withdraw says, by the service's error.
+LINK_FAILURES: dict[type[AppError], str] = {NotFound: "link_unknown", Gone: "link_expired"}
+
+
+async def _token_action(
+    request: Request, action: str, committer: GroupCommit, database: Database
+) -> HTMLResponse:
+    lang = choose_language(request).lang
+    t = strings(lang)
+    settings: Settings = request.app.state.settings
+    form = await read_form(request)
+    token = form.get("token", "")
+    outcome: str
+    status_code = 200
+    petition: PetitionPublic | None = None
+    if not from_this_site(request, settings.public_base_url):
+        outcome, status_code = "form_expired", 403
+    elif not 16 <= len(token) <= TOKEN_MAX:
+        outcome, status_code = "link_unknown", 404
+    else:
+        run = petitions.confirm if action == "confirm" else petitions.withdraw
+        try:
+            result = await committer.run(lambda session: run(session, token))
+        except AppError as exc:
+            outcome, status_code = LINK_FAILURES.get(type(exc), "server_error"), exc.status
+            if action == "confirm" and isinstance(exc, Gone):
+                outcome = "confirm_expired"
+        else:
+            outcome = LINK_OUTCOMES[result.status]
+            if result.status in ("confirmed", "already_confirmed"):
+
+                def load() -> PetitionPublic:
+                    with database.session() as session:
+                        return petitions.get_petition(session, result.petition_slug)
+
+                petition = await run_in_threadpool(load)
+    share_context = _share_context(request, petition, lang) if petition else {}
+    return render(
+        request,
+        "token.html",
+        status_code=status_code,
+        cache=LINK_PAGE_CACHE,
+        action=action,
+        has_token=False,
+        token="",
+        outcome=outcome,
+        outcome_text=t[outcome],
+        petition=petition,
+        page_data={"action": action, "hasToken": False},
+        canonical_path=f"/{action}",
+        title=t[f"{action}_title"],
+        **share_context,
+    )
+
+
+LINK_OUTCOMES = {
+    "confirmed": "confirm_done",
+    "already_confirmed": "confirm_already",
+    "withdrawn": "withdraw_done",
+    "already_withdrawn": "withdraw_already",
+}
+
+
+@router.post("/confirm", include_in_schema=False, response_class=HTMLResponse)
+async def confirm_form(
+    request: Request, committer: GroupCommit, database: DatabaseDep
+) -> HTMLResponse:
+    """Confirms with the token in the form (not the URL): the thank-you state, with the
+    petition, its count and the share actions."""
+    return await _token_action(request, "confirm", committer, database)
+
+
+@router.post("/withdraw", include_in_schema=False, response_class=HTMLResponse)
+async def withdraw_form(
+    request: Request, committer: GroupCommit, database: DatabaseDep
+) -> HTMLResponse:
+    return await _token_action(request, "withdraw", committer, database)
 
 
 @router.get("/my-signatures", include_in_schema=False, response_class=HTMLResponse)
@@ -404,4 +708,100 @@ def my_signatures_page(request: Request) -> HTMLResponse:
             "mineUrl": "/v1/signatures/mine",
             "withdrawUrl": "/v1/signatures/mine/withdraw",
         },
+        canonical_path="/my-signatures",
+        title=strings(choose_language(request).lang)["mine_request_title"],
+    )
+
+
+# --- who runs it, the share image, and what crawlers and browsers ask for ------------------
+
+
+@router.get("/about", include_in_schema=False, response_class=HTMLResponse)
+def about_page(request: Request, session: ReadSession) -> HTMLResponse:
+    """Who runs the petition, how to reach them, what is done with signers' data, and how
+    the petition is delivered (settings ORGANISER_NAME, CONTACT_EMAIL, DELIVERY_PLAN,
+    PRIVACY_NOTICE_URL, RETENTION_DAYS)."""
+    settings: Settings = request.app.state.settings
+    t = strings(choose_language(request).lang)
+    return render(
+        request,
+        "about.html",
+        settings=settings,
+        title=t["about_title"],
+        description=t["about_description"],
+    )
+
+
+@router.get("/petitions/{slug}/share.png", include_in_schema=False)
+def share_image_png(request: Request, slug: str, database: DatabaseDep) -> Response:
+    """The petition's card image for shared links: title and live count, drawn at most every
+    SHARE_IMAGE_SECONDS per process and language."""
+    if len(slug) > SLUG_MAX:
+        return Response(status_code=404)
+    lang = choose_language(request).lang
+    settings: Settings = request.app.state.settings
+    cache = _share_image_cache(request)
+
+    def load() -> share.ShareImage | None:
+        with database.session() as session:
+            try:
+                petition = petitions.get_petition(session, slug)
+            except NotFound:
+                return None
+        t = strings(lang)
+        verified = format_number(petition.verified_count, lang)
+        count_line = t["count_text_one" if petition.verified_count == 1 else "count_text"]
+        return share.ShareImage.of(
+            share.draw_share_image(
+                petition.title,
+                count_line.replace("{verified}", verified),
+                t["count_goal"].replace("{goal}", format_number(petition.goal, lang)),
+                t["site_name"],
+                petition.progress,
+            )
+        )
+
+    image = cache.get(f"{lang}:{slug}", load)
+    if image is None:
+        return not_found_page(request)
+    max_age = int(settings.share_image_seconds)
+    headers = {"ETag": image.etag, "Cache-Control": f"public, max-age={max_age}"}
+    if image.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(image.png, media_type="image/png", headers=headers)
+
+
+def _share_image_cache(request: Request) -> TtlCache[share.ShareImage | None]:
+    state = request.app.state
+    cache: TtlCache[share.ShareImage | None] | None = getattr(state, "share_image_cache", None)
+    if cache is None:
+        cache = state.share_image_cache = TtlCache(state.settings.share_image_seconds)
+    return cache
+
+
+def format_number(value: int, lang: str) -> str:
+    return format_decimal(value, locale="es_US" if lang == "es" else "en_US")
+
+
+ROBOTS_TXT = """\
+User-agent: *
+Allow: /
+Disallow: /confirm
+Disallow: /withdraw
+Disallow: /my-signatures
+Disallow: /v1/admin
+"""
+
+
+@router.get("/robots.txt", include_in_schema=False)
+def robots_txt() -> PlainTextResponse:
+    return PlainTextResponse(ROBOTS_TXT, headers={"Cache-Control": ASSET_CACHE_PLAIN})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    return FileResponse(
+        STATIC_DIR / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
     )

@@ -76,7 +76,9 @@ def test_petition_page_has_the_petition_the_facts_and_the_form(client: TestClien
     # The count and its progress bar, with ARIA values.
     bar = page.ids["count-progress"]
     assert bar["role"] == "progressbar"
-    assert (bar["aria-valuemin"], bar["aria-valuemax"], bar["aria-valuenow"]) == ("0", "10000", "0")
+    # At 0 of 10,000 the bar shows the way to the first milestone, 10.
+    assert (bar["aria-valuemin"], bar["aria-valuemax"], bar["aria-valuenow"]) == ("0", "10", "0")
+    assert "Next milestone: 10" in html and "Goal: 10,000" in html
     assert page.ids["count-live"]["aria-live"] == "polite"
     assert page.ids["form-status"]["role"] == "status"
     # References in the case link to facts listed with their quotes.
@@ -185,7 +187,11 @@ def test_confirm_and_withdraw_pages(client: TestClient) -> None:
     assert confirm.headers["cache-control"] == "no-store"
     assert "Confirm your signature" in confirm.text
     assert page_data(confirm.text)["hasToken"] is True
-    assert "abcdefghijklmnopqrstuvwxyz" not in confirm.text.split("<body>")[1].split("</nav>")[1]
+    # Past the language switch, the token is only in the form that confirms without script.
+    main = confirm.text.split("<body>")[1].split("</nav>")[1]
+    assert main.count("abcdefghijklmnopqrstuvwxyz") == 1
+    assert '<input type="hidden" name="token" value="abcdefghijklmnopqrstuvwxyz">' in main
+    assert '<form id="confirm-form" class="token-form" method="post" action="/confirm">' in main
 
     withdraw = client.get("/withdraw?token=abcdefghijklmnopqrstuvwxyz&lang=es")
     assert "Retirar mi firma" in withdraw.text

@@ -22,6 +22,8 @@ from api.admin.routers.common import ID_MAX, Paging, SlugPath, admin_router, pro
 from api.db import utcnow
 from api.deps import AppSettings, DatabaseDep, ReadSession, WriteSession
 from api.pagination import Page, page_of
+from api.petitions import service as petitions
+from api.petitions.models import ReferralCount
 
 router = admin_router()
 
@@ -54,6 +56,20 @@ def list_signatures(
 ) -> Page[SignatureAdmin]:
     items, cursor = service.search_signatures(session, actor, settings.secret(), query, paging)
     return page_of(request, items, cursor)
+
+
+@router.get(
+    "/petitions/{slug}/referrals",
+    summary="Confirmed signers by share channel",
+    description="How many confirmed signers came by each kind of shared link (the `ref` on "
+    "the link: `whatsapp`, `facebook`, `x`, `email`, `copy`, `share`, `qr`; `null` for none "
+    "or an unknown one). Totals only: which signer came how is never shown. "
+    "Scope: `signatures:read`.",
+    response_model=list[ReferralCount],
+    responses=problems(404, 422),
+)
+def referrals(actor: Reader, slug: SlugPath, session: ReadSession) -> list[ReferralCount]:
+    return petitions.referral_counts(session, slug)
 
 
 @router.post(
