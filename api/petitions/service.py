@@ -373,6 +373,11 @@ def _lang_query(locale: str) -> str:
     return "&lang=es" if locale == "es" else ""
 
 
+def _about_url(context: SigningContext, locale: str) -> str:
+    """The page naming the organiser, the contact and the privacy notice (emails' footer)."""
+    return f"{context.public_base_url}/about" + ("?lang=es" if locale == "es" else "")
+
+
 def _queue_mail(
     session: Session,
     petition: Petition,
@@ -384,7 +389,11 @@ def _queue_mail(
     context: SigningContext,
 ) -> None:
     now = utcnow()
-    payload: dict[str, Any] = {"first_name": first_name, "petition_title": petition.title}
+    payload: dict[str, Any] = {
+        "first_name": first_name,
+        "petition_title": petition.title,
+        "about_url": _about_url(context, locale),
+    }
     tokens: list[dict[str, Any]] = []
     if template == "confirm":
         confirm_token, confirm_hash = new_token()
@@ -591,7 +600,8 @@ def request_access(session: Session, email: str, locale: str, context: SigningCo
         to_address=email,
         payload={
             "access_url": f"{context.public_base_url}/my-signatures?token={token}"
-            f"{_lang_query(locale)}"
+            f"{_lang_query(locale)}",
+            "about_url": _about_url(context, locale),
         },
     )
 

@@ -546,7 +546,7 @@ async def sign_form(
         state.message = t["errors_summary"]
         return await _petition_page_async(database, request, slug, state, 422)
     try:
-        await rate_limit_check("sign")(request, Response())
+        await rate_limit_check(request, Response())
         context = signing_context(request, settings)
         await committer.run(lambda session: petitions.sign(session, slug, body, context))
     except UnprocessableContent as exc:
