@@ -36,9 +36,8 @@
       "aria-valuetext",
       t("progress_valuetext", { verified: values.verified, goal: A.formatNumber(milestone) })
     );
-    // Setting a style property from script is allowed by the page's CSP (inline styles are not).
     var percent = milestone > 0 ? Math.min(100, (verified / milestone) * 100) : 0;
-    fill.style.width = percent.toFixed(2) + "%";
+    fill.setAttribute("width", percent.toFixed(2) + "%");
     countText.dataset.verified = String(verified);
   }
 

@@ -1,6 +1,7 @@
-/* The confirm page behind the emailed link: the script presses "Confirm my signature" as the
-   page opens (the form works the same without it). Withdrawing always takes a click: mail
-   scanners open links, and must not withdraw anyone. */
+/* The pages behind the emailed links. On the confirm page the script presses "Confirm my
+   signature" as the page opens (the form works the same without it); withdrawing always takes
+   a click, since mail scanners open links and must not withdraw anyone. On the answer, the
+   outcome gets the focus, so screen readers read it first. */
 (function () {
   "use strict";
 
@@ -9,5 +10,10 @@
     form.dataset.sent = "1";
     document.getElementById("confirm-button").disabled = true;
     form.submit();
+    return;
+  }
+  var status = document.getElementById("token-status");
+  if (status && status.dataset.outcome) {
+    status.focus();
   }
 })();
