@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -20,27 +19,16 @@ from playwright.sync_api import expect
 from sqlalchemy import update
 
 from api.abuse.models import AccessToken
-from api.config import Settings
 from api.db import Database
 from api.mail.worker import MailWorker
 from tests.conftest import SmtpSink, link_in
 from tests.petitions.helpers import SIGN_URL, signer
-from tests.web.conftest import SLUG, LiveServer, serve
+from tests.web.conftest import SLUG, LiveServer
 
 pytestmark = pytest.mark.browser
 
 # WCAG 2.0-2.2 A and AA (2.2 adds target sizes), and axe's best practices.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
-
-
-@pytest.fixture
-def mail_server(
-    mail_settings: Settings, smtp_server: SmtpSink, clean_database: Database
-) -> Iterator[LiveServer]:
-    """The app with its mail worker running in-process, sending to `smtp_server`."""
-    server = serve(mail_settings, mail_worker_in_process=True, mail_poll_seconds=0.1)
-    yield server
-    server.stop()
 
 
 def wait_for_mail(smtp: SmtpSink, to: str, timeout: float = 10.0) -> EmailMessage:

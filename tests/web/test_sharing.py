@@ -18,11 +18,11 @@ from PIL import Image
 
 from api.config import Settings
 from api.db import Database
-from api.main import create_app
 from api.mail.worker import MailWorker
+from api.main import create_app
+from api.petitions.models import StatBucket
 from api.web.forms import FORM_TOKEN_HOURS, form_token, valid_form_token
 from api.web.momentum import county_key, county_map, florida_counties, next_milestone
-from api.petitions.models import StatBucket
 from tests.admin.helpers import auth, make_key
 from tests.conftest import SmtpSink, link_in
 from tests.petitions.helpers import SIGN_URL, signer
