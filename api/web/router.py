@@ -1,41 +1,29 @@
-"""HTML for signers: the petition page with its form, the confirm and withdraw pages, and the
-signer's own signatures (/my-signatures).
+"""HTML for signers: the petition page with its form, the about page, the petition's share
+image, and what browsers and crawlers ask of a site (favicon, robots.txt). The pages behind
+emailed links are in api.web.links; what every page shares is in api.web.pages.
 
 Pages are rendered on the server from the same services that back the JSON API (the text, the
-facts with their quotes, the count at load time), so they read without JavaScript. The script
-in static/js then does what needs it, through the public API only, as any other frontend
-would: it signs (`POST /v1/petitions/{slug}/signatures`), keeps the count live
-(`/v1/petitions/{slug}/events`, falling back to polling `/count`), confirms or withdraws, and
-lists and withdraws a signer's own signatures (`/v1/signatures/access`, `/mine`).
-
-The strict Content-Security-Policy of pages (api.http) forbids inline scripts and styles: all
-behaviour and styling live in files under /static.
+facts with their quotes, the count at load time, the momentum), so they read and work without
+JavaScript: the form posts to `/petitions/{slug}/sign`. The script in static/js makes it nicer,
+through the public API only, as any other frontend would: it signs
+(`POST /v1/petitions/{slug}/signatures`) without leaving the page and keeps the count live
+(`/v1/petitions/{slug}/events`, falling back to polling `/count`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path as FilePath
-from typing import Any
-from urllib.parse import urlencode
 
-from babel.numbers import format_decimal
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.utils import htmlsafe_json_dumps
 from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
 from api.abuse.deps import rate_limit
 from api.cache import TtlCache
@@ -45,7 +33,6 @@ from api.deps import DatabaseDep, ReadSession
 from api.errors import (
     AppError,
     Conflict,
-    Gone,
     NotFound,
     TooManyRequests,
     UnprocessableContent,
@@ -64,7 +51,7 @@ from api.petitions.models import (
     known_referral,
 )
 from api.petitions.router import signing_context
-from api.web import events, share
+from api.web import events, links, share
 from api.web.forms import (
     field_messages,
     form_token,
@@ -74,24 +61,23 @@ from api.web.forms import (
     signature_fields,
     valid_form_token,
 )
-from api.web.i18n import LANGUAGES, choose_language, country_names, strings
+from api.web.i18n import choose_language, country_names, strings
 from api.web.momentum import county_map, next_milestone
-from api.web.share import SHARE_IMAGE_SIZE
+from api.web.pages import (
+    ASSET_CACHE_PLAIN,
+    LINK_PAGE_CACHE,
+    PAGE_CACHE,
+    STATIC_DIR,
+    TEMPLATES_DIR,
+    StaticAssets,
+    fill,
+    format_number,
+    not_found_page,
+    render,
+)
 
-WEB_DIR = FilePath(__file__).resolve().parent
-STATIC_DIR = WEB_DIR / "static"
-TEMPLATES_DIR = WEB_DIR / "templates"
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "fill", "router"]
 
-# The shell of a page may be cached briefly (the count in it is refreshed live); pages reached
-# by an emailed link carry a token in their URL and are never stored.
-PAGE_CACHE = "public, max-age=60"
-LINK_PAGE_CACHE = "no-store"
-ASSET_CACHE_VERSIONED = "public, max-age=31536000, immutable"
-ASSET_CACHE_PLAIN = "public, max-age=300"
-
-TOKEN_MAX = 128
-SITE_ICON = "img/icon-512.png"
-SITE_ICON_SIZE = 512
 # What the signing form keeps when it is shown again with errors.
 FORM_VALUES = (
     "first_name",
@@ -112,162 +98,6 @@ FORM_FAILURES: dict[type[AppError], str] = {
 rate_limit_check = rate_limit("sign").dependency
 FACT_REFERENCE = re.compile(r"\[fact:([A-Za-z0-9_-]{1,80})\]")
 MAX_FACT_PAGES = 20
-
-
-# --- static files ---------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=64)
-def asset_version(relative_path: str) -> str | None:
-    """A short hash of a static file's bytes, or None if there is no such file."""
-    path = (STATIC_DIR / relative_path).resolve()
-    if not path.is_file() or STATIC_DIR not in path.parents:
-        return None
-    return hashlib.blake2b(path.read_bytes(), digest_size=6).hexdigest()
-
-
-def static_url(relative_path: str) -> str:
-    """The URL of a static file with its content hash, so it may be cached for a year."""
-    version = asset_version(relative_path)
-    if version is None:
-        raise FileNotFoundError(relative_path)
-    return f"/static/{relative_path}?v={version}"
-
-
-class StaticAssets(StaticFiles):
-    """Files from static/, cached for a year when asked for by their current content hash."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        if response.status_code in (200, 304):
-            query = dict(
-                pair.split("=", 1)
-                for pair in scope.get("query_string", b"").decode("latin-1").split("&")
-                if "=" in pair
-            )
-            current = asset_version(path)
-            versioned = current is not None and query.get("v") == current
-            response.headers["Cache-Control"] = (
-                ASSET_CACHE_VERSIONED if versioned else ASSET_CACHE_PLAIN
-            )
-        return response
-
-
-# --- templates ------------------------------------------------------------------------------
-
-
-def fill(text: str, **values: Any) -> str:
-    """Put values into a page string's `{name}` placeholders."""
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", str(value))
-    return text
-
-
-@lru_cache(maxsize=1)
-def templates() -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.globals["static"] = static_url
-    environment.filters["fill"] = fill
-    return environment
-
-
-@dataclass(frozen=True)
-class PageLinks:
-    """Links that keep the visitor's explicit language choice (`?lang=`)."""
-
-    lang: str
-    explicit: bool
-
-    def to(self, path: str, **params: str) -> str:
-        if self.explicit:
-            params = {**params, "lang": self.lang}
-        return f"{path}?{urlencode(params)}" if params else path
-
-
-@dataclass(frozen=True)
-class PageMeta:
-    """What a shared link's card shows (Open Graph, X) and the absolute canonical URL."""
-
-    canonical: str
-    title: str
-    description: str
-    image: str
-    image_alt: str
-    image_width: int
-    image_height: int
-    large_card: bool
-
-
-def render(
-    request: Request,
-    template: str,
-    *,
-    status_code: int = 200,
-    cache: str = PAGE_CACHE,
-    page_data: Mapping[str, Any] | None = None,
-    canonical_path: str | None = None,
-    title: str | None = None,
-    description: str | None = None,
-    share_image: str | None = None,
-    **context: Any,
-) -> HTMLResponse:
-    """A page with its language switch, its data block for scripts, and its share card.
-
-    `share_image` is a petition's share image path (a large card); other pages show the
-    site's icon. Links in the card are absolute, from PUBLIC_BASE_URL.
-    """
-    choice = choose_language(request)
-    t = strings(choice.lang)
-    links = PageLinks(choice.lang, choice.explicit)
-    base = request.app.state.settings.public_base_url
-    image_path = links.to(share_image) if share_image else static_url(SITE_ICON)
-    meta = PageMeta(
-        canonical=base + links.to(canonical_path or request.url.path),
-        title=title or t["site_name"],
-        description=description or t["meta_description"],
-        image=base + image_path,
-        image_alt=t["share_image_alt"] if share_image else t["site_name"],
-        image_width=SHARE_IMAGE_SIZE[0] if share_image else SITE_ICON_SIZE,
-        image_height=SHARE_IMAGE_SIZE[1] if share_image else SITE_ICON_SIZE,
-        large_card=share_image is not None,
-    )
-    switch = [
-        {
-            "lang": code,
-            "name": t[f"lang_name_{code}"],
-            "href": f"{request.url.path}?" + urlencode({**request.query_params, "lang": code}),
-            "current": code == choice.lang,
-        }
-        for code in LANGUAGES
-    ]
-    html = (
-        templates()
-        .get_template(template)
-        .render(
-            lang=choice.lang,
-            t=t,
-            links=links,
-            meta=meta,
-            og_locale="es_US" if choice.lang == "es" else "en_US",
-            language_switch=switch,
-            # What the page's script needs, as a JSON data block (not run, so CSP allows it).
-            page_json=htmlsafe_json_dumps(
-                {"lang": choice.lang, "langParam": choice.explicit, "strings": dict(t)}
-                | dict(page_data or {})
-            ),
-            **context,
-        )
-    )
-    headers = {"Cache-Control": cache, "Content-Language": choice.lang}
-    if not choice.explicit:
-        headers["Vary"] = "Accept-Language"
-    return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
 # --- the petition, as the page shows it -----------------------------------------------------
@@ -377,23 +207,6 @@ class SignForm:
 RECENT_SIGNERS = 5
 
 
-def _share_context(request: Request, petition: PetitionPublic, lang: str) -> dict[str, Any]:
-    """The thank-you state's share actions for one petition."""
-    choice = choose_language(request)
-    t = strings(lang)
-    petition_url = request.app.state.settings.public_base_url + f"/petitions/{petition.slug}"
-    explicit_lang = lang if choice.explicit else None
-    text = t["share_text"].replace("{title}", petition.title)
-    labels = {channel: t[f"share_{channel}"] for channel in ("whatsapp", "facebook", "x", "email")}
-    return {
-        "share_links": share.share_links(petition_url, text, petition.title, labels, explicit_lang),
-        "copy_url": share.shared_url(petition_url, "copy", explicit_lang),
-        "web_share_url": share.shared_url(petition_url, "share", explicit_lang),
-        "share_text": text,
-        "share_title": petition.title,
-    }
-
-
 def _petition_page(
     request: Request,
     session: Session,
@@ -463,12 +276,8 @@ def _petition_page(
         title=petition.title,
         description=petition.ask,
         share_image=f"/petitions/{petition.slug}/share.png",
-        **_share_context(request, petition, lang),
+        **share.share_context(request, petition, lang),
     )
-
-
-def not_found_page(request: Request) -> HTMLResponse:
-    return render(request, "not_found.html", status_code=404, cache="no-cache")
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -485,6 +294,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(lifespan=_lifespan)
 router.mount("/static", StaticAssets(directory=STATIC_DIR), name="static")
 router.include_router(events.router)
+router.include_router(links.router)
 
 
 def _home_slug(session: Session) -> str | None:
@@ -572,147 +382,6 @@ async def _petition_page_async(
     return await run_in_threadpool(build)
 
 
-# --- the emailed links: confirm and withdraw --------------------------------------------------
-
-
-def _token_page(request: Request, action: str) -> HTMLResponse:
-    token = request.query_params.get("token", "")
-    has_token = 0 < len(token) <= TOKEN_MAX
-    return render(
-        request,
-        "token.html",
-        action=action,
-        has_token=has_token,
-        token=token if has_token else "",
-        outcome=None,
-        petition=None,
-        cache=LINK_PAGE_CACHE,
-        page_data={"action": action, "hasToken": has_token},
-        canonical_path=f"/{action}",
-        title=strings(choose_language(request).lang)[f"{action}_title"],
-    )
-
-
-@router.get("/confirm", include_in_schema=False, response_class=HTMLResponse)
-def confirm_page(request: Request) -> HTMLResponse:
-    """The emailed confirmation link: a button that confirms (a form POST), which the page's
-    script presses as the page opens. Opening the link alone changes nothing."""
-    return _token_page(request, "confirm")
-
-
-@router.get("/withdraw", include_in_schema=False, response_class=HTMLResponse)
-def withdraw_page(request: Request) -> HTMLResponse:
-    """The emailed withdrawal link. Withdrawing takes a click: mail scanners open links."""
-    return _token_page(request, "withdraw")
-
-
-# What a failed confirm or withdraw says, by the service's error.
-LINK_FAILURES: dict[type[AppError], str] = {NotFound: "link_unknown", Gone: "link_expired"}
-
-
-async def _token_action(
-    request: Request, action: str, committer: GroupCommit, database: Database
-) -> HTMLResponse:
-    lang = choose_language(request).lang
-    t = strings(lang)
-    settings: Settings = request.app.state.settings
-    form = await read_form(request)
-    token = form.get("token", "")
-    outcome: str
-    status_code = 200
-    petition: PetitionPublic | None = None
-    if not from_this_site(request, settings.public_base_url):
-        outcome, status_code = "form_expired", 403
-    elif not 16 <= len(token) <= TOKEN_MAX:
-        outcome, status_code = "link_unknown", 404
-    else:
-        run = petitions.confirm if action == "confirm" else petitions.withdraw
-        try:
-            result = await committer.run(lambda session: run(session, token))
-        except AppError as exc:
-            outcome, status_code = LINK_FAILURES.get(type(exc), "server_error"), exc.status
-            if action == "confirm" and isinstance(exc, Gone):
-                outcome = "confirm_expired"
-        else:
-            outcome = LINK_OUTCOMES[result.status]
-            if result.status in ("confirmed", "already_confirmed"):
-
-                def load() -> PetitionPublic:
-                    with database.session() as session:
-                        return petitions.get_petition(session, result.petition_slug)
-
-                petition = await run_in_threadpool(load)
-    share_context = _share_context(request, petition, lang) if petition else {}
-    return render(
-        request,
-        "token.html",
-        status_code=status_code,
-        cache=LINK_PAGE_CACHE,
-        action=action,
-        has_token=False,
-        token="",
-        outcome=outcome,
-        outcome_text=t[outcome],
-        petition=petition,
-        page_data={"action": action, "hasToken": False},
-        canonical_path=f"/{action}",
-        title=t[f"{action}_title"],
-        **share_context,
-    )
-
-
-LINK_OUTCOMES = {
-    "confirmed": "confirm_done",
-    "already_confirmed": "confirm_already",
-    "withdrawn": "withdraw_done",
-    "already_withdrawn": "withdraw_already",
-}
-
-
-@router.post("/confirm", include_in_schema=False, response_class=HTMLResponse)
-async def confirm_form(
-    request: Request, committer: GroupCommit, database: DatabaseDep
-) -> HTMLResponse:
-    """Confirms with the token in the form (not the URL): the thank-you state, with the
-    petition, its count and the share actions."""
-    return await _token_action(request, "confirm", committer, database)
-
-
-@router.post("/withdraw", include_in_schema=False, response_class=HTMLResponse)
-async def withdraw_form(
-    request: Request, committer: GroupCommit, database: DatabaseDep
-) -> HTMLResponse:
-    return await _token_action(request, "withdraw", committer, database)
-
-
-@router.get("/my-signatures", include_in_schema=False, response_class=HTMLResponse)
-def my_signatures_page(request: Request) -> HTMLResponse:
-    """A signer's own signatures.
-
-    With the token of the emailed access link, the page lists them through the API (the token
-    travels only in POST bodies) and withdraws one after a confirm step; opening the link
-    changes nothing. Without a token it asks for the email address to send such a link to.
-    Like /confirm and /withdraw, never stored by a cache (its URL may carry a token).
-    """
-    token = request.query_params.get("token", "")
-    has_token = 0 < len(token) <= TOKEN_MAX
-    return render(
-        request,
-        "my_signatures.html",
-        cache=LINK_PAGE_CACHE,
-        has_token=has_token,
-        bad_link=len(token) > TOKEN_MAX,
-        page_data={
-            "hasToken": has_token,
-            "accessUrl": "/v1/signatures/access",
-            "mineUrl": "/v1/signatures/mine",
-            "withdrawUrl": "/v1/signatures/mine/withdraw",
-        },
-        canonical_path="/my-signatures",
-        title=strings(choose_language(request).lang)["mine_request_title"],
-    )
-
-
 # --- who runs it, the share image, and what crawlers and browsers ask for ------------------
 
 
@@ -777,10 +446,6 @@ def _share_image_cache(request: Request) -> TtlCache[share.ShareImage | None]:
     if cache is None:
         cache = state.share_image_cache = TtlCache(state.settings.share_image_seconds)
     return cache
-
-
-def format_number(value: int, lang: str) -> str:
-    return format_decimal(value, locale="es_US" if lang == "es" else "en_US")
 
 
 ROBOTS_TXT = """\

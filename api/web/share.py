@@ -20,6 +20,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from PIL import Image, ImageDraw, ImageFont
+from starlette.requests import Request
+
+from api.petitions.models import PetitionPublic
+from api.web.i18n import choose_language, strings
 
 SHARE_IMAGE_SIZE = (1200, 630)
 # Pillow's wheels ship FreeType; DejaVu is on most Linux systems. Without it, Pillow's own
@@ -71,6 +75,23 @@ def share_links(
             f"mailto:?subject={quote(subject)}&body={quote(text)}%0A%0A{url('email')}",
         ),
     ]
+
+
+def share_context(request: Request, petition: PetitionPublic, lang: str) -> dict[str, Any]:
+    """The thank-you state's share actions for one petition."""
+    choice = choose_language(request)
+    t = strings(lang)
+    petition_url = request.app.state.settings.public_base_url + f"/petitions/{petition.slug}"
+    explicit_lang = lang if choice.explicit else None
+    text = t["share_text"].replace("{title}", petition.title)
+    labels = {channel: t[f"share_{channel}"] for channel in ("whatsapp", "facebook", "x", "email")}
+    return {
+        "share_links": share_links(petition_url, text, petition.title, labels, explicit_lang),
+        "copy_url": shared_url(petition_url, "copy", explicit_lang),
+        "web_share_url": shared_url(petition_url, "share", explicit_lang),
+        "share_text": text,
+        "share_title": petition.title,
+    }
 
 
 # --- the image ------------------------------------------------------------------------------
