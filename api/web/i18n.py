@@ -19,6 +19,8 @@ from starlette.requests import Request
 
 LANGUAGES: Final = ("en", "es")
 DEFAULT_LANGUAGE: Final = "en"
+# The locale numbers and dates are written in (babel), by page language.
+BABEL_LOCALES: Final = {"en": "en_US", "es": "es_US"}
 STRINGS_DIR = Path(__file__).resolve().parent / "strings"
 
 

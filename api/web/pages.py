@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from api.web.i18n import LANGUAGES, choose_language, strings
+from api.web.i18n import BABEL_LOCALES, LANGUAGES, choose_language, strings
 from api.web.share import SHARE_IMAGE_SIZE
 
 WEB_DIR = FilePath(__file__).resolve().parent
@@ -206,4 +206,4 @@ def not_found_page(request: Request) -> HTMLResponse:
 
 
 def format_number(value: int, lang: str) -> str:
-    return format_decimal(value, locale="es_US" if lang == "es" else "en_US")
+    return format_decimal(value, locale=BABEL_LOCALES[lang])

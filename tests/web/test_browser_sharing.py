@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,37 @@ def test_no_accessibility_violations_on_about_and_thank_you_states(
     # The copy button is offered where the clipboard can be written (a secure context:
     # 127.0.0.1 counts as one).
     expect(copy).to_be_visible()
+
+
+def test_without_javascript_manage_my_signatures(
+    mail_server: LiveServer,
+    smtp_server: SmtpSink,
+    new_page: Any,
+    axe_script: Path,
+) -> None:
+    confirm_by_api(mail_server, smtp_server, "manage.noscript@example.org", "32801")
+    page = new_page(java_script_enabled=False)
+    page.goto(mail_server.url + "/my-signatures")
+    page.get_by_label("Email address").fill("manage.noscript@example.org")
+    page.get_by_role("button", name="Email me a link").click()
+    expect(page.locator("#access-done")).to_contain_text("manage.noscript@example.org")
+
+    # The second mail to this address (after the confirmation link) is the access link.
+    deadline = time.monotonic() + 10
+    while len(messages := smtp_server.to("manage.noscript@example.org")) < 2:
+        assert time.monotonic() < deadline, "no access link mailed"
+        page.wait_for_timeout(50)
+    page.goto(link_from(messages[-1], mail_server.url, "/my-signatures"))
+    page.get_by_role("button", name="Show my signatures").click()
+    expect(page.locator("#mine-status")).to_have_text("1 signature found.")
+    page.get_by_role("button", name="Withdraw").click()
+    page.get_by_role("button", name="Yes, withdraw it").click()
+    expect(page.locator("#mine-status")).to_contain_text("has been withdrawn")
+    assert httpx.get(f"{mail_server.url}/v1/petitions/{SLUG}/count").json()["verified"] == 0
+
+    # The server-rendered list passes axe-core too: the same HTML, in a page where axe can be
+    # injected (set_content keeps this page's address, so its stylesheet loads).
+    checked = new_page(bypass_csp=True)
+    checked.goto(mail_server.url + "/my-signatures")
+    checked.set_content(page.content())
+    assert axe_violations(checked, axe_script) == []

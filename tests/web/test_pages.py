@@ -318,10 +318,14 @@ def test_my_signatures_page_with_a_token(client: TestClient) -> None:
     assert data["mineUrl"] == "/v1/signatures/mine"
     assert data["withdrawUrl"] == "/v1/signatures/mine/withdraw"
     assert data["strings"]["mine_withdraw"] == "Withdraw"
-    # The token is only in the address bar (the script reads it there and POSTs it): not in
-    # the page's data nor its content; only the language switch keeps it, as on /confirm.
+    # The script reads the token from the address bar and POSTs it: it is not in the page's
+    # data. In the content it is only in the no-script form that POSTs it (and the language
+    # switch keeps it, as on /confirm).
     assert TOKEN not in json.dumps(data)
-    assert TOKEN not in html.split("<body>")[1].split("</nav>")[1]
+    main = html.split("<body>")[1].split("</nav>")[1]
+    assert main.count(TOKEN) == 1
+    noscript = main.split("<noscript>")[1].split("</noscript>")[0]
+    assert f'<input type="hidden" name="token" value="{TOKEN}">' in noscript
     assert f"token={TOKEN}&amp;lang=es" in html
 
 
@@ -337,7 +341,12 @@ def test_my_signatures_page_without_a_token_asks_for_the_email(client: TestClien
     assert "email" in page.label_for
     assert page.ids["access-status"]["role"] == "status"
     assert page.ids["access-status"]["aria-live"] == "polite"
-    assert "disabled" in page.ids["access-fields"]  # until the script enables it
+    # It works without the script: a form POST to the page (the script sends it to the API).
+    assert "disabled" not in page.ids["access-fields"]
+    assert (page.ids["access-form"]["method"], page.ids["access-form"]["action"]) == (
+        "post",
+        "/my-signatures",
+    )
     data = page_data(html)
     assert data["hasToken"] is False
     assert data["accessUrl"] == "/v1/signatures/access"

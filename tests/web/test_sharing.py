@@ -463,3 +463,64 @@ def test_emails_link_to_the_about_page(
     html = message.get_body(preferencelist=("html",)).get_content()
     assert f"{BASE}/about?lang=es" in text
     assert f'href="{BASE}/about?lang=es"' in html
+
+
+# --- my signatures without JavaScript ------------------------------------------------------
+
+
+def test_my_signatures_by_form_posts(
+    mail_client: TestClient, smtp_server: SmtpSink, mail_worker: MailWorker
+) -> None:
+    assert mail_client.post(SIGN_URL, json=signer(email="mine@example.org")).status_code == 202
+    mail_worker.drain()
+    [signed] = smtp_server.to("mine@example.org")
+    assert mail_client.post("/confirm", data={"token": link_in(signed, "/confirm")}).is_success
+
+    missing = mail_client.post("/my-signatures", data={"email": ""})
+    assert missing.status_code == 422 and "Enter your email address." in missing.text
+    invalid = mail_client.post("/my-signatures", data={"email": "nope"})
+    assert invalid.status_code == 422
+    assert Tags(invalid.text).inputs["email"]["aria-invalid"] == "true"
+    sent = mail_client.post("/my-signatures", data={"email": "mine@example.org"})
+    assert sent.status_code == 200
+    assert "If anyone signed here with mine@example.org" in unescape(sent.text)
+    assert mail_worker.drain() == 1
+    token = link_in(smtp_server.to("mine@example.org")[-1], "/my-signatures")
+
+    opened = mail_client.get(f"/my-signatures?token={token}")
+    assert "<noscript>" in opened.text and "Show my signatures" in opened.text
+    listed = mail_client.post("/my-signatures/list", data={"token": token})
+    assert listed.status_code == 200 and listed.headers["cache-control"] == "no-store"
+    assert "1 signature found." in listed.text
+    assert "Set 12 as the minimum age of arrest in Florida" in listed.text
+    assert "Confirmed: it counts." in listed.text
+    withdraw = {"token": token, "petition_slug": SLUG}
+    asked = mail_client.post("/my-signatures/withdraw", data=withdraw)
+    assert "Yes, withdraw it" in asked.text
+    assert mail_client.get(f"/v1/petitions/{SLUG}/count").json()["verified"] == 1
+    done = mail_client.post("/my-signatures/withdraw", data={**withdraw, "confirm": "yes"})
+    assert "has been withdrawn and your details erased." in done.text
+    assert "No signatures found." in done.text
+    assert mail_client.get(f"/v1/petitions/{SLUG}/count").json()["verified"] == 0
+
+    unknown = mail_client.post("/my-signatures/list", data={"token": "y" * 43})
+    assert unknown.status_code == 404 and "We do not recognise this link" in unknown.text
+    cross = mail_client.post(
+        "/my-signatures/list", data={"token": token}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert cross.status_code == 403
+
+
+def test_form_posts_over_the_rate_limit_say_so_in_the_page(
+    settings: Settings, clean_database: Database
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_enabled": True, "rate_limit_burst": "2/60"})
+    with TestClient(create_app(limited)) as client:
+        hidden = sign_form(client)
+        for n in range(2):
+            data = {**form_values(email=f"limit{n}@example.org"), **hidden}
+            assert client.post(SIGN_PAGE, data=data).status_code == 200
+        over = client.post(SIGN_PAGE, data={**form_values(email="limit9@example.org"), **hidden})
+        assert over.status_code == 429
+        assert "Too many attempts. Please wait a minute and try again." in over.text
+        assert Tags(over.text).inputs["email"]["value"] == "limit9@example.org"
