@@ -524,3 +524,21 @@ def test_form_posts_over_the_rate_limit_say_so_in_the_page(
         assert over.status_code == 429
         assert "Too many attempts. Please wait a minute and try again." in over.text
         assert Tags(over.text).inputs["email"]["value"] == "limit9@example.org"
+
+
+def test_share_image_is_drawn_with_pillows_own_font_where_dejavu_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pathlib import Path
+
+    from api.web import share
+
+    monkeypatch.setattr(share, "BOLD_FONT", Path("/nonexistent/bold.ttf"))
+    monkeypatch.setattr(share, "REGULAR_FONT", Path("/nonexistent/regular.ttf"))
+    share._font.cache_clear()
+    try:
+        png = share.draw_share_image("A title " * 20, "3 verified signatures", "Goal", "Site", 0.3)
+    finally:
+        share._font.cache_clear()
+    image = Image.open(io.BytesIO(png))
+    assert (image.format, image.size) == ("PNG", (1200, 630))
