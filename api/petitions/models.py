@@ -40,7 +40,6 @@ def known_referral(value: str | None) -> str | None:
     return value if value in REFERRAL_CHANNELS else None
 
 
-
 class PetitionStatus(StrEnum):
     draft = "draft"
     open = "open"

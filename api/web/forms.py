@@ -38,6 +38,8 @@ FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 # The fields of the signing form that can show an error, in the order of the page.
 SIGN_FIELDS = ("first_name", "last_name", "email", "postal_code", "country", "comment")
 REQUIRED_FIELDS = ("first_name", "last_name", "email", "postal_code")
+# What the signing form keeps when it is shown again with errors.
+FORM_VALUES = (*SIGN_FIELDS, "display_publicly", "contact_opt_in", "ref")
 
 
 async def read_form(request: Request) -> dict[str, str]:

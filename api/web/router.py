@@ -53,6 +53,7 @@ from api.petitions.models import (
 from api.petitions.router import signing_context
 from api.web import events, links, share
 from api.web.forms import (
+    FORM_VALUES,
     field_messages,
     form_token,
     from_this_site,
@@ -78,18 +79,6 @@ from api.web.pages import (
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "fill", "router"]
 
-# What the signing form keeps when it is shown again with errors.
-FORM_VALUES = (
-    "first_name",
-    "last_name",
-    "email",
-    "postal_code",
-    "country",
-    "comment",
-    "display_publicly",
-    "contact_opt_in",
-    "ref",
-)
 # What the signing form says when the service refuses, by its error (as petition.js does).
 FORM_FAILURES: dict[type[AppError], str] = {
     Conflict: "not_open",
