@@ -225,8 +225,8 @@ class SignatureCreate(BaseModel):
         default=None,
         max_length=REFERRAL_MAX,
         description="The `ref` of the shared link the signer came by (`whatsapp`, `facebook`, "
-        "`x`, `email`, `copy`, `share`, `qr`). Other values are ignored. Counted only in "
-        "aggregate, over confirmed signatures.",
+        "`x`, `email`, `copy`, `share`, `qr`). Other values of up to 16 characters are "
+        "ignored. Counted only in aggregate, over confirmed signatures.",
     )
     website: str | None = PydanticField(
         default=None,

@@ -33,6 +33,13 @@ def strings(lang: str) -> MappingProxyType[str, str]:
     return MappingProxyType(data)
 
 
+def fill(text: str, **values: object) -> str:
+    """Put values into a page string's `{name}` placeholders."""
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
 @dataclass(frozen=True)
 class LanguageChoice:
     lang: str

@@ -27,7 +27,7 @@ from api.petitions import service as petitions
 from api.petitions.models import SLUG_MAX, AccessRequest, MySignatures, PetitionPublic
 from api.petitions.router import signing_context
 from api.web.forms import from_this_site, read_form
-from api.web.i18n import BABEL_LOCALES, choose_language, strings
+from api.web.i18n import BABEL_LOCALES, choose_language, fill, strings
 from api.web.pages import LINK_PAGE_CACHE, TOKEN_MAX, render
 from api.web.share import share_context
 
@@ -267,9 +267,7 @@ async def _listing(
     default_message = (
         t["mine_loaded_none"]
         if not listing
-        else t["mine_loaded_one" if len(listing) == 1 else "mine_loaded"].replace(
-            "{n}", str(len(listing))
-        )
+        else fill(t["mine_loaded_one" if len(listing) == 1 else "mine_loaded"], n=len(listing))
     )
     context.setdefault("listing_message", default_message)
     return _mine_page(request, token=token, listing=listing, **context)
@@ -314,6 +312,4 @@ async def withdraw_mine_form(
 
     title = await run_in_threadpool(title_of)
     key = "mine_withdrawn" if result.status == "withdrawn" else "mine_already"
-    return await _listing(
-        request, database, token, listing_message=t[key].replace("{title}", title)
-    )
+    return await _listing(request, database, token, listing_message=fill(t[key], title=title))

@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from api.web.i18n import BABEL_LOCALES, LANGUAGES, choose_language, strings
+from api.web.i18n import BABEL_LOCALES, LANGUAGES, choose_language, fill, strings
 from api.web.share import SHARE_IMAGE_SIZE
 
 WEB_DIR = FilePath(__file__).resolve().parent
@@ -85,13 +85,6 @@ class StaticAssets(StaticFiles):
 
 
 # --- templates ------------------------------------------------------------------------------
-
-
-def fill(text: str, **values: Any) -> str:
-    """Put values into a page string's `{name}` placeholders."""
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", str(value))
-    return text
 
 
 @lru_cache(maxsize=1)

@@ -26,7 +26,6 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from api.abuse.deps import rate_limit
-from api.cache import TtlCache
 from api.config import Settings
 from api.db import Database
 from api.deps import DatabaseDep, ReadSession
@@ -255,7 +254,7 @@ def _petition_page(
         countries=country_names(lang),
         form=form,
         form_token=form_token(settings.secret(), f"sign|{petition.slug}"),
-        ref=form.values.get("ref") or ref or "",
+        ref=known_referral(form.values.get("ref")) or ref or "",
         milestone=milestone,
         milestone_progress=min(petition.verified_count, milestone),
         recent=recent,
@@ -395,46 +394,37 @@ def share_image_png(request: Request, slug: str, database: DatabaseDep) -> Respo
     """The petition's card image for shared links: title and live count, drawn at most every
     SHARE_IMAGE_SECONDS per process and language."""
     if len(slug) > SLUG_MAX:
-        return Response(status_code=404)
+        return not_found_page(request)
     lang = choose_language(request).lang
     settings: Settings = request.app.state.settings
-    cache = _share_image_cache(request)
 
-    def load() -> share.ShareImage | None:
+    def draw() -> share.ShareImage:
+        # An unknown slug raises NotFound here, so only petitions that exist are cached.
         with database.session() as session:
-            try:
-                petition = petitions.get_petition(session, slug)
-            except NotFound:
-                return None
+            petition = petitions.get_petition(session, slug)
         t = strings(lang)
-        verified = format_number(petition.verified_count, lang)
-        count_line = t["count_text_one" if petition.verified_count == 1 else "count_text"]
+        count = t["count_text_one" if petition.verified_count == 1 else "count_text"]
         return share.ShareImage.of(
             share.draw_share_image(
                 petition.title,
-                count_line.replace("{verified}", verified),
-                t["count_goal"].replace("{goal}", format_number(petition.goal, lang)),
+                fill(count, verified=format_number(petition.verified_count, lang)),
+                fill(t["count_goal"], goal=format_number(petition.goal, lang)),
                 t["site_name"],
                 petition.progress,
             )
         )
 
-    image = cache.get(f"{lang}:{slug}", load)
-    if image is None:
+    try:
+        image: share.ShareImage = request.app.state.share_image_cache.get(f"{lang}:{slug}", draw)
+    except NotFound:
         return not_found_page(request)
-    max_age = int(settings.share_image_seconds)
-    headers = {"ETag": image.etag, "Cache-Control": f"public, max-age={max_age}"}
+    headers = {
+        "ETag": image.etag,
+        "Cache-Control": f"public, max-age={int(settings.share_image_seconds)}",
+    }
     if image.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return Response(image.png, media_type="image/png", headers=headers)
-
-
-def _share_image_cache(request: Request) -> TtlCache[share.ShareImage | None]:
-    state = request.app.state
-    cache: TtlCache[share.ShareImage | None] | None = getattr(state, "share_image_cache", None)
-    if cache is None:
-        cache = state.share_image_cache = TtlCache(state.settings.share_image_seconds)
-    return cache
 
 
 ROBOTS_TXT = """\

@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from starlette.requests import Request
 
 from api.petitions.models import PetitionPublic
-from api.web.i18n import choose_language, strings
+from api.web.i18n import choose_language, fill, strings
 
 SHARE_IMAGE_SIZE = (1200, 630)
 # Pillow's wheels ship FreeType; DejaVu is on most Linux systems. Without it, Pillow's own
@@ -83,7 +83,7 @@ def share_context(request: Request, petition: PetitionPublic, lang: str) -> dict
     t = strings(lang)
     petition_url = request.app.state.settings.public_base_url + f"/petitions/{petition.slug}"
     explicit_lang = lang if choice.explicit else None
-    text = t["share_text"].replace("{title}", petition.title)
+    text = fill(t["share_text"], title=petition.title)
     labels = {channel: t[f"share_{channel}"] for channel in ("whatsapp", "facebook", "x", "email")}
     return {
         "share_links": share_links(petition_url, text, petition.title, labels, explicit_lang),
