@@ -8,9 +8,9 @@ personal (it is cached for everyone, so it cannot carry a per-visitor token or c
 
 1. Fetch Metadata: a browser that sends `Sec-Fetch-Site` (all current ones) must say
    `same-origin`; another site's form or script says `cross-site` or `same-site`.
-2. Origin: when the browser names a real origin, it must be ours (PUBLIC_BASE_URL's). Pages are
-   served with `Referrer-Policy: no-referrer`, under which browsers may send `Origin: null`,
-   so `null` (and no Origin at all) is left to the other checks.
+2. Origin, for browsers without Fetch Metadata: when one names a real origin, it must be ours.
+   Pages are served with `Referrer-Policy: no-referrer`, under which browsers may send
+   `Origin: null`, so `null` (and no Origin at all) is left to the third check.
 3. A form token: the hour the page was rendered, signed with SECRET_KEY (HMAC) for this
    petition. A post must carry one less than FORM_TOKEN_HOURS old: a form copied to another
    site goes stale, and a token cannot be made without the key.
@@ -54,15 +54,21 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 def from_this_site(request: Request, public_base_url: str) -> bool:
-    """Checks 1 and 2 above."""
+    """Checks 1 and 2 above. A browser's `Sec-Fetch-Site` is authoritative; without it, a real
+    `Origin` must be ours: PUBLIC_BASE_URL's, or the address the request was sent to (a
+    cross-site post carries the other site's origin and our host, so they differ)."""
     fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site != "same-origin":
-        return False
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return True
+    origin = origin.rstrip("/")
     ours = urlsplit(public_base_url)
-    return origin.rstrip("/") == f"{ours.scheme}://{ours.netloc}"
+    return origin in (
+        f"{ours.scheme}://{ours.netloc}",
+        f"{request.url.scheme}://{request.url.netloc}",
+    )
 
 
 def _signature(secret: bytes, purpose: str, hour: int) -> str:

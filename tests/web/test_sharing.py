@@ -265,6 +265,14 @@ def test_forged_or_stale_form_posts_are_refused(client: TestClient, settings: Se
         headers={"Sec-Fetch-Site": "same-origin", "Origin": BASE},
     )
     assert ours.status_code == 200
+    # Without Fetch Metadata, the origin the request was sent to is ours too (a site reached
+    # by another name than PUBLIC_BASE_URL, e.g. localhost).
+    same_host = client.post(
+        SIGN_PAGE,
+        data={**form_values(email="b@example.org"), **hidden},
+        headers={"Origin": "http://testserver"},
+    )
+    assert same_host.status_code == 200
 
 
 def test_form_token_is_signed_per_petition_and_expires() -> None:
