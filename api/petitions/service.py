@@ -768,9 +768,11 @@ def referral_counts(session: Session, slug: str) -> list[ReferralCount]:
             Signature.status == SignatureStatus.confirmed.value,
         )
         .group_by(col(Signature.referral))
-        .order_by(func.count().desc(), col(Signature.referral))
     ).all()
-    return [ReferralCount(channel=channel, confirmed=n) for channel, n in rows]
+    # Most first, then by name, "no channel" last: the same on every database (they sort NULL
+    # differently).
+    counts = [ReferralCount(channel=channel, confirmed=n) for channel, n in rows]
+    return sorted(counts, key=lambda c: (-c.confirmed, c.channel is None, c.channel or ""))
 
 
 def _place(signature: Signature) -> str | None:

@@ -378,8 +378,8 @@ def test_ref_is_carried_by_the_page_and_counted_per_channel_for_staff(
     response = client.get(f"/v1/admin/petitions/{SLUG}/referrals", headers=auth(key))
     assert response.status_code == 200
     assert response.json() == [
-        {"channel": None, "confirmed": 2},
         {"channel": "whatsapp", "confirmed": 2},
+        {"channel": None, "confirmed": 2},
     ]
     assert client.get(f"/v1/admin/petitions/{SLUG}/referrals").status_code == 401
 
