@@ -17,7 +17,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
+from api.db import Database
 from api.web.momentum import county_key
+from tests.admin.helpers import auth, make_key
 from tests.conftest import SmtpSink
 from tests.petitions.helpers import SIGN_URL, signer
 from tests.web.conftest import SLUG, LiveServer
@@ -167,6 +169,7 @@ def test_county_map_and_table_match_stats(
 
 def test_no_accessibility_violations_on_about_and_thank_you_states(
     mail_server: LiveServer,
+    clean_database: Database,
     smtp_server: SmtpSink,
     new_page: Any,
     axe_script: Path,
@@ -179,9 +182,9 @@ def test_no_accessibility_violations_on_about_and_thank_you_states(
         assert axe_violations(page, axe_script) == []
         page.screenshot(path=str(screenshots / f"about-{lang}-phone.png"), full_page=True)
 
-    # After signing (with the script): the thank-you state with its share actions.
+    # After signing (with the script, by a link shared on WhatsApp): the thank-you state.
     page = new_page(viewport={"width": 375, "height": 812}, bypass_csp=True)
-    page.goto(mail_server.url + "/")
+    page.goto(mail_server.url + "/?ref=whatsapp")
     fill_form(page, "thanks@example.org")
     page.get_by_role("button", name="Sign the petition").click()
     expect(page.locator("#sign-done")).to_be_focused()
@@ -202,6 +205,12 @@ def test_no_accessibility_violations_on_about_and_thank_you_states(
     # The copy button is offered where the clipboard can be written (a secure context:
     # 127.0.0.1 counts as one).
     expect(copy).to_be_visible()
+    # The script passed the link's channel to the API; staff see it counted, once confirmed.
+    key = make_key(clean_database, "signatures:read")
+    referrals = httpx.get(
+        f"{mail_server.url}/v1/admin/petitions/{SLUG}/referrals", headers=auth(key)
+    )
+    assert referrals.json() == [{"channel": "whatsapp", "confirmed": 1}]
 
 
 def test_without_javascript_manage_my_signatures(
