@@ -374,7 +374,7 @@ async def _petition_page_async(
 
 
 @router.get("/about", include_in_schema=False, response_class=HTMLResponse)
-def about_page(request: Request, session: ReadSession) -> HTMLResponse:
+def about_page(request: Request) -> HTMLResponse:
     """Who runs the petition, how to reach them, what is done with signers' data, and how
     the petition is delivered (settings ORGANISER_NAME, CONTACT_EMAIL, DELIVERY_PLAN,
     PRIVACY_NOTICE_URL, RETENTION_DAYS)."""
