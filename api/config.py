@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     # readers of the same URL before building it again; 0 turns the micro-cache off.
     response_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
+    # Who runs the petition and what happens to it, shown on /about and linked from every page
+    # and email. Empty means "not published yet", and the page says so.
+    organiser_name: str = Field(default="", max_length=200)
+    contact_email: str = Field(default="", max_length=320)
+    # How and when the petition is delivered; empty shows a generic description.
+    delivery_plan: str = Field(default="", max_length=2000)
+    # A fuller privacy notice elsewhere (https URL), linked from /about; empty: none.
+    privacy_notice_url: str = Field(default="", max_length=500)
+    # A petition's share image (/petitions/{slug}/share.png) is drawn again at most this often.
+    share_image_seconds: float = Field(default=300.0, ge=1, le=86400)
+
     redis_url: str | None = None
     # Connect and read timeout of every Redis call: a hung Redis costs a request this long at
     # most, and only once per RATE_LIMIT_REDIS_RETRY_SECONDS (see api/abuse/ratelimit.py).

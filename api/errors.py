@@ -365,6 +365,11 @@ def _request_field_error(error: dict[str, Any]) -> FieldError:
     return coded_error(location, code, **params)
 
 
+def validation_field_errors(errors: Sequence[Any]) -> list[FieldError]:
+    """pydantic's errors as our FieldErrors (also used by the pages' HTML forms)."""
+    return [_request_field_error(error) for error in errors]
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return problem_response(request, exc)
@@ -372,7 +377,7 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [_request_field_error(error) for error in exc.errors()]
+    errors = validation_field_errors(exc.errors())
     return problem_response(request, UnprocessableContent(validation_detail(errors), errors=errors))
 
 

@@ -36,6 +36,7 @@ from api.petitions.models import CountPublic, PetitionStats
 from api.petitions.router import router as petitions_router
 from api.petitions.validation import zip_place
 from api.web.router import router as web_router
+from api.web.share import ShareImage
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.count_cache = TtlCache[CountPublic](ttl_seconds=settings.count_cache_seconds)
     app.state.rate_limiter = build_rate_limiter(settings)
     app.state.stats_cache = TtlCache[PetitionStats](ttl_seconds=30.0)
+    app.state.share_image_cache = TtlCache[ShareImage](ttl_seconds=settings.share_image_seconds)
 
     install_error_handlers(app)
     app.include_router(health.router)

@@ -112,7 +112,8 @@ def rate_limit(action: str) -> Any:
     return Depends(check)
 
 
-def signing_limit() -> Any:
+@contextlib.asynccontextmanager
+async def signing_allowance(request: Request, response: Response) -> AsyncIterator[None]:
     """The per-address policy on signing, made so that a classroom, an office or a carrier's
     shared address can sign:
 
@@ -121,33 +122,41 @@ def signing_limit() -> Any:
       hit is taken back if the request is refused (422, 403, 409...). Past either, the
       signature is still taken, but held for staff review (`request.state.hold_for_review`):
       the signer confirms by email as usual, and it counts once staff release it.
+
+    The JSON API (through `signing_limit()`) and the page's plain HTML form both sign inside it.
     """
+    settings: Settings = request.app.state.settings
+    if not settings.rate_limit_enabled:
+        yield
+        return
+    limiter: RateLimiter = request.app.state.rate_limiter
+    ceiling = Policy.parse("requests", settings.rate_limit_requests)
+    allowance = allowance_policies(settings)
+    subject = _subject(request, settings, "sign")
+    decisions, hits = await _call_store(
+        limiter, lambda: limiter.count(subject, [ceiling, *allowance])
+    )
+    flood, accepted = decisions[0], decisions[1:]
+    reserved = Hits(hits.keys[1:], hits.now)  # the allowance's hits, to give back
+    if not flood.allowed:
+        await _give_back(limiter, reserved)
+        raise _refuse(flood, [ceiling])
+    setattr(request.state, HOLD_FOR_REVIEW, not all(d.allowed for d in accepted))
+    response.headers.update(flood.headers([ceiling]))
+    try:
+        yield
+    except BaseException:
+        # Refused (or failed): it does not use up the address's allowance.
+        await _give_back(limiter, reserved)
+        raise
+
+
+def signing_limit() -> Any:
+    """`signing_allowance` as a dependency of the signing endpoint."""
 
     async def check(request: Request, response: Response) -> AsyncIterator[None]:
-        settings: Settings = request.app.state.settings
-        if not settings.rate_limit_enabled:
+        async with signing_allowance(request, response):
             yield
-            return
-        limiter: RateLimiter = request.app.state.rate_limiter
-        ceiling = Policy.parse("requests", settings.rate_limit_requests)
-        allowance = allowance_policies(settings)
-        subject = _subject(request, settings, "sign")
-        decisions, hits = await _call_store(
-            limiter, lambda: limiter.count(subject, [ceiling, *allowance])
-        )
-        flood, accepted = decisions[0], decisions[1:]
-        reserved = Hits(hits.keys[1:], hits.now)  # the allowance's hits, to give back
-        if not flood.allowed:
-            await _give_back(limiter, reserved)
-            raise _refuse(flood, [ceiling])
-        setattr(request.state, HOLD_FOR_REVIEW, not all(d.allowed for d in accepted))
-        response.headers.update(flood.headers([ceiling]))
-        try:
-            yield
-        except BaseException:
-            # Refused (or failed): it does not use up the address's allowance.
-            await _give_back(limiter, reserved)
-            raise
 
     check.rate_limited_action = "sign"  # type: ignore[attr-defined]  # documented by api.openapi
     return Depends(check)

@@ -31,6 +31,16 @@ from api.petitions.validation import (
 
 SLUG_MAX = 80
 COUNT_SHARDS = 16
+# Where a shared link was shared (`?ref=` on it). Anything else is recorded as no referral.
+REFERRAL_CHANNELS = ("whatsapp", "facebook", "x", "email", "copy", "share", "qr")
+REFERRAL_MAX = 16
+
+
+def known_referral(value: str | None) -> str | None:
+    """The channel if it is one we count, else None (unknown values are dropped, not refused:
+    a mistyped link must never stop anyone signing)."""
+    value = (value or "").strip().lower()
+    return value if value in REFERRAL_CHANNELS else None
 
 
 class PetitionStatus(StrEnum):
@@ -147,6 +157,9 @@ class Signature(SQLModel, table=True):
     display_publicly: bool = False
     contact_opt_in: bool = False
     locale: str = Field(default="en", max_length=5)
+    # The share channel whose link brought the signer (`?ref=`, one of REFERRAL_CHANNELS).
+    # Staff see it only counted over confirmed signatures, never per person.
+    referral: str | None = Field(default=None, max_length=REFERRAL_MAX)
     emails_sent: int = 0
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
     confirmed_at: dt.datetime | None = _timestamp(default=None, nullable=True)
@@ -246,6 +259,13 @@ class SignatureCreate(BaseModel):
         default=False, description="The signer agrees to hear from the campaign again."
     )
     locale: Language = PydanticField(default=Language.en, description="Language of the emails.")
+    ref: Annotated[str | None, AfterValidator(known_referral)] = PydanticField(
+        default=None,
+        max_length=REFERRAL_MAX,
+        description="The `ref` of the shared link the signer came by (`whatsapp`, `facebook`, "
+        "`x`, `email`, `copy`, `share`, `qr`). Other values of up to 16 characters are "
+        "ignored. Counted only in aggregate, over confirmed signatures.",
+    )
     website: str | None = PydanticField(
         default=None,
         max_length=200,
@@ -464,6 +484,13 @@ class MySignature(BaseModel):
 
 class MySignatures(BaseModel):
     signatures: list[MySignature]
+
+
+class ReferralCount(BaseModel):
+    channel: str | None = PydanticField(
+        description="The `ref` channel, or null for signers who came by no known shared link."
+    )
+    confirmed: int = PydanticField(description="Confirmed signers who came by this channel.")
 
 
 class MyWithdrawal(TokenBody):

@@ -36,6 +36,7 @@ from api.petitions.models import (
     PetitionStatus,
     PetitionVersion,
     RecentSignature,
+    ReferralCount,
     Signature,
     SignatureCreate,
     SignatureStatus,
@@ -351,6 +352,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
             "display_publicly": data.display_publicly,
             "contact_opt_in": data.contact_opt_in,
             "locale": data.locale,
+            "referral": data.ref,
             "emails_sent": 1,
             "created_at": utcnow(),
             "confirmed_at": None,
@@ -443,6 +445,11 @@ def _lang_query(locale: str) -> str:
     return "&lang=es" if locale == "es" else ""
 
 
+def _about_url(context: SigningContext, locale: str) -> str:
+    """The page naming the organiser, the contact and the privacy notice (emails' footer)."""
+    return f"{context.public_base_url}/about" + ("?lang=es" if locale == "es" else "")
+
+
 def queue_signer_mail(
     session: Session,
     petition: Petition,
@@ -460,6 +467,7 @@ def queue_signer_mail(
         "first_name": first_name,
         # The title in the signer's language: a Spanish subject must not switch to English.
         "petition_title": petition_text(petition, locale).title,
+        "about_url": _about_url(context, locale),
     }
     tokens: list[dict[str, Any]] = []
     if template in CONFIRMING_TEMPLATES:
@@ -681,7 +689,8 @@ def request_access(session: Session, email: str, locale: str, context: SigningCo
         to_address=email,
         payload={
             "access_url": f"{context.public_base_url}/my-signatures?token={token}"
-            f"{_lang_query(locale)}"
+            f"{_lang_query(locale)}",
+            "about_url": _about_url(context, locale),
         },
     )
 
@@ -833,6 +842,24 @@ def recent_signatures(
         )
         for s in rows
     ], cursor
+
+
+def referral_counts(session: Session, slug: str) -> list[ReferralCount]:
+    """Confirmed signers by the share channel that brought them: only totals, never who.
+    For staff: drafts included."""
+    petition = petition_by_slug(session, slug)
+    rows = session.exec(
+        select(Signature.referral, func.count())
+        .where(
+            Signature.petition_id == petition.id,
+            Signature.status == SignatureStatus.confirmed.value,
+        )
+        .group_by(col(Signature.referral))
+    ).all()
+    # Most first, then by name, "no channel" last: the same on every database (they sort NULL
+    # differently).
+    counts = [ReferralCount(channel=channel, confirmed=n) for channel, n in rows]
+    return sorted(counts, key=lambda c: (-c.confirmed, c.channel is None, c.channel or ""))
 
 
 def _place(signature: Signature) -> str | None:

@@ -8,6 +8,7 @@ the switch, else from Accept-Language, else English.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,8 @@ from starlette.requests import Request
 
 LANGUAGES: Final = ("en", "es")
 DEFAULT_LANGUAGE: Final = "en"
+# The locale numbers and dates are written in (babel), by page language.
+BABEL_LOCALES: Final = {"en": "en_US", "es": "es_US"}
 STRINGS_DIR = Path(__file__).resolve().parent / "strings"
 
 
@@ -28,6 +31,13 @@ def strings(lang: str) -> MappingProxyType[str, str]:
         raise ValueError(f"unsupported language {lang!r}")
     data = json.loads((STRINGS_DIR / f"{lang}.json").read_text(encoding="utf-8"))
     return MappingProxyType(data)
+
+
+def fill(text: str, **values: object) -> str:
+    """Put values into a page string's `{name}` placeholders."""
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
 
 
 @dataclass(frozen=True)
@@ -67,3 +77,21 @@ def choose_language(request: Request) -> LanguageChoice:
     if requested in LANGUAGES:
         return LanguageChoice(requested, explicit=True)
     return LanguageChoice(language_from_accept(request.headers.get("accept-language")), False)
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def country_names(lang: str) -> tuple[tuple[str, str], ...]:
+    """(code, name in `lang`) for every country the API takes: the United States first, then
+    by name as a reader of `lang` would look for it (accents do not move a name)."""
+    from babel import Locale
+
+    from api.petitions.validation import COUNTRIES
+
+    territories = Locale.parse(lang).territories
+    named = [(code, territories.get(code, code)) for code in COUNTRIES]
+
+    def order(item: tuple[str, str]) -> tuple[bool, str]:
+        folded = unicodedata.normalize("NFKD", item[1].casefold())
+        return item[0] != "US", "".join(ch for ch in folded if not unicodedata.combining(ch))
+
+    return tuple(sorted(named, key=order))

@@ -1,183 +1,90 @@
-"""HTML for signers: the petition page with its form, the confirm and withdraw pages, and the
-signer's own signatures (/my-signatures).
+"""HTML for signers: the petition page with its form, the about page, the petition's share
+image, and what browsers and crawlers ask of a site (favicon, robots.txt). The pages behind
+emailed links are in api.web.links; what every page shares is in api.web.pages.
 
 Pages are rendered on the server from the same services that back the JSON API (the text, the
-facts with their quotes, the count at load time), so they read without JavaScript. The script
-in static/js then does what needs it, through the public API only, as any other frontend
-would: it signs (`POST /v1/petitions/{slug}/signatures`), keeps the count live
-(`/v1/petitions/{slug}/events`, falling back to polling `/count`), confirms or withdraws, and
-lists and withdraws a signer's own signatures (`/v1/signatures/access`, `/mine`).
-
-The strict Content-Security-Policy of pages (api.http) forbids inline scripts and styles: all
-behaviour and styling live in files under /static.
+facts with their quotes, the count at load time, the momentum), so they read and work without
+JavaScript: the form posts to `/petitions/{slug}/sign`. The script in static/js makes it nicer,
+through the public API only, as any other frontend would: it signs
+(`POST /v1/petitions/{slug}/signatures`) without leaving the page and keeps the count live
+(`/v1/petitions/{slug}/events`, falling back to polling `/count`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path as FilePath
-from typing import Any
-from urllib.parse import urlencode
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.utils import htmlsafe_json_dumps
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
+from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
-from api.deps import ReadSession
-from api.errors import NotFound
+from api.abuse.deps import signing_allowance
+from api.config import Settings
+from api.db import Database
+from api.deps import DatabaseDep, ReadSession
+from api.errors import (
+    AppError,
+    Conflict,
+    NotFound,
+    TooManyRequests,
+    UnprocessableContent,
+    validation_field_errors,
+)
+from api.groupcommit import GroupCommit
 from api.incident import service as incident
 from api.incident.models import DiscrepancyKind, FactPublic, SourcePublic
 from api.incident.support import FACT_REFERENCE
 from api.pagination import MAX_LIMIT, PageParams
 from api.petitions import service as petitions
-from api.petitions.models import SLUG_MAX, PetitionPublic, PetitionStatus
-from api.petitions.validation import COUNTRIES
-from api.web import events
-from api.web.i18n import LANGUAGES, choose_language, strings
+from api.petitions.models import (
+    SLUG_MAX,
+    PetitionPublic,
+    PetitionStatus,
+    SignatureCreate,
+    known_referral,
+)
+from api.petitions.router import signing_context
+from api.web import events, links, share
+from api.web.forms import (
+    FORM_VALUES,
+    field_messages,
+    form_token,
+    from_this_site,
+    missing_fields,
+    read_form,
+    signature_fields,
+    valid_form_token,
+)
+from api.web.i18n import choose_language, country_names, strings
+from api.web.momentum import county_map, next_milestone
+from api.web.pages import (
+    ASSET_CACHE_PLAIN,
+    LINK_PAGE_CACHE,
+    PAGE_CACHE,
+    STATIC_DIR,
+    TEMPLATES_DIR,
+    StaticAssets,
+    fill,
+    format_number,
+    not_found_page,
+    render,
+)
 
-WEB_DIR = FilePath(__file__).resolve().parent
-STATIC_DIR = WEB_DIR / "static"
-TEMPLATES_DIR = WEB_DIR / "templates"
+__all__ = ["STATIC_DIR", "TEMPLATES_DIR", "fill", "router"]
 
-# The shell of a page may be cached briefly (the count in it is refreshed live); pages reached
-# by an emailed link carry a token in their URL and are never stored.
-PAGE_CACHE = "public, max-age=60"
-LINK_PAGE_CACHE = "no-store"
-ASSET_CACHE_VERSIONED = "public, max-age=31536000, immutable"
-ASSET_CACHE_PLAIN = "public, max-age=300"
-
-TOKEN_MAX = 128
+# What the signing form says when the service refuses, by its error (as petition.js does).
+FORM_FAILURES: dict[type[AppError], str] = {
+    Conflict: "not_open",
+    TooManyRequests: "rate_limited",
+}
 MAX_FACT_PAGES = 20
-
-
-# --- static files ---------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=64)
-def asset_version(relative_path: str) -> str | None:
-    """A short hash of a static file's bytes, or None if there is no such file."""
-    path = (STATIC_DIR / relative_path).resolve()
-    if not path.is_file() or STATIC_DIR not in path.parents:
-        return None
-    return hashlib.blake2b(path.read_bytes(), digest_size=6).hexdigest()
-
-
-def static_url(relative_path: str) -> str:
-    """The URL of a static file with its content hash, so it may be cached for a year."""
-    version = asset_version(relative_path)
-    if version is None:
-        raise FileNotFoundError(relative_path)
-    return f"/static/{relative_path}?v={version}"
-
-
-class StaticAssets(StaticFiles):
-    """Files from static/, cached for a year when asked for by their current content hash."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        if response.status_code in (200, 304):
-            query = dict(
-                pair.split("=", 1)
-                for pair in scope.get("query_string", b"").decode("latin-1").split("&")
-                if "=" in pair
-            )
-            current = asset_version(path)
-            versioned = current is not None and query.get("v") == current
-            response.headers["Cache-Control"] = (
-                ASSET_CACHE_VERSIONED if versioned else ASSET_CACHE_PLAIN
-            )
-        return response
-
-
-# --- templates ------------------------------------------------------------------------------
-
-
-def fill(text: str, **values: Any) -> str:
-    """Put values into a page string's `{name}` placeholders."""
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", str(value))
-    return text
-
-
-@lru_cache(maxsize=1)
-def templates() -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=select_autoescape(["html"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.globals["static"] = static_url
-    environment.filters["fill"] = fill
-    return environment
-
-
-@dataclass(frozen=True)
-class PageLinks:
-    """Links that keep the visitor's explicit language choice (`?lang=`)."""
-
-    lang: str
-    explicit: bool
-
-    def to(self, path: str, **params: str) -> str:
-        if self.explicit:
-            params = {**params, "lang": self.lang}
-        return f"{path}?{urlencode(params)}" if params else path
-
-
-def render(
-    request: Request,
-    template: str,
-    *,
-    status_code: int = 200,
-    cache: str = PAGE_CACHE,
-    page_data: Mapping[str, Any] | None = None,
-    **context: Any,
-) -> HTMLResponse:
-    choice = choose_language(request)
-    t = strings(choice.lang)
-    links = PageLinks(choice.lang, choice.explicit)
-    switch = [
-        {
-            "lang": code,
-            "name": t[f"lang_name_{code}"],
-            "href": f"{request.url.path}?" + urlencode({**request.query_params, "lang": code}),
-            "current": code == choice.lang,
-        }
-        for code in LANGUAGES
-    ]
-    html = (
-        templates()
-        .get_template(template)
-        .render(
-            lang=choice.lang,
-            t=t,
-            links=links,
-            language_switch=switch,
-            # What the page's script needs, as a JSON data block (not run, so CSP allows it).
-            page_json=htmlsafe_json_dumps(
-                {"lang": choice.lang, "langParam": choice.explicit, "strings": dict(t)}
-                | dict(page_data or {})
-            ),
-            **context,
-        )
-    )
-    headers = {"Cache-Control": cache, "Content-Language": choice.lang}
-    if not choice.explicit:
-        headers["Vary"] = "Accept-Language"
-    return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
 # --- the petition, as the page shows it -----------------------------------------------------
@@ -310,7 +217,28 @@ def signing_state(petition: PetitionPublic, now: dt.datetime) -> str:
     return "open"
 
 
-def _petition_page(request: Request, session: Session, slug: str) -> HTMLResponse:
+@dataclass
+class SignForm:
+    """The signing form as the page shows it: what was entered, the errors next to fields,
+    a message above the button, and the address the link went to once signed."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    signed_email: str | None = None
+
+
+RECENT_SIGNERS = 5
+
+
+def _petition_page(
+    request: Request,
+    session: Session,
+    slug: str,
+    form: SignForm | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
     try:
         # The petition's text in the page's language, when it has that text.
         petition = petitions.get_petition(session, slug, choose_language(request).lang)
@@ -332,30 +260,52 @@ def _petition_page(request: Request, session: Session, slug: str) -> HTMLRespons
         for number, fact in enumerate((facts[fact_id] for fact_id in cited), 1)
     ]
     state = signing_state(petition, dt.datetime.now(dt.UTC))
+    lang = choose_language(request).lang
+    settings = request.app.state.settings
+    milestone = next_milestone(petition.verified_count, petition.goal, petition.milestones)
+    # The same numbers as /v1/petitions/{slug}/stats, from the same per-process cache.
+    stats = request.app.state.stats_cache.get(
+        petition.slug, lambda: petitions.stats(session, petition.slug)
+    )
+    recent, _ = petitions.recent_signatures(
+        session, petition.slug, PageParams(limit=RECENT_SIGNERS, cursor=None)
+    )
+    ref = known_referral(request.query_params.get("ref"))
     page_data = {
         "slug": petition.slug,
         "verified": petition.verified_count,
         "goal": petition.goal,
+        "milestones": petition.milestones,
         "signUrl": f"/v1/petitions/{petition.slug}/signatures",
         "eventsUrl": f"/v1/petitions/{petition.slug}/events",
         "countUrl": f"/v1/petitions/{petition.slug}/count",
     }
+    form = form or SignForm()
     return render(
         request,
         "petition.html",
+        status_code=status_code,
+        cache=PAGE_CACHE if form == SignForm() else LINK_PAGE_CACHE,
         petition=petition,
         paragraphs=paragraphs,
         facts=fact_items,
         sources=_source_labels(session),
         signing=state,
-        countries=sorted(COUNTRIES),
+        countries=country_names(lang),
+        form=form,
+        form_token=form_token(settings.secret(), f"sign|{petition.slug}"),
+        ref=known_referral(form.values.get("ref")) or ref or "",
+        milestone=milestone,
+        milestone_progress=min(petition.verified_count, milestone),
+        recent=recent,
+        county_map=county_map(stats.by_florida_county),
         page_data=page_data,
-        canonical=f"/petitions/{petition.slug}",
+        canonical_path=f"/petitions/{petition.slug}",
+        title=petition.title,
+        description=petition.ask,
+        share_image=f"/petitions/{petition.slug}/share.png",
+        **share.share_context(request, petition, lang),
     )
-
-
-def not_found_page(request: Request) -> HTMLResponse:
-    return render(request, "not_found.html", status_code=404, cache="no-cache")
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -372,10 +322,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(lifespan=_lifespan)
 router.mount("/static", StaticAssets(directory=STATIC_DIR), name="static")
 router.include_router(events.router)
+router.include_router(links.router)
 
 
-@router.get("/", include_in_schema=False, response_class=HTMLResponse)
-def home_page(request: Request, session: ReadSession) -> HTMLResponse:
+def _home_slug(session: Session) -> str | None:
     """The open petition (the oldest, if several are open)."""
     listed, _ = petitions.list_petitions(session, PageParams(limit=MAX_LIMIT, cursor=None))
     now = dt.datetime.now(dt.UTC)
@@ -385,9 +335,15 @@ def home_page(request: Request, session: ReadSession) -> HTMLResponse:
         or next((p for p in listed if p.status == PetitionStatus.open), None)
         or (listed[-1] if listed else None)
     )
-    if chosen is None:
+    return chosen.slug if chosen else None
+
+
+@router.get("/", include_in_schema=False, response_class=HTMLResponse)
+def home_page(request: Request, session: ReadSession) -> HTMLResponse:
+    slug = _home_slug(session)
+    if slug is None:
         return not_found_page(request)
-    return _petition_page(request, session, chosen.slug)
+    return _petition_page(request, session, slug)
 
 
 @router.get("/petitions/{slug}", include_in_schema=False, response_class=HTMLResponse)
@@ -397,52 +353,139 @@ def petition_page(request: Request, session: ReadSession, slug: str) -> HTMLResp
     return _petition_page(request, session, slug)
 
 
-def _token_page(request: Request, action: str) -> HTMLResponse:
-    token = request.query_params.get("token", "")
-    has_token = 0 < len(token) <= TOKEN_MAX
+@router.post("/petitions/{slug}/sign", include_in_schema=False, response_class=HTMLResponse)
+async def sign_form(
+    request: Request, slug: str, committer: GroupCommit, database: DatabaseDep
+) -> HTMLResponse:
+    """The signing form without JavaScript: the JSON API's validation, rate limit and service,
+    answered with the page (errors next to the fields, or the thank-you state)."""
+    if len(slug) > SLUG_MAX:
+        return not_found_page(request)
+    settings: Settings = request.app.state.settings
+    lang = choose_language(request).lang
+    t = strings(lang)
+    form = await read_form(request)
+    values = {name: form.get(name, "") for name in FORM_VALUES}
+    state = SignForm(values=values)
+    if not (
+        from_this_site(request, settings.public_base_url)
+        and valid_form_token(settings.secret(), f"sign|{slug}", form.get("form_token", ""))
+    ):
+        state.message = t["form_expired"]
+        return await _petition_page_async(database, request, slug, state, 403)
+    state.errors = missing_fields(form, t)
+    body: SignatureCreate | None = None
+    if not state.errors:
+        try:
+            body = SignatureCreate.model_validate(signature_fields(form, lang))
+        except ValidationError as exc:
+            state.errors = field_messages(validation_field_errors(exc.errors()), lang, t)
+    if body is None:
+        state.message = t["errors_summary"]
+        return await _petition_page_async(database, request, slug, state, 422)
+    try:
+        async with signing_allowance(request, Response()):
+            context = signing_context(request, settings)
+            await committer.run(lambda session: petitions.sign(session, slug, body, context))
+    except UnprocessableContent as exc:
+        state.errors = field_messages(exc.errors or [], lang, t)
+        state.message = t["errors_summary"]
+        return await _petition_page_async(database, request, slug, state, 422)
+    except NotFound:
+        return not_found_page(request)
+    except AppError as exc:
+        state.message = t[FORM_FAILURES.get(type(exc), "server_error")]
+        return await _petition_page_async(database, request, slug, state, exc.status)
+    state.signed_email = body.email
+    return await _petition_page_async(database, request, slug, state, 200)
+
+
+async def _petition_page_async(
+    database: Database, request: Request, slug: str, form: SignForm, status_code: int
+) -> HTMLResponse:
+    def build() -> HTMLResponse:
+        with database.session() as session:
+            return _petition_page(request, session, slug, form, status_code=status_code)
+
+    return await run_in_threadpool(build)
+
+
+# --- who runs it, the share image, and what crawlers and browsers ask for ------------------
+
+
+@router.get("/about", include_in_schema=False, response_class=HTMLResponse)
+def about_page(request: Request) -> HTMLResponse:
+    """Who runs the petition, how to reach them, what is done with signers' data, and how
+    the petition is delivered (settings ORGANISER_NAME, CONTACT_EMAIL, DELIVERY_PLAN,
+    PRIVACY_NOTICE_URL, RETENTION_DAYS)."""
+    settings: Settings = request.app.state.settings
+    t = strings(choose_language(request).lang)
     return render(
         request,
-        "token.html",
-        action=action,
-        has_token=has_token,
-        cache=LINK_PAGE_CACHE,
-        page_data={"action": action, "hasToken": has_token},
+        "about.html",
+        settings=settings,
+        title=t["about_title"],
+        description=t["about_description"],
     )
 
 
-@router.get("/confirm", include_in_schema=False, response_class=HTMLResponse)
-def confirm_page(request: Request) -> HTMLResponse:
-    """The emailed confirmation link: the page confirms through the API as it opens."""
-    return _token_page(request, "confirm")
+@router.get("/petitions/{slug}/share.png", include_in_schema=False)
+def share_image_png(request: Request, slug: str, database: DatabaseDep) -> Response:
+    """The petition's card image for shared links: title and live count, drawn at most every
+    SHARE_IMAGE_SECONDS per process and language."""
+    if len(slug) > SLUG_MAX:
+        return not_found_page(request)
+    lang = choose_language(request).lang
+    settings: Settings = request.app.state.settings
+
+    def draw() -> share.ShareImage:
+        # An unknown slug raises NotFound here, so only petitions that exist are cached.
+        with database.session() as session:
+            petition = petitions.get_petition(session, slug)
+        t = strings(lang)
+        count = t["count_text_one" if petition.verified_count == 1 else "count_text"]
+        return share.ShareImage.of(
+            share.draw_share_image(
+                petition.title,
+                fill(count, verified=format_number(petition.verified_count, lang)),
+                fill(t["count_goal"], goal=format_number(petition.goal, lang)),
+                t["site_name"],
+                petition.progress,
+            )
+        )
+
+    try:
+        image: share.ShareImage = request.app.state.share_image_cache.get(f"{lang}:{slug}", draw)
+    except NotFound:
+        return not_found_page(request)
+    headers = {
+        "ETag": image.etag,
+        "Cache-Control": f"public, max-age={int(settings.share_image_seconds)}",
+    }
+    if image.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(image.png, media_type="image/png", headers=headers)
 
 
-@router.get("/withdraw", include_in_schema=False, response_class=HTMLResponse)
-def withdraw_page(request: Request) -> HTMLResponse:
-    """The emailed withdrawal link. Withdrawing takes a click: mail scanners open links."""
-    return _token_page(request, "withdraw")
+ROBOTS_TXT = """\
+User-agent: *
+Allow: /
+Disallow: /confirm
+Disallow: /withdraw
+Disallow: /my-signatures
+Disallow: /v1/admin
+"""
 
 
-@router.get("/my-signatures", include_in_schema=False, response_class=HTMLResponse)
-def my_signatures_page(request: Request) -> HTMLResponse:
-    """A signer's own signatures.
+@router.get("/robots.txt", include_in_schema=False)
+def robots_txt() -> PlainTextResponse:
+    return PlainTextResponse(ROBOTS_TXT, headers={"Cache-Control": ASSET_CACHE_PLAIN})
 
-    With the token of the emailed access link, the page lists them through the API (the token
-    travels only in POST bodies) and withdraws one after a confirm step; opening the link
-    changes nothing. Without a token it asks for the email address to send such a link to.
-    Like /confirm and /withdraw, never stored by a cache (its URL may carry a token).
-    """
-    token = request.query_params.get("token", "")
-    has_token = 0 < len(token) <= TOKEN_MAX
-    return render(
-        request,
-        "my_signatures.html",
-        cache=LINK_PAGE_CACHE,
-        has_token=has_token,
-        bad_link=len(token) > TOKEN_MAX,
-        page_data={
-            "hasToken": has_token,
-            "accessUrl": "/v1/signatures/access",
-            "mineUrl": "/v1/signatures/mine",
-            "withdrawUrl": "/v1/signatures/mine/withdraw",
-        },
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    return FileResponse(
+        STATIC_DIR / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400"},
     )

@@ -235,6 +235,9 @@ REQUESTS: dict[str, Callable[[Database], Call]] = {
         200,
         {"json": {"reason": "Checked."}},
     ),
+    "GET /v1/admin/petitions/{slug}/referrals": lambda db: Call(
+        "GET", f"/v1/admin/petitions/{SLUG}/referrals"
+    ),
     "GET /v1/admin/petitions/{slug}/signatures/export": lambda db: Call(
         "GET", f"/v1/admin/petitions/{SLUG}/signatures/export"
     ),

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from api.config import Settings
 from api.db import Database
 from api.main import create_app
+from tests.conftest import SmtpSink
 from tests.web.npm import npm_ci
 
 WEB_TESTS = Path(__file__).resolve().parent
@@ -90,6 +91,16 @@ def serve(settings: Settings, **overrides: Any) -> LiveServer:
 @pytest.fixture
 def live_server(settings: Settings, clean_database: Database) -> Iterator[LiveServer]:
     server = serve(settings)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_server(
+    mail_settings: Settings, smtp_server: SmtpSink, clean_database: Database
+) -> Iterator[LiveServer]:
+    """The app with its mail worker running in-process, sending to `smtp_server`."""
+    server = serve(mail_settings, mail_worker_in_process=True, mail_poll_seconds=0.1)
     yield server
     server.stop()
 

@@ -76,7 +76,9 @@ def test_petition_page_has_the_petition_the_facts_and_the_form(client: TestClien
     # The count and its progress bar, with ARIA values.
     bar = page.ids["count-progress"]
     assert bar["role"] == "progressbar"
-    assert (bar["aria-valuemin"], bar["aria-valuemax"], bar["aria-valuenow"]) == ("0", "10000", "0")
+    # At 0 of 10,000 the bar shows the way to the first milestone, 10.
+    assert (bar["aria-valuemin"], bar["aria-valuemax"], bar["aria-valuenow"]) == ("0", "10", "0")
+    assert "Next milestone: 10" in html and "Goal: 10,000" in html
     assert page.ids["count-live"]["aria-live"] == "polite"
     assert page.ids["form-status"]["role"] == "status"
     # References in the case link to facts listed with their quotes.
@@ -190,7 +192,11 @@ def test_confirm_and_withdraw_pages(client: TestClient) -> None:
     assert confirm.headers["cache-control"] == "no-store"
     assert "Confirm your signature" in confirm.text
     assert page_data(confirm.text)["hasToken"] is True
-    assert "abcdefghijklmnopqrstuvwxyz" not in confirm.text.split("<body>")[1].split("</nav>")[1]
+    # Past the language switch, the token is only in the form that confirms without script.
+    main = confirm.text.split("<body>")[1].split("</nav>")[1]
+    assert main.count("abcdefghijklmnopqrstuvwxyz") == 1
+    assert '<input type="hidden" name="token" value="abcdefghijklmnopqrstuvwxyz">' in main
+    assert '<form id="confirm-form" class="token-form" method="post" action="/confirm">' in main
 
     withdraw = client.get("/withdraw?token=abcdefghijklmnopqrstuvwxyz&lang=es")
     assert "Retirar mi firma" in withdraw.text
@@ -399,10 +405,14 @@ def test_my_signatures_page_with_a_token(client: TestClient) -> None:
     assert data["mineUrl"] == "/v1/signatures/mine"
     assert data["withdrawUrl"] == "/v1/signatures/mine/withdraw"
     assert data["strings"]["mine_withdraw"] == "Withdraw"
-    # The token is only in the address bar (the script reads it there and POSTs it): not in
-    # the page's data nor its content; only the language switch keeps it, as on /confirm.
+    # The script reads the token from the address bar and POSTs it: it is not in the page's
+    # data. In the content it is only in the no-script form that POSTs it (and the language
+    # switch keeps it, as on /confirm).
     assert TOKEN not in json.dumps(data)
-    assert TOKEN not in html.split("<body>")[1].split("</nav>")[1]
+    main = html.split("<body>")[1].split("</nav>")[1]
+    assert main.count(TOKEN) == 1
+    noscript = main.split("<noscript>")[1].split("</noscript>")[0]
+    assert f'<input type="hidden" name="token" value="{TOKEN}">' in noscript
     assert f"token={TOKEN}&amp;lang=es" in html
 
 
@@ -418,7 +428,12 @@ def test_my_signatures_page_without_a_token_asks_for_the_email(client: TestClien
     assert "email" in page.label_for
     assert page.ids["access-status"]["role"] == "status"
     assert page.ids["access-status"]["aria-live"] == "polite"
-    assert "disabled" in page.ids["access-fields"]  # until the script enables it
+    # It works without the script: a form POST to the page (the script sends it to the API).
+    assert "disabled" not in page.ids["access-fields"]
+    assert (page.ids["access-form"]["method"], page.ids["access-form"]["action"]) == (
+        "post",
+        "/my-signatures",
+    )
     data = page_data(html)
     assert data["hasToken"] is False
     assert data["accessUrl"] == "/v1/signatures/access"

@@ -26,7 +26,8 @@ from api.db import utcnow
 from api.deps import AppSettings, DatabaseDep, ReadSession, WriteSession
 from api.errors import Conflict, NotFound
 from api.pagination import Page, page_of
-from api.petitions.models import SignatureStatus
+from api.petitions import service as petitions
+from api.petitions.models import ReferralCount, SignatureStatus
 
 router = admin_router()
 
@@ -109,6 +110,20 @@ def release_by_filter(
     actor: Moderator, body: ReleaseByFilterRequest, session: WriteSession, settings: AppSettings
 ) -> ReleaseResult:
     return service.release_by_filter(session, actor, settings.secret(), body)
+
+
+@router.get(
+    "/petitions/{slug}/referrals",
+    summary="Confirmed signers by share channel",
+    description="How many confirmed signers came by each kind of shared link (the `ref` on "
+    "the link: `whatsapp`, `facebook`, `x`, `email`, `copy`, `share`, `qr`; `null` for none "
+    "or an unknown one). Totals only: which signer came how is never shown. "
+    "Scope: `signatures:read`.",
+    response_model=list[ReferralCount],
+    responses=problems(NotFound),
+)
+def referrals(actor: Reader, slug: SlugPath, session: ReadSession) -> list[ReferralCount]:
+    return petitions.referral_counts(session, slug)
 
 
 @router.post(

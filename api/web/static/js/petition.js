@@ -1,4 +1,5 @@
-/* The petition page: live count, country names, and the signing form. */
+/* The petition page: live count toward the next milestone, and the signing form sent through
+   the JSON API (the same form posts to the page without JavaScript). */
 (function () {
   "use strict";
 
@@ -12,6 +13,7 @@
   var progress = document.getElementById("count-progress");
   var fill = document.getElementById("count-fill");
   var goalText = document.getElementById("count-goal");
+  var milestoneText = document.getElementById("count-milestone");
   var shown = { verified: null, goal: null };
 
   function showCount(verified, goal) {
@@ -20,19 +22,36 @@
     }
     var firstTime = shown.verified === null;
     shown = { verified: verified, goal: goal };
+    var milestone = nextMilestone(verified, goal);
     var values = { verified: A.formatNumber(verified), goal: A.formatNumber(goal) };
     countText.textContent = t(verified === 1 ? "count_text_one" : "count_text", values);
     if (!firstTime) {
       announce();
     }
     goalText.textContent = t("count_goal", values);
-    progress.setAttribute("aria-valuemax", String(goal));
-    progress.setAttribute("aria-valuenow", String(Math.min(verified, goal)));
-    progress.setAttribute("aria-valuetext", t("progress_valuetext", values));
-    // Setting a style property from script is allowed by the page's CSP (inline styles are not).
-    var percent = goal > 0 ? Math.min(100, (verified / goal) * 100) : 0;
-    fill.style.width = percent.toFixed(2) + "%";
+    milestoneText.textContent = t("next_milestone", { milestone: A.formatNumber(milestone) });
+    progress.setAttribute("aria-valuemax", String(milestone));
+    progress.setAttribute("aria-valuenow", String(Math.min(verified, milestone)));
+    progress.setAttribute(
+      "aria-valuetext",
+      t("progress_valuetext", { verified: values.verified, goal: A.formatNumber(milestone) })
+    );
+    var percent = milestone > 0 ? Math.min(100, (verified / milestone) * 100) : 0;
+    fill.setAttribute("width", percent.toFixed(2) + "%");
     countText.dataset.verified = String(verified);
+  }
+
+  /* The first step above the count: 10, 25, 50, 100, 250, ... and the petition's own
+     milestones and goal (as api/web/momentum.py's next_milestone). */
+  function nextMilestone(verified, goal) {
+    var candidates = (page.milestones || []).filter(function (m) { return m > 0; });
+    if (goal > 0) {
+      candidates.push(goal);
+    }
+    for (var scale = 1; scale <= Math.max(verified, 1) * 10; scale *= 10) {
+      candidates.push(10 * scale, 25 * scale, 50 * scale);
+    }
+    return Math.min.apply(null, candidates.filter(function (m) { return m > verified; }));
   }
 
   /* Screen readers hear the new count at most every 20 s, however fast it moves. */
@@ -114,34 +133,12 @@
   if (!form) {
     return;
   }
-  var fieldset = document.getElementById("sign-fields");
   var submit = document.getElementById("sign-submit");
   var status = document.getElementById("form-status");
   var done = document.getElementById("sign-done");
   var doneText = document.getElementById("sign-done-text");
-  var country = document.getElementById("country");
   var FIELDS = ["first_name", "last_name", "email", "postal_code", "country", "comment"];
   var US_ZIP = /^\d{5}(-\d{4})?$/;
-
-  // Country names in the page's language; the United States first, then by name.
-  try {
-    var names = new Intl.DisplayNames([page.lang], { type: "region" });
-    var options = Array.prototype.slice.call(country.options);
-    options.forEach(function (option) {
-      option.textContent = names.of(option.value) || option.value;
-    });
-    var collator = new Intl.Collator(page.lang);
-    options.sort(function (a, b) {
-      if (a.value === "US" || b.value === "US") {
-        return a.value === "US" ? -1 : 1;
-      }
-      return collator.compare(a.textContent, b.textContent);
-    });
-    options.forEach(function (option) { country.appendChild(option); });
-    country.value = "US";
-  } catch (error) { /* keep the codes */ }
-
-  fieldset.disabled = false;
 
   function setStatus(message, isError) {
     status.textContent = message;
@@ -318,6 +315,10 @@
     };
     if (data.comment) {
       payload.comment = data.comment;
+    }
+    var ref = document.getElementById("ref").value;
+    if (ref) {
+      payload.ref = ref;  // the shared link the visitor came by, counted only in aggregate
     }
     var trap = document.getElementById("website").value;
     if (trap) {
