@@ -131,6 +131,7 @@ SAMPLES = {
     "country": lambda n: "GB"[:n] if n <= 2 else "G" * n,
     "comment": lambda n: "c" * n,
     "website": lambda n: "w" * n,
+    "ref": lambda n: "r" * n,
 }
 
 
