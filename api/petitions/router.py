@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, status
@@ -17,6 +18,7 @@ from api.deps import (
 )
 from api.errors import problem_responses
 from api.groupcommit import GroupCommit
+from api.mail.service import RecipientLimit
 from api.pagination import Page, PageParams, page_of, page_params
 from api.petitions import service
 from api.petitions.models import (
@@ -55,7 +57,13 @@ def signing_context(request: Request, settings: Settings) -> service.SigningCont
         secret=settings.secret(),
         public_base_url=settings.public_base_url,
         client_ip=request_ip(request),
+        recipient_limit=recipient_limit(settings.mail_recipient_limit),
     )
+
+
+@functools.cache
+def recipient_limit(text: str) -> RecipientLimit:
+    return RecipientLimit.parse(text)
 
 
 @router.get(

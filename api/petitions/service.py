@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -58,6 +59,7 @@ class SigningContext:
     secret: bytes
     public_base_url: str
     client_ip: str | None
+    recipient_limit: mail.RecipientLimit | None = None
 
 
 # --- petitions ----------------------------------------------------------------------------
@@ -262,7 +264,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         # answer, and nothing is stored or sent.
         return
 
-    email_hash = keyed_hash(context.secret, "email", canonical_email(data.email))
+    email_hash = signer_key(context.secret, data.email)
     connection = session.connection()
     signature_id = connection.execute(
         _signature_insert(connection.dialect.name),
@@ -297,6 +299,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
             petition,
             signature_id,
             data.email,
+            email_hash,
             data.first_name,
             data.locale,
             "confirm",
@@ -321,7 +324,9 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         )
         .values(emails_sent=Signature.emails_sent + 1)
     ).rowcount
-    if not claimed or email is None:
+    if not claimed or email is None or status == SignatureStatus.struck.value:
+        # A struck signature stays struck: no link that could only answer 410. The answer
+        # is still the usual 202, so it reveals nothing either.
         return
     template = "already_signed" if status == SignatureStatus.confirmed.value else "confirm"
     _queue_mail(
@@ -329,6 +334,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         petition,
         existing_id,
         email,
+        email_hash,
         first_name or "",
         data.locale,
         template,
@@ -376,11 +382,14 @@ def _queue_mail(
     petition: Petition,
     signature_id: int,
     email: str,
+    email_hash: str,
     first_name: str,
     locale: str,
     template: str,
     context: SigningContext,
 ) -> None:
+    if mail.recipient_capped(session, email_hash, context.recipient_limit):
+        return  # no mail, and so no links to make
     now = utcnow()
     payload: dict[str, Any] = {"first_name": first_name, "petition_title": petition.title}
     tokens: list[dict[str, Any]] = []
@@ -411,6 +420,7 @@ def _queue_mail(
         to_address=email,
         payload=payload,
         signature_id=signature_id,
+        recipient_hash=email_hash,
     )
 
 
@@ -563,35 +573,72 @@ def _withdraw_signature(
 ACCESS_TOKEN_LIFETIME = dt.timedelta(hours=24)
 
 
+def signer_key(secret: bytes, email: str) -> str:
+    """The keyed hash of an address's canonical form: what signatures, access links, the
+    per-recipient mail cap and idempotency records know a signer by."""
+    return keyed_hash(secret, "email", canonical_email(email))
+
+
 def request_access(session: Session, email: str, locale: str, context: SigningContext) -> None:
-    """Mail a link to the signer's own signatures, if there are any; answer the same either way."""
-    email_hash = keyed_hash(context.secret, "email", canonical_email(email))
-    known = session.exec(
-        select(Signature.id).where(
-            Signature.email_hash == email_hash,
-            col(Signature.status).in_(
-                [SignatureStatus.pending.value, SignatureStatus.confirmed.value]
-            ),
-        )
-    ).first()
-    if known is None:
+    """Queue an access mail for the address, known or not; the worker sends it only if the
+    address has signatures (`prepare_claimed_mail`). So the request does the same work, and
+    takes the same time, whether or not the address signed."""
+    email_hash = signer_key(context.secret, email)
+    if mail.recipient_capped(session, email_hash, context.recipient_limit):
         return
-    token, digest = new_token()
-    session.add(
-        AccessToken(
-            token_hash=digest, email_hash=email_hash, expires_at=utcnow() + ACCESS_TOKEN_LIFETIME
-        )
-    )
     mail.enqueue(
         session,
         template="access",
         locale=locale,
         to_address=email,
-        payload={
-            "access_url": f"{context.public_base_url}/my-signatures?token={token}"
-            f"{_lang_query(locale)}"
-        },
+        payload={},
+        recipient_hash=email_hash,
     )
+
+
+def prepare_claimed_mail(
+    session: Session, claimed: list[mail.ClaimedMail], public_base_url: str
+) -> list[mail.ClaimedMail]:
+    """For the worker, in its claim transaction: an access mail gets its link if the address
+    has signatures, and is dropped if not. The link is kept in the row, so a re-send after a
+    crash carries the same one."""
+    ready: list[mail.ClaimedMail] = []
+    nothing_to_send: list[int] = []
+    for claimed_mail in claimed:
+        if claimed_mail.template != "access" or "access_url" in claimed_mail.payload:
+            ready.append(claimed_mail)
+            continue
+        email_hash = claimed_mail.recipient_hash
+        known = (
+            email_hash is not None
+            and session.exec(
+                select(Signature.id).where(
+                    Signature.email_hash == email_hash,
+                    col(Signature.status).in_(
+                        [SignatureStatus.pending.value, SignatureStatus.confirmed.value]
+                    ),
+                )
+            ).first()
+        )
+        if not known or email_hash is None:
+            nothing_to_send.append(claimed_mail.id)
+            continue
+        token, digest = new_token()
+        session.add(
+            AccessToken(
+                token_hash=digest,
+                email_hash=email_hash,
+                expires_at=utcnow() + ACCESS_TOKEN_LIFETIME,
+            )
+        )
+        payload = {
+            "access_url": f"{public_base_url}/my-signatures?token={token}"
+            f"{_lang_query(claimed_mail.locale)}"
+        }
+        mail.set_payload(session, claimed_mail.id, payload)
+        ready.append(dataclasses.replace(claimed_mail, payload=payload))
+    mail.mark_skipped(session, nothing_to_send)
+    return ready
 
 
 def _access(session: Session, token: str) -> str:
