@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, status
 
 from api.abuse.deps import rate_limit, request_ip
+from api.abuse.idempotency import tie_to_signer
 from api.config import Settings
 from api.deps import (
     PUBLIC_CACHE,
@@ -178,6 +179,7 @@ async def sign(
     # Group commit (api/groupcommit.py): committed, with its mail, before this answers.
     context = signing_context(request, settings)
     await committer.run(lambda session: service.sign(session, slug, body, context))
+    tie_to_signer(request, service.signer_key(context.secret, body.email))
     return SignatureAccepted()
 
 
@@ -229,6 +231,7 @@ async def request_access(
     await committer.run(
         lambda session: service.request_access(session, body.email, body.locale, context)
     )
+    tie_to_signer(request, service.signer_key(context.secret, body.email))
     return AccessRequested()
 
 
@@ -242,8 +245,10 @@ async def request_access(
     responses=problem_responses(404, 410, 422),
     dependencies=[NO_STORE],
 )
-def my_signatures(body: TokenBody, session: ReadSession) -> MySignatures:
-    return service.my_signatures(session, body.token)
+def my_signatures(body: TokenBody, request: Request, session: ReadSession) -> MySignatures:
+    email_hash = service.access_holder(session, body.token)
+    tie_to_signer(request, email_hash)
+    return service.signatures_of(session, email_hash)
 
 
 @router.post(

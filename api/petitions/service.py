@@ -543,6 +543,9 @@ def _withdraw_signature(
     if status == SignatureStatus.struck.value:
         raise Gone("This signature was removed by moderators; there is nothing to withdraw.")
     now = utcnow()
+    _erase_idempotency_records(
+        session, select(Signature.email_hash).where(col(Signature.id) == signature_id)
+    )
     for moving_from in (SignatureStatus.confirmed, SignatureStatus.pending):
         moved = session.exec(
             update(Signature)
@@ -566,6 +569,13 @@ def _withdraw_signature(
         session.connection().execute(_MARK_TOKEN_USED, {"digest": keep_token, "now": now})
     mail.erase_for_signature(session, signature_id)
     return True
+
+
+def _erase_idempotency_records(session: Session, email_hashes: Any) -> None:
+    """Stored answers to requests made for these signers go with their personal data."""
+    session.exec(
+        delete(IdempotencyRecord).where(col(IdempotencyRecord.subject_hash).in_(email_hashes))
+    )
 
 
 # --- self-service: a signer sees and withdraws their own signatures --------------------------
@@ -641,7 +651,8 @@ def prepare_claimed_mail(
     return ready
 
 
-def _access(session: Session, token: str) -> str:
+def access_holder(session: Session, token: str) -> str:
+    """The email hash an access link was mailed for."""
     access = session.get(AccessToken, token_hash(token))
     if access is None:
         raise NotFound("This link is not known. Check that it was copied whole.")
@@ -650,8 +661,8 @@ def _access(session: Session, token: str) -> str:
     return access.email_hash
 
 
-def my_signatures(session: Session, token: str) -> MySignatures:
-    email_hash = _access(session, token)
+def signatures_of(session: Session, email_hash: str) -> MySignatures:
+    """A signer's pending and confirmed signatures (see `access_holder`)."""
     rows = session.exec(
         select(Signature, Petition)
         .join(Petition, col(Petition.id) == col(Signature.petition_id))
@@ -679,7 +690,7 @@ def my_signatures(session: Session, token: str) -> MySignatures:
 
 
 def withdraw_mine(session: Session, token: str, slug: str) -> WithdrawResult:
-    email_hash = _access(session, token)
+    email_hash = access_holder(session, token)
     signature = session.exec(
         select(Signature)
         .join(Petition, col(Petition.id) == col(Signature.petition_id))
@@ -712,6 +723,12 @@ def anonymize_closed(session: Session, retention_days: int) -> int:
         col(Petition.closed_at) < cutoff,
     )
     erased = {k: v for k, v in ERASED_FIELDS.items() if k not in ("display_publicly",)}
+    _erase_idempotency_records(
+        session,
+        select(Signature.email_hash).where(
+            col(Signature.petition_id).in_(closed), col(Signature.email_hash).is_not(None)
+        ),
+    )
     result = session.exec(
         update(Signature)
         .where(col(Signature.petition_id).in_(closed), col(Signature.email_hash).is_not(None))
