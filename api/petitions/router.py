@@ -161,8 +161,10 @@ def recent_signatures(
     'signature counts once confirmed. The answer is `202 {"status": '
     '"pending_confirmation"}` whether the email is new, pending or already confirmed, so it '
     'never reveals who signed. A repeat sends a reminder or an "already signed" email, at '
-    "most 3 emails per signature. One signature per email per petition (for Gmail, dots and "
-    "`+tags` do not make a new address). A US `postal_code` must be a ZIP in use. "
+    "most 3 emails per signature. One signature per mailbox per petition: `+tags` at Gmail, "
+    "Outlook, iCloud, Fastmail and Proton, `-tags` at Yahoo, Gmail's dots, case and "
+    "full-width forms do not make a new address; a local part mixing look-alike scripts is "
+    "refused (`invalid_email`). A US `postal_code` must be a ZIP in use. "
     "Fields the API does not know are refused.",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SignatureAccepted,
@@ -217,8 +219,9 @@ async def withdraw(body: TokenBody, committer: GroupCommit) -> WithdrawResult:
     tags=["signatures"],
     summary="Email me a link to my signatures",
     description="Mails a link (`/my-signatures?token=...`, valid 24 hours) through which the "
-    "signer sees their own signatures and can withdraw each. The answer is the same whether "
-    "or not the email is known.",
+    "signer sees their own signatures and can withdraw each. The answer, and the time it "
+    "takes, are the same whether or not the email is known. One mailbox gets at most "
+    "`MAIL_RECIPIENT_LIMIT` mails an hour, whoever asks.",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AccessRequested,
     responses=problem_responses(413, 422, 429),
