@@ -10,16 +10,14 @@ import uuid
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import select
-from typer.testing import CliRunner
 
 from api.abuse.models import IdempotencyRecord
-from api.cli import app as cli
 from api.db import Database, utcnow
 from api.main import create_app
 from api.petitions.models import Petition, Signature
 from tests.admin.helpers import auth, make_key
 from tests.conftest import link_in
-from tests.petitions.helpers import SIGN_URL, signer
+from tests.petitions.helpers import SIGN_URL, close_long_ago, run_anonymize, signer
 
 
 def records(database: Database) -> list[IdempotencyRecord]:
@@ -127,16 +125,6 @@ def test_withdrawal_and_retention_erase_the_signers_records(
         ).one()  # type: ignore[union-attr]
     assert left.subject_hash == ben_hash
 
-    with clean_database.session(write=True) as session:
-        session.exec(
-            update(Petition).values(status="closed", closed_at=utcnow() - dt.timedelta(days=181))
-        )
-    from api.config import get_settings
-
-    get_settings.cache_clear()
-    result = CliRunner().invoke(
-        cli, ["anonymize"], env={"DATABASE_URL": database_url, "SECRET_KEY": "x"}
-    )
-    get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
+    close_long_ago(clean_database)
+    run_anonymize(database_url)
     assert records(clean_database) == []
