@@ -8,9 +8,11 @@ messages on the wire: each SMTP session hands a message's id to the ledger right
 any instant at most one message per session is delivered-but-unrecorded, and a re-send of it
 carries the same Message-ID (see `message_id`), which mail systems fold.
 
-The records are group-committed on one thread: while it commits, the other sessions' ids
-gather for the next commit, so the cost is about one commit per `connections` messages and
-it overlaps the next message's MAIL and RCPT round trips.
+The records are group-committed on one thread, when a session needs one (before its next
+DATA, after that message's MAIL and RCPT round trips): a commit takes every id the sessions
+gathered by then, about one commit per `connections` messages. The commits do not wait for
+the disk (Database.process_durable_session): they must survive a crash of the worker, which
+they do; a power cut that lost one would re-send messages with their same Message-IDs.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ logger = logging.getLogger(__name__)
 class Receipt:
     """Whether one message's "sent" record is committed."""
 
-    __slots__ = ("_done", "recorded")
+    __slots__ = ("_done", "_ledger", "recorded")
 
-    def __init__(self) -> None:
+    def __init__(self, ledger: SentLedger) -> None:
         self._done = threading.Event()
+        self._ledger = ledger
         self.recorded = False
 
     def _settle(self, recorded: bool) -> None:
@@ -37,6 +40,8 @@ class Receipt:
 
     def wait(self, timeout: float) -> bool:
         """True once committed; False if the commit failed or took longer than `timeout`."""
+        if not self._done.is_set():
+            self._ledger._flush()
         return self._done.wait(timeout) and self.recorded
 
 
@@ -45,18 +50,20 @@ class SentLedger:
         self._record = record
         self._pending: list[tuple[int, Receipt]] = []
         self._receipts: dict[int, Receipt] = {}
+        self._flush_wanted = False
         self._closed = False
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="mail-ledger", daemon=True)
         self._thread.start()
 
     def sent(self, mail_id: int) -> Receipt:
-        """The server accepted `mail_id`: record it."""
-        receipt = Receipt()
+        """The server accepted `mail_id`: record it with the next commit. Commits happen when
+        a session waits for one of its receipts (before its next DATA), and take every id
+        gathered by then: about one commit per `connections` messages."""
+        receipt = Receipt(self)
         with self._wake:
             self._pending.append((mail_id, receipt))
             self._receipts[mail_id] = receipt
-            self._wake.notify()
         return receipt
 
     def unrecorded(self) -> list[int]:
@@ -70,14 +77,22 @@ class SentLedger:
             self._wake.notify()
         self._thread.join()
 
+    def _flush(self) -> None:
+        with self._wake:
+            self._flush_wanted = True
+            self._wake.notify()
+
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._pending and not self._closed:
+                while not (self._pending and self._flush_wanted) and not self._closed:
                     self._wake.wait()
                 batch, self._pending = self._pending, []
+                self._flush_wanted = False
                 if not batch and self._closed:
                     return
+            if not batch:
+                continue
             try:
                 self._record([mail_id for mail_id, _ in batch])
                 recorded = True

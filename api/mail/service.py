@@ -169,18 +169,22 @@ def mark_sent(session: Session, mail_ids: list[int]) -> None:
     """Sent mail keeps no recipient and no links."""
     if not mail_ids:
         return
-    session.exec(
-        update(MailMessage)
-        .where(col(MailMessage.id).in_(mail_ids))
-        .values(
-            status=MailStatus.sent.value,
-            sent_at=utcnow(),
-            lease_until=None,
-            to_address=None,
-            payload=None,
-            last_error=None,
-        )
+    session.connection().execute(_MARK_SENT, {"ids": mail_ids, "now": utcnow()})
+
+
+# A Core statement built once: the ledger runs it for every few messages.
+_MARK_SENT = (
+    sqlalchemy.update(_MAIL)
+    .where(_MAIL.c.id.in_(sqlalchemy.bindparam("ids", expanding=True)))
+    .values(
+        status=MailStatus.sent.value,
+        sent_at=sqlalchemy.bindparam("now", type_=UtcDateTime),
+        lease_until=None,
+        to_address=None,
+        payload=None,
+        last_error=None,
     )
+)
 
 
 def mark_skipped(session: Session, mail_ids: list[int]) -> None:

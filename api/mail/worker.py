@@ -99,7 +99,10 @@ class MailWorker:
         return len(sent)
 
     def _record_sent(self, mail_ids: list[int]) -> None:
-        with self.database.session(write=True) as session:
+        # Without waiting for the disk: what must survive is a crash of this worker, which
+        # these commits do; a power cut that lost one would re-send its messages with their
+        # same Message-IDs. An fsync per group cost about a third of the throughput.
+        with self.database.process_durable_session() as session:
             service.mark_sent(session, mail_ids)
 
     def drain(self) -> int:
