@@ -167,3 +167,19 @@ def test_the_file_backend_never_writes_a_message_twice(
     with clean_database.session() as session:
         [row] = session.exec(select(MailMessage)).all()
     assert row.status == "sent" and row.to_address is None
+
+
+def test_only_the_ledgers_commits_skip_the_fsync(settings) -> None:
+    """The ledger's commits need only survive a crash of the worker; every other write keeps
+    full durability, on the same pooled connection too."""
+    database = Database(settings.model_copy(update={"db_pool_size": 1}))
+    setting = "PRAGMA synchronous" if database.is_sqlite else "SHOW synchronous_commit"
+    relaxed, full = ("1", "2") if database.is_sqlite else ("off", "on")
+    try:
+        with database.process_durable_session() as session:
+            assert str(session.connection().exec_driver_sql(setting).scalar()) == relaxed
+        for _ in range(2):
+            with database.session(write=True) as session:
+                assert str(session.connection().exec_driver_sql(setting).scalar()) == full
+    finally:
+        database.dispose()
