@@ -51,7 +51,7 @@ def test_access_runs_the_same_statements_whether_or_not_the_address_signed(
 
 def mann_whitney_z(a: list[float], b: list[float]) -> float:
     """The normal approximation of the Mann-Whitney U test: near 0 when neither sample tends
-    to be larger; |z| > 3.3 would happen by chance about once in a thousand runs."""
+    to be larger; |z| > 4 happens by chance less than once in ten thousand runs."""
     ranked = sorted([(value, 0) for value in a] + [(value, 1) for value in b])
     rank_sum_a = sum(rank for rank, (_, group) in enumerate(ranked, start=1) if group == 0)
     n, m = len(a), len(b)
@@ -64,7 +64,7 @@ def test_access_takes_as_long_for_a_signer_as_for_a_stranger(
 ) -> None:
     """Real requests, interleaved (so a busy machine slows both kinds alike), each address
     asked for once (so the per-recipient cap plays no part)."""
-    rounds = 60
+    rounds = 100
     for i in range(rounds):
         assert client.post(SIGN_URL, json=signer(email=f"signer{i}@example.org")).status_code == 202
     for i in range(5):  # warm up both paths
@@ -86,7 +86,9 @@ def test_access_takes_as_long_for_a_signer_as_for_a_stranger(
             (known if kind == "known" else unknown).append(timed(address))
     z = mann_whitney_z(known, unknown)
     ratio = statistics.median(known) / statistics.median(unknown)
-    assert abs(z) < 3.3 and 0.85 < ratio < 1.15, (z, ratio)
+    # Before the fix a signer's address took ~1.5 times as long (z > 4 at this size); a
+    # loaded 2-core machine moves the medians of identical work by up to ~20%.
+    assert abs(z) < 4.0 and 0.8 < ratio < 1.25, (z, ratio)
 
 
 def test_one_mailbox_gets_at_most_the_cap_whoever_asks(
