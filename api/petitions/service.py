@@ -601,7 +601,8 @@ def request_access(session: Session, email: str, locale: str, context: SigningCo
         template="access",
         locale=locale,
         to_address=email,
-        payload={},
+        # The link is made by the worker, to the site that took the request.
+        payload={"link_base": context.public_base_url},
         recipient_hash=email_hash,
     )
 
@@ -641,9 +642,9 @@ def prepare_claimed_mail(
                 expires_at=utcnow() + ACCESS_TOKEN_LIFETIME,
             )
         )
+        base = claimed_mail.payload.get("link_base", public_base_url)
         payload = {
-            "access_url": f"{public_base_url}/my-signatures?token={token}"
-            f"{_lang_query(claimed_mail.locale)}"
+            "access_url": f"{base}/my-signatures?token={token}{_lang_query(claimed_mail.locale)}"
         }
         mail.set_payload(session, claimed_mail.id, payload)
         ready.append(dataclasses.replace(claimed_mail, payload=payload))
