@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     mail_from: str = "Minimum Arrest Age campaign <petition@localhost>"
     mail_worker_in_process: bool = True
     mail_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    # How long a worker owns the mail it claimed; a worker that dies leaves its unsent (and
+    # at most one in-flight per SMTP session) mail to be sent again after this.
+    mail_lease_seconds: float = Field(default=120, ge=1, le=3600)
+    # "<mails>/<seconds>" to one recipient (any template, whoever asks).
+    mail_recipient_limit: str = Field(default="8/3600", pattern=r"^\d+/\d+$")
 
     # How long a process may serve a count before re-reading it (exact within this).
     count_cache_seconds: float = Field(default=1.0, ge=0, le=60)
@@ -73,6 +78,9 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     retention_days: int = Field(default=180, ge=1)
+    # A request with an Idempotency-Key still "in progress" after this (its process died) is
+    # processed again by the next retry.
+    idempotency_lease_seconds: float = Field(default=30, ge=1, le=3600)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)

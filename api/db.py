@@ -12,7 +12,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, Table, create_engine, event, inspect
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -32,6 +42,8 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 WRITE_OPTION = "advocacy_write"
+# A write that need not wait for the disk: see Database.process_durable_session.
+PROCESS_DURABLE_OPTION = "advocacy_process_durable"
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -113,8 +125,19 @@ def _sqlite_engine(settings: Settings) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        options = connection.get_execution_options()
+        if options.get(PROCESS_DURABLE_OPTION, False):
+            # In WAL mode NORMAL commits without an fsync: the write survives a crash of this
+            # process (the OS holds it), not a power cut. Reset on check-in, below.
+            connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+            connection.connection.info[PROCESS_DURABLE_OPTION] = True
+        write = options.get(WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @event.listens_for(engine, "checkin")
+    def _restore_full_durability(dbapi_connection: Any, record: Any) -> None:
+        if record is not None and record.info.pop(PROCESS_DURABLE_OPTION, False):
+            dbapi_connection.execute("PRAGMA synchronous=FULL")
 
     return engine
 
@@ -136,6 +159,22 @@ class Database:
         bind = self._write_engine if write else self.engine
         with Session(bind, expire_on_commit=False) as session:
             try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextmanager
+    def process_durable_session(self) -> Iterator[Session]:
+        """A write unit whose commit does not wait for the disk: it survives a crash of this
+        process but maybe not of the machine. Only for records whose loss repeats harmless
+        work (the mail ledger: a lost "sent" re-sends a message with its same Message-ID)."""
+        bind = self._write_engine.execution_options(**{PROCESS_DURABLE_OPTION: True})
+        with Session(bind, expire_on_commit=False) as session:
+            try:
+                if not self.is_sqlite:
+                    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
                 yield session
                 session.commit()
             except BaseException:

@@ -1,5 +1,6 @@
-"""The mail worker's chores: daily, retention (erase signers' data of long-closed petitions)
-and expired records; every minute, the one reminder to signers who have not confirmed."""
+"""The mail worker's chores: daily, retention (erase signers' data of long-closed petitions),
+expired records and recipients' hashes the mail cap no longer needs; every minute, the one
+reminder to signers who have not confirmed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 
 from api.config import Settings
 from api.db import Database
+from api.mail.service import RecipientLimit, forget_recipients
 from api.petitions.reminders import send_due_reminders
 from api.petitions.service import SigningContext, anonymize_closed
 
@@ -19,6 +21,7 @@ DAY_SECONDS = 24 * 3600
 def run_housekeeping(database: Database, settings: Settings) -> int:
     with database.session(write=True) as session:
         erased = anonymize_closed(session, settings.retention_days)
+        forget_recipients(session, RecipientLimit.parse(settings.mail_recipient_limit).window)
     logger.info("retention: erased personal data of %d signatures", erased)
     return erased
 

@@ -1,22 +1,33 @@
 """`Idempotency-Key` on every POST: a retry with the same key and body replays the first
 answer instead of acting twice; the same key with another body is refused (422).
 
-Records live in the database (shared by every process) for 24 hours. A request whose key is
-still being processed elsewhere gets a 409 with Retry-After, so concurrent retries act once.
-Server errors (5xx) are not recorded: the client may retry them.
+Records live in the database (shared by every process) for 24 hours. As Stripe does it:
+
+- Only final outcomes are replayed. A 409, 429 or 5xx (and 408, 425) says "not now", so its
+  record is dropped and a retry is processed afresh.
+- A request whose key is still being processed elsewhere gets a 409 with Retry-After, so
+  concurrent retries act once. A key left "in progress" by a process that died is taken
+  over by the first retry after IDEMPOTENCY_LEASE_SECONDS (what it guards is idempotent
+  anyway: one signature per email hash).
+- No personal data is kept beyond what the caller could fetch again: the request is kept
+  as a keyed hash; a request with credentials (the admin API, whose answers list signers)
+  is replayed with its status and Location but without its body; a route that acts for a
+  signer ties the record to them (`tie_to_signer`), and withdrawal and retention erase it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import re
 
 from anyio import to_thread
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.abuse.models import IdempotencyRecord
@@ -37,6 +48,14 @@ HEADER = "idempotency-key"
 LIFETIME = dt.timedelta(hours=24)
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as the IETF draft suggests
 REPLAYED_HEADERS = ("content-type", "location", "retry-after", "ratelimit", "ratelimit-policy")
+# "Not now" answers: the same request may well succeed later.
+NOT_FINAL = frozenset({408, 409, 425, 429})
+SUBJECT_STATE = "idempotency_subject"
+
+
+def tie_to_signer(request: Request, email_hash: str) -> None:
+    """The request acts for the signer with this email hash: erase its record with them."""
+    setattr(request.state, SUBJECT_STATE, email_hash)
 
 
 class IdempotencyMiddleware:
@@ -63,8 +82,11 @@ class IdempotencyMiddleware:
             return
 
         body = await _read_body(receive)
-        request_hash = hashlib.sha256(
-            b"\x00".join([scope["path"].encode(), scope.get("query_string", b""), body])
+        # Keyed: the body holds the signer's name and address.
+        request_hash = hmac.new(
+            self.settings.secret(),
+            b"\x00".join([scope["path"].encode(), scope.get("query_string", b""), body]),
+            hashlib.sha256,
         ).hexdigest()
         credentials = headers.get("authorization", "")
         key_hash = keyed_hash(
@@ -110,19 +132,25 @@ class IdempotencyMiddleware:
             await to_thread.run_sync(self._forget, key_hash)
             raise
         status = start.get("status", 500)
-        if status >= 500:
+        if status >= 500 or status in NOT_FINAL:
             await to_thread.run_sync(self._forget, key_hash)
             return
         response_headers = Headers(raw=start.get("headers", []))
         kept = {
             name: response_headers[name] for name in REPLAYED_HEADERS if name in response_headers
         }
-        await to_thread.run_sync(self._finish, key_hash, status, b"".join(chunks), kept)
+        stored_body = b"".join(chunks)
+        if credentials:
+            stored_body = b""
+            kept.pop("content-type", None)
+        subject = scope.get("state", {}).get(SUBJECT_STATE)
+        await to_thread.run_sync(self._finish, key_hash, status, stored_body, kept, subject)
 
     # --- storage (run in worker threads) --------------------------------------------------
 
     def _begin(self, key_hash: str, request_hash: str) -> tuple[str, IdempotencyRecord | None]:
         now = utcnow()
+        lease = dt.timedelta(seconds=self.settings.idempotency_lease_seconds)
         try:
             with self.database.session(write=True) as session:
                 record = session.get(IdempotencyRecord, key_hash)
@@ -139,17 +167,40 @@ class IdempotencyMiddleware:
                     return "new", None
                 if record.request_hash != request_hash:
                     return "mismatch", record
-                return ("replay" if record.completed else "in_progress"), record
+                if record.completed:
+                    return "replay", record
+                if record.created_at > now - lease:
+                    return "in_progress", record
+                # Its process died mid-request: the first retry after the lease takes it over
+                # (one of several concurrent ones: the update is conditional).
+                taken = session.exec(
+                    update(IdempotencyRecord)
+                    .where(
+                        col(IdempotencyRecord.key_hash) == key_hash,
+                        col(IdempotencyRecord.completed).is_(False),
+                        col(IdempotencyRecord.created_at) == record.created_at,
+                    )
+                    .values(created_at=now, expires_at=now + LIFETIME)
+                ).rowcount
+                return ("new" if taken else "in_progress"), None
         except IntegrityError:
             # Another request inserted the same key between our read and write.
             return "in_progress", None
 
-    def _finish(self, key_hash: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+    def _finish(
+        self,
+        key_hash: str,
+        status: int,
+        body: bytes,
+        headers: dict[str, str],
+        subject_hash: str | None,
+    ) -> None:
         with self.database.session(write=True) as session:
             record = session.get(IdempotencyRecord, key_hash)
             if record is None:
                 return
             record.completed = True
+            record.subject_hash = subject_hash
             record.status_code = status
             record.response_body = body.decode("utf-8", errors="replace")
             record.response_headers = headers

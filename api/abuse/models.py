@@ -28,6 +28,9 @@ class IdempotencyRecord(SQLModel, table=True):
     response_headers: dict[str, Any] | None = Field(
         default=None, sa_column=Column(JSON, nullable=True)
     )
+    # The signer the request was about (keyed hash of the canonical email), when the route
+    # says so: withdrawal and retention erase the signer's records with their data.
+    subject_hash: str | None = Field(default=None, max_length=64, index=True)
     created_at: dt.datetime = Field(sa_type=UtcDateTime, default_factory=utcnow)
     expires_at: dt.datetime = Field(sa_type=UtcDateTime, index=True)
 

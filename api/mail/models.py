@@ -17,11 +17,15 @@ class MailStatus(StrEnum):
     pending = "pending"
     sent = "sent"
     failed = "failed"  # gave up after MAX_ATTEMPTS
+    skipped = "skipped"  # nothing to send after all (an access request for an unknown address)
 
 
 class MailMessage(SQLModel, table=True):
     __tablename__ = "mail_message"
-    __table_args__ = (Index("ix_mail_message_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_mail_message_due", "status", "next_attempt_at"),
+        Index("ix_mail_message_recipient", "recipient_hash", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     template: str = Field(max_length=40)
@@ -29,6 +33,9 @@ class MailMessage(SQLModel, table=True):
     # The recipient and the links are erased once the mail is sent.
     to_address: str | None = Field(default=None, max_length=320)
     payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The keyed hash of the recipient's canonical address (the signature's email_hash): the
+    # per-recipient cap counts by it. Kept only as long as the cap's window needs it.
+    recipient_hash: str | None = Field(default=None, max_length=64)
     signature_id: int | None = Field(
         default=None, foreign_key="signature.id", index=True, ondelete="SET NULL"
     )

@@ -6,13 +6,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, update
+import sqlalchemy
+from sqlalchemy import delete, func, insert, or_, update
 from sqlmodel import Session, col, select
 
-from api.db import table_of, utcnow
+from api.db import UtcDateTime, table_of, utcnow
 from api.mail.models import MailMessage, MailStatus
+from api.security import keyed_hash
 
-LEASE = dt.timedelta(seconds=120)
+DEFAULT_LEASE = dt.timedelta(seconds=120)
 MAX_ATTEMPTS = 50
 MAX_BACKOFF_SECONDS = 600
 
@@ -25,6 +27,31 @@ class ClaimedMail:
     to_address: str
     payload: dict[str, Any]
     attempts: int
+    created_at: dt.datetime
+    recipient_hash: str | None = None
+
+
+def message_id(secret: bytes, mail: ClaimedMail, domain: str) -> str:
+    """The outbox row's Message-ID: the same on every attempt, so a message sent again after
+    a crash is folded with the first by mail systems. Keyed, so it neither reveals how much
+    mail we send nor can be guessed; the creation time keeps ids unique across databases that
+    reuse row ids."""
+    digest = keyed_hash(secret, "message-id", f"{mail.id}:{mail.created_at.isoformat()}")
+    return f"<outbox-{mail.id}.{digest[:20]}@{domain}>"
+
+
+@dataclass(frozen=True)
+class RecipientLimit:
+    """At most `mails` mails to one recipient (by the keyed hash of its canonical address)
+    per `window`; the same "<mails>/<seconds>" form as the rate limits."""
+
+    mails: int
+    window: dt.timedelta
+
+    @classmethod
+    def parse(cls, text: str) -> RecipientLimit:
+        mails, seconds = (int(part) for part in text.split("/"))
+        return cls(mails, dt.timedelta(seconds=seconds))
 
 
 def enqueue(
@@ -35,18 +62,22 @@ def enqueue(
     to_address: str,
     payload: dict[str, Any],
     signature_id: int | None = None,
+    recipient_hash: str | None = None,
 ) -> None:
-    """Add a mail to the outbox. It is sent only if the caller's transaction commits."""
+    """Add a mail to the outbox. It is sent only if the caller's transaction commits.
+    `recipient_hash` (the keyed hash of the canonical address) is what the cap counts by."""
     now = utcnow()
+    connection = session.connection()
     # A Core insert, not a MailMessage object: it is run for every signature, and the ORM's
     # object and flush cost more than the statement. So the model's defaults are given here.
-    session.connection().execute(
+    connection.execute(
         _MAIL_INSERT,
         {
             "template": template,
             "locale": locale,
             "to_address": to_address,
             "payload": payload,
+            "recipient_hash": recipient_hash,
             "signature_id": signature_id,
             "status": MailStatus.pending.value,
             "attempts": 0,
@@ -59,10 +90,39 @@ def enqueue(
     )
 
 
-_MAIL_INSERT = insert(table_of(MailMessage))
+def recipient_capped(session: Session, recipient_hash: str, limit: RecipientLimit | None) -> bool:
+    """Whether `recipient_hash` was queued `limit.mails` mails within its window: then it
+    gets no more, whoever asks and from however many addresses. The check is a read, so
+    requests racing in the same instant may pass it together; the cap holds to within the
+    number of concurrent requests."""
+    if limit is None:
+        return False
+    recent = (
+        session.connection()
+        .execute(
+            _RECENT_TO_RECIPIENT,
+            {"recipient_hash": recipient_hash, "since": utcnow() - limit.window},
+        )
+        .scalar_one()
+    )
+    return bool(recent >= limit.mails)
 
 
-def claim_due(session: Session, limit: int) -> list[ClaimedMail]:
+_MAIL = table_of(MailMessage)
+_MAIL_INSERT = insert(_MAIL)
+_RECENT_TO_RECIPIENT = (
+    sqlalchemy.select(func.count())
+    .select_from(_MAIL)
+    .where(
+        _MAIL.c.recipient_hash == sqlalchemy.bindparam("recipient_hash"),
+        _MAIL.c.created_at > sqlalchemy.bindparam("since", type_=UtcDateTime),
+    )
+)
+
+
+def claim_due(
+    session: Session, limit: int, lease: dt.timedelta = DEFAULT_LEASE
+) -> list[ClaimedMail]:
     """Lease up to `limit` due mails to this worker.
 
     On PostgreSQL rows are picked with FOR UPDATE SKIP LOCKED, so concurrent workers never
@@ -87,7 +147,7 @@ def claim_due(session: Session, limit: int) -> list[ClaimedMail]:
     session.exec(
         update(MailMessage)
         .where(col(MailMessage.id).in_(ids))
-        .values(lease_until=now + LEASE, attempts=MailMessage.attempts + 1)
+        .values(lease_until=now + lease, attempts=MailMessage.attempts + 1)
     )
     rows = session.exec(select(MailMessage).where(col(MailMessage.id).in_(ids)))
     return [
@@ -98,6 +158,8 @@ def claim_due(session: Session, limit: int) -> list[ClaimedMail]:
             to_address=row.to_address or "",
             payload=row.payload or {},
             attempts=row.attempts,
+            created_at=row.created_at,
+            recipient_hash=row.recipient_hash,
         )
         for row in rows
     ]
@@ -107,17 +169,50 @@ def mark_sent(session: Session, mail_ids: list[int]) -> None:
     """Sent mail keeps no recipient and no links."""
     if not mail_ids:
         return
+    session.connection().execute(_MARK_SENT, {"ids": mail_ids, "now": utcnow()})
+
+
+# A Core statement built once: the ledger runs it for every few messages.
+_MARK_SENT = (
+    sqlalchemy.update(_MAIL)
+    .where(_MAIL.c.id.in_(sqlalchemy.bindparam("ids", expanding=True)))
+    .values(
+        status=MailStatus.sent.value,
+        sent_at=sqlalchemy.bindparam("now", type_=UtcDateTime),
+        lease_until=None,
+        to_address=None,
+        payload=None,
+        last_error=None,
+    )
+)
+
+
+def mark_skipped(session: Session, mail_ids: list[int]) -> None:
+    """Nothing to send after all; keep no recipient and no links."""
+    if not mail_ids:
+        return
     session.exec(
         update(MailMessage)
         .where(col(MailMessage.id).in_(mail_ids))
-        .values(
-            status=MailStatus.sent.value,
-            sent_at=utcnow(),
-            lease_until=None,
-            to_address=None,
-            payload=None,
-            last_error=None,
+        .values(status=MailStatus.skipped.value, lease_until=None, to_address=None, payload=None)
+    )
+
+
+def set_payload(session: Session, mail_id: int, payload: dict[str, Any]) -> None:
+    """Keep what a worker prepared (e.g. a link), so a re-send after a crash sends the same."""
+    session.exec(update(MailMessage).where(col(MailMessage.id) == mail_id).values(payload=payload))
+
+
+def forget_recipients(session: Session, older_than: dt.timedelta) -> None:
+    """The per-recipient cap needs a recipient's hash only for its window: drop older ones."""
+    session.exec(
+        update(MailMessage)
+        .where(
+            col(MailMessage.recipient_hash).is_not(None),
+            col(MailMessage.status) != MailStatus.pending.value,  # the worker still needs it
+            col(MailMessage.created_at) < utcnow() - older_than,
         )
+        .values(recipient_hash=None)
     )
 
 
@@ -148,5 +243,5 @@ def erase_for_signature(session: Session, signature_id: int) -> None:
     session.exec(
         update(MailMessage)
         .where(col(MailMessage.signature_id) == signature_id)
-        .values(to_address=None, payload=None)
+        .values(to_address=None, payload=None, recipient_hash=None)
     )

@@ -129,9 +129,11 @@ def render(
     sender: str,
     to: str,
     links: Sequence[str] = (),
+    message_id: str | None = None,
 ) -> OutgoingMail:
     """multipart/alternative (text, then HTML). `links`, if any, go in an X-Advocacy-Links
-    header for the .eml file backend."""
+    header for the .eml file backend. `message_id` (with its angle brackets) is the outbox
+    row's stable one, so a re-send carries the same; without it a random one is made."""
     locale = locale if locale in LOCALES else "en"
     environment = _environment()
     subject = environment.get_template(f"{template}.{locale}.subject.txt").render(**payload)
@@ -148,7 +150,7 @@ def render(
         _cached_fold("From", sender, smtputf8),
         b"To: " + to.encode("ascii") + CRLF if plain_to else _fold("To", to, smtputf8),
         f"Date: {formatdate(localtime=False)}\r\n".encode("ascii"),
-        f"Message-ID: {make_msgid(domain='advocacy.invalid')}\r\n".encode("ascii"),
+        f"Message-ID: {message_id or make_msgid(domain='advocacy.invalid')}\r\n".encode("ascii"),
     ]
     if links:
         headers.append(_fold("X-Advocacy-Links", " ".join(links), smtputf8))

@@ -67,6 +67,7 @@ def send_due_reminders(
             col(Signature.id),
             col(Signature.petition_id),
             col(Signature.email),
+            col(Signature.email_hash),
             col(Signature.first_name),
             col(Signature.locale),
         )
@@ -78,12 +79,13 @@ def send_due_reminders(
             select(Petition).where(col(Petition.id).in_({row[1] for row in claimed}))
         )
     }
-    for signature_id, petition_id, email, first_name, locale in claimed:
+    for signature_id, petition_id, email, email_hash, first_name, locale in claimed:
         queue_signer_mail(
             session,
             petitions[petition_id],
             signature_id,
             email,
+            email_hash,
             first_name or "",
             locale,
             "reminder",

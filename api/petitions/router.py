@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from api.abuse.deps import HOLD_FOR_REVIEW, rate_limit, request_ip, signing_limit
+from api.abuse.idempotency import tie_to_signer
 from api.config import Settings
 from api.deps import (
     PUBLIC_CACHE,
@@ -26,6 +28,7 @@ from api.errors import (
     problem_responses,
 )
 from api.groupcommit import GroupCommit
+from api.mail.service import RecipientLimit
 from api.pagination import Page, PageParams, page_of, page_params
 from api.petitions import service
 from api.petitions.models import (
@@ -90,7 +93,13 @@ def signing_context(request: Request, settings: Settings) -> service.SigningCont
         public_base_url=settings.public_base_url,
         client_ip=request_ip(request),
         hold_for_review=getattr(request.state, HOLD_FOR_REVIEW, False),
+        recipient_limit=recipient_limit(settings.mail_recipient_limit),
     )
+
+
+@functools.cache
+def recipient_limit(text: str) -> RecipientLimit:
+    return RecipientLimit.parse(text)
 
 
 @router.get(
@@ -204,8 +213,10 @@ def recent_signatures(
     'signature counts once confirmed. The answer is `202 {"status": '
     '"pending_confirmation"}` whether the email is new, pending or already confirmed, so it '
     'never reveals who signed. A repeat sends a reminder or an "already signed" email, at '
-    "most 3 emails per signature. One signature per email per petition (for Gmail, dots and "
-    "`+tags` do not make a new address). A US `postal_code` must be a ZIP in use. "
+    "most 3 emails per signature. One signature per mailbox per petition: `+tags` at Gmail, "
+    "Outlook, iCloud, Fastmail and Proton, `-tags` at Yahoo, Gmail's dots, case and "
+    "full-width forms do not make a new address; a local part mixing look-alike scripts is "
+    "refused (`invalid_email`). A US `postal_code` must be a ZIP in use. "
     "Fields the API does not know are refused. Per address and petition, every request counts "
     "against `RATE_LIMIT_REQUESTS` (then 429), and only accepted signatures against "
     "`RATE_LIMIT_BURST`/`RATE_LIMIT_SUSTAINED`: past those a signature is still taken and "
@@ -232,6 +243,7 @@ async def sign(
     # Group commit (api/groupcommit.py): committed, with its mail, before this answers.
     context = signing_context(request, settings)
     await committer.run(lambda session: service.sign(session, slug, body, context))
+    tie_to_signer(request, service.signer_key(context.secret, body.email))
     return SignatureAccepted()
 
 
@@ -276,8 +288,9 @@ async def withdraw(body: TokenBody, committer: GroupCommit) -> WithdrawResult:
     tags=["signatures"],
     summary="Email me a link to my signatures",
     description="Mails a link (`/my-signatures?token=...`, valid 24 hours) through which the "
-    "signer sees their own signatures and can withdraw each. The answer is the same whether "
-    "or not the email is known.",
+    "signer sees their own signatures and can withdraw each. The answer, and the time it "
+    "takes, are the same whether or not the email is known. One mailbox gets at most "
+    "`MAIL_RECIPIENT_LIMIT` mails an hour, whoever asks.",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AccessRequested,
     responses=problem_responses(TooManyRequests),
@@ -290,6 +303,7 @@ async def request_access(
     await committer.run(
         lambda session: service.request_access(session, body.email, body.locale, context)
     )
+    tie_to_signer(request, service.signer_key(context.secret, body.email))
     return AccessRequested()
 
 
@@ -303,8 +317,10 @@ async def request_access(
     responses=problem_responses(UNKNOWN_LINK, Gone("This link has expired. Ask for a new one.")),
     dependencies=[NO_STORE],
 )
-def my_signatures(body: TokenBody, session: ReadSession) -> MySignatures:
-    return service.my_signatures(session, body.token)
+def my_signatures(body: TokenBody, request: Request, session: ReadSession) -> MySignatures:
+    email_hash = service.access_holder(session, body.token)
+    tie_to_signer(request, email_hash)
+    return service.signatures_of(session, email_hash)
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -68,6 +69,7 @@ class SigningContext:
     client_ip: str | None
     # The address is past its allowance of accepted signatures: take it, but hold it for review.
     hold_for_review: bool = False
+    recipient_limit: mail.RecipientLimit | None = None
 
 
 # --- petitions ----------------------------------------------------------------------------
@@ -327,7 +329,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         # answer, and nothing is stored or sent.
         return
 
-    email_hash = keyed_hash(context.secret, "email", canonical_email(data.email))
+    email_hash = signer_key(context.secret, data.email)
     connection = session.connection()
     signature_id = connection.execute(
         _signature_insert(connection.dialect.name),
@@ -365,6 +367,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
             petition,
             signature_id,
             data.email,
+            email_hash,
             data.first_name,
             data.locale,
             "confirm",
@@ -374,12 +377,13 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
 
     # Columns, not an ORM object: one loaded earlier in this transaction would keep the state
     # it had then, and confirmations update rows with Core statements.
-    existing_id, email, first_name, confirmed_at = session.exec(
-        select(
+    existing_id, email, first_name, confirmed_at, status = session.execute(
+        sqlalchemy.select(
             col(Signature.id),
             col(Signature.email),
             col(Signature.first_name),
             col(Signature.confirmed_at),
+            col(Signature.status),
         ).where(col(Signature.petition_id) == petition.id, col(Signature.email_hash) == email_hash)
     ).one()
     assert existing_id is not None
@@ -392,7 +396,9 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         )
         .values(emails_sent=Signature.emails_sent + 1)
     ).rowcount
-    if not claimed or email is None:
+    if not claimed or email is None or status == SignatureStatus.struck.value:
+        # A struck signature stays struck: no link that could only answer 410. The answer
+        # is still the usual 202, so it reveals nothing either.
         return
     # A held signature whose signer confirmed needs nothing more from them either.
     template = "already_signed" if confirmed_at is not None else "confirm"
@@ -401,6 +407,7 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
         petition,
         existing_id,
         email,
+        email_hash,
         first_name or "",
         data.locale,
         template,
@@ -455,6 +462,7 @@ def queue_signer_mail(
     petition: Petition,
     signature_id: int,
     email: str,
+    email_hash: str,
     first_name: str,
     locale: str,
     template: str,
@@ -462,6 +470,8 @@ def queue_signer_mail(
 ) -> None:
     """Queue a mail about one signature with a fresh withdraw link and, for the templates that
     ask to confirm, a fresh confirm link."""
+    if mail.recipient_capped(session, email_hash, context.recipient_limit):
+        return  # no mail, and so no links to make
     now = utcnow()
     payload: dict[str, Any] = {
         "first_name": first_name,
@@ -497,6 +507,7 @@ def queue_signer_mail(
         to_address=email,
         payload=payload,
         signature_id=signature_id,
+        recipient_hash=email_hash,
     )
 
 
@@ -635,6 +646,9 @@ def _withdraw_signature(
     if status == SignatureStatus.struck.value:
         raise Gone("This signature was removed by moderators; there is nothing to withdraw.")
     now = utcnow()
+    _erase_idempotency_records(
+        session, select(Signature.email_hash).where(col(Signature.id) == signature_id)
+    )
     for moving_from in (SignatureStatus.confirmed, SignatureStatus.pending, SignatureStatus.held):
         moved = session.exec(
             update(Signature)
@@ -660,42 +674,88 @@ def _withdraw_signature(
     return True
 
 
+def _erase_idempotency_records(session: Session, email_hashes: Any) -> None:
+    """Stored answers to requests made for these signers go with their personal data."""
+    session.exec(
+        delete(IdempotencyRecord).where(col(IdempotencyRecord.subject_hash).in_(email_hashes))
+    )
+
+
 # --- self-service: a signer sees and withdraws their own signatures --------------------------
 
 ACCESS_TOKEN_LIFETIME = dt.timedelta(hours=24)
 
 
+def signer_key(secret: bytes, email: str) -> str:
+    """The keyed hash of an address's canonical form: what signatures, access links, the
+    per-recipient mail cap and idempotency records know a signer by."""
+    return keyed_hash(secret, "email", canonical_email(email))
+
+
 def request_access(session: Session, email: str, locale: str, context: SigningContext) -> None:
-    """Mail a link to the signer's own signatures, if there are any; answer the same either way."""
-    email_hash = keyed_hash(context.secret, "email", canonical_email(email))
-    known = session.exec(
-        select(Signature.id).where(
-            Signature.email_hash == email_hash,
-            col(Signature.status).in_(LIVE_STATUSES),
-        )
-    ).first()
-    if known is None:
+    """Queue an access mail for the address, known or not; the worker sends it only if the
+    address has signatures (`prepare_claimed_mail`). So the request does the same work, and
+    takes the same time, whether or not the address signed."""
+    email_hash = signer_key(context.secret, email)
+    if mail.recipient_capped(session, email_hash, context.recipient_limit):
         return
-    token, digest = new_token()
-    session.add(
-        AccessToken(
-            token_hash=digest, email_hash=email_hash, expires_at=utcnow() + ACCESS_TOKEN_LIFETIME
-        )
-    )
     mail.enqueue(
         session,
         template="access",
         locale=locale,
         to_address=email,
-        payload={
-            "access_url": f"{context.public_base_url}/my-signatures?token={token}"
-            f"{_lang_query(locale)}",
-            "about_url": _about_url(context, locale),
-        },
+        # The link is made by the worker, to the site that took the request.
+        payload={"link_base": context.public_base_url, "about_url": _about_url(context, locale)},
+        recipient_hash=email_hash,
     )
 
 
-def _access(session: Session, token: str) -> str:
+def prepare_claimed_mail(
+    session: Session, claimed: list[mail.ClaimedMail], public_base_url: str
+) -> list[mail.ClaimedMail]:
+    """For the worker, in its claim transaction: an access mail gets its link if the address
+    has signatures, and is dropped if not. The link is kept in the row, so a re-send after a
+    crash carries the same one."""
+    ready: list[mail.ClaimedMail] = []
+    nothing_to_send: list[int] = []
+    for claimed_mail in claimed:
+        if claimed_mail.template != "access" or "access_url" in claimed_mail.payload:
+            ready.append(claimed_mail)
+            continue
+        email_hash = claimed_mail.recipient_hash
+        known = (
+            email_hash is not None
+            and session.exec(
+                select(Signature.id).where(
+                    Signature.email_hash == email_hash,
+                    col(Signature.status).in_(LIVE_STATUSES),
+                )
+            ).first()
+        )
+        if not known or email_hash is None:
+            nothing_to_send.append(claimed_mail.id)
+            continue
+        token, digest = new_token()
+        session.add(
+            AccessToken(
+                token_hash=digest,
+                email_hash=email_hash,
+                expires_at=utcnow() + ACCESS_TOKEN_LIFETIME,
+            )
+        )
+        base = claimed_mail.payload.get("link_base", public_base_url)
+        payload = {
+            **claimed_mail.payload,
+            "access_url": f"{base}/my-signatures?token={token}{_lang_query(claimed_mail.locale)}",
+        }
+        mail.set_payload(session, claimed_mail.id, payload)
+        ready.append(dataclasses.replace(claimed_mail, payload=payload))
+    mail.mark_skipped(session, nothing_to_send)
+    return ready
+
+
+def access_holder(session: Session, token: str) -> str:
+    """The email hash an access link was mailed for."""
     access = session.get(AccessToken, token_hash(token))
     if access is None:
         raise NotFound("This link is not known. Check that it was copied whole.")
@@ -704,8 +764,8 @@ def _access(session: Session, token: str) -> str:
     return access.email_hash
 
 
-def my_signatures(session: Session, token: str) -> MySignatures:
-    email_hash = _access(session, token)
+def signatures_of(session: Session, email_hash: str) -> MySignatures:
+    """A signer's pending and confirmed signatures (see `access_holder`)."""
     rows = session.exec(
         select(Signature, Petition)
         .join(Petition, col(Petition.id) == col(Signature.petition_id))
@@ -731,7 +791,7 @@ def my_signatures(session: Session, token: str) -> MySignatures:
 
 
 def withdraw_mine(session: Session, token: str, slug: str) -> WithdrawResult:
-    email_hash = _access(session, token)
+    email_hash = access_holder(session, token)
     signature = session.exec(
         select(Signature)
         .join(Petition, col(Petition.id) == col(Signature.petition_id))
@@ -764,6 +824,12 @@ def anonymize_closed(session: Session, retention_days: int) -> int:
         col(Petition.closed_at) < cutoff,
     )
     erased = {k: v for k, v in ERASED_FIELDS.items() if k not in ("display_publicly",)}
+    _erase_idempotency_records(
+        session,
+        select(Signature.email_hash).where(
+            col(Signature.petition_id).in_(closed), col(Signature.email_hash).is_not(None)
+        ),
+    )
     result = session.exec(
         update(Signature)
         .where(col(Signature.petition_id).in_(closed), col(Signature.email_hash).is_not(None))

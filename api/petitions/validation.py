@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
@@ -30,7 +31,44 @@ _URL_LIKE = re.compile(
 _US_ZIP = re.compile(r"^(\d{5})(?:-(\d{4}))?$")
 _OTHER_POSTAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]*$")
 
-GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
+
+@dataclass(frozen=True)
+class Mailbox:
+    """How a provider delivers many spellings to one mailbox."""
+
+    domain: str  # the domain its addresses are folded into
+    tag: str  # the separator after which the local part is a tag the provider ignores
+    dots: bool = False  # whether dots in the local part are ignored
+
+
+# Providers whose plus (or dash) addressing we fold, so that one mailbox signs once; the
+# table in README.md ("One mailbox, one signature") says the same. Only Gmail's two domains
+# are folded into one, as they always were: folding others (me.com into icloud.com, pm.me
+# into proton.me) would change the canonical form of addresses without a tag, and so orphan
+# the keyed hashes of people who already signed with them.
+MAILBOXES: dict[str, Mailbox] = {
+    "gmail.com": Mailbox("gmail.com", "+", dots=True),
+    "googlemail.com": Mailbox("gmail.com", "+", dots=True),
+    **{
+        domain: Mailbox(domain, "+")
+        for domain in (
+            *("outlook.com", "hotmail.com", "live.com", "msn.com"),
+            *("icloud.com", "me.com", "mac.com"),
+            *("fastmail.com", "fastmail.fm"),
+            *("proton.me", "protonmail.com", "pm.me"),
+        )
+    },
+    **{domain: Mailbox(domain, "-") for domain in ("yahoo.com", "ymail.com")},
+}
+
+# Scripts that may be mixed in one local part: Unicode's "highly restrictive" profile
+# (UTS #39). Other mixes (Latin with Cyrillic or Greek...) are how look-alike addresses are
+# made, and are refused.
+_SCRIPT_MIXES = (
+    frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "CJK", "BOPOMOFO"}),
+    frozenset({"LATIN", "CJK", "HANGUL"}),
+)
 
 # ISO 3166-1 alpha-2, officially assigned codes.
 COUNTRIES = frozenset(
@@ -75,11 +113,17 @@ def clean_comment(value: str) -> str:
 
 
 def normalise_email(value: str) -> str:
-    """Syntax check only: no DNS look-ups at request time."""
+    """Syntax check only: no DNS look-ups at request time. A local part mixing scripts that
+    look alike is refused."""
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise FieldProblem("invalid_email") from exc
+    local = _fold(result.normalized).rpartition("@")[0]
+    if _mixes_scripts(local):
+        # Look-alike letters from two alphabets (e.g. Latin and Cyrillic) would make a second
+        # signature from one mailbox.
+        raise FieldProblem("invalid_email")
     return result.normalized
 
 
@@ -90,13 +134,33 @@ def refuse_disposable(email: str) -> str:
     return email
 
 
+def _fold(text: str) -> str:
+    # NFKC, case-fold, NFKC again: Unicode's NFKC_Casefold (full-width letters, ligatures
+    # and case all fold).
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+def _mixes_scripts(local: str) -> bool:
+    scripts = {
+        unicodedata.name(ch, "UNKNOWN").split(" ", 1)[0].split("-", 1)[0]
+        for ch in local
+        if unicodedata.category(ch).startswith("L")
+    }
+    return len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_MIXES)
+
+
 def canonical_email(email: str) -> str:
-    """The form two addresses of one mailbox share: case-folded; for Gmail, without dots and
-    +tags in the local part, and googlemail.com folded into gmail.com."""
-    local, _, domain = email.casefold().rpartition("@")
-    if domain in GMAIL_DOMAINS:
-        local = local.split("+", 1)[0].replace(".", "")
-        domain = "gmail.com"
+    """The form every spelling of one mailbox shares: NFKC-case-folded; for the providers in
+    MAILBOXES, without the tag (and for Gmail the dots) of the local part, in the provider's
+    one domain. An address without a tag at any other domain keeps the form it always had
+    (case-folded), so hashes stored before stay valid."""
+    local, _, domain = _fold(email).rpartition("@")
+    mailbox = MAILBOXES.get(domain)
+    if mailbox is not None:
+        local = local.split(mailbox.tag, 1)[0] or local
+        if mailbox.dots:
+            local = local.replace(".", "")
+        domain = mailbox.domain
     return f"{local}@{domain}"
 
 

@@ -243,7 +243,7 @@ async def _listing(
 
     def load() -> MySignatures:
         with database.session() as session:
-            return petitions.my_signatures(session, token)
+            return petitions.signatures_of(session, petitions.access_holder(session, token))
 
     try:
         mine = await run_in_threadpool(load)

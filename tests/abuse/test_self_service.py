@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
-from sqlalchemy import update
 from sqlmodel import select
-from typer.testing import CliRunner
 
-from api.cli import app as cli
-from api.db import utcnow
-from api.petitions.models import Petition, Signature
+from api.petitions.models import Signature
 from tests.conftest import link_in
-from tests.petitions.helpers import SIGN_URL, SLUG, count, signer
+from tests.petitions.helpers import SIGN_URL, SLUG, close_long_ago, count, run_anonymize, signer
 from tests.test_errors import assert_problem
 
 
@@ -59,19 +54,8 @@ def test_retention_erases_personal_data_and_keeps_counts(
     mail_worker.drain()
     [message] = smtp_server.to("ana.quintanilla@example.org")
     client.post("/v1/signatures/confirm", json={"token": link_in(message, "/confirm")})
-    with clean_database.session(write=True) as session:
-        session.exec(
-            update(Petition).values(status="closed", closed_at=utcnow() - dt.timedelta(days=181))
-        )
-    from api.config import get_settings
-
-    get_settings.cache_clear()
-    result = CliRunner().invoke(
-        cli, ["anonymize"], env={"DATABASE_URL": database_url, "SECRET_KEY": "x"}
-    )
-    get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
-    assert "erased personal data of 1 signatures" in result.output
+    close_long_ago(clean_database)
+    assert "erased personal data of 1 signatures" in run_anonymize(database_url)
     with clean_database.session() as session:
         row = session.exec(select(Signature)).one()
     assert row.status == "confirmed" and row.email is None and row.last_name is None

@@ -213,6 +213,8 @@ def test_stored_rows_carry_the_models_defaults(client, clean_database: Database)
             assert abs(lifetime - dt.timedelta(days=7)) < dt.timedelta(seconds=1)
         else:
             assert token.expires_at is None
-    assert_declared_defaults(mail, {"template", "locale", "to_address", "payload", "signature_id"})
+    assert_declared_defaults(
+        mail, {"template", "locale", "to_address", "payload", "signature_id", "recipient_hash"}
+    )
     assert (mail.template, mail.signature_id) == ("confirm", signature.id)
     assert abs(mail.next_attempt_at - mail.created_at) < dt.timedelta(seconds=1)  # due now
