@@ -1,7 +1,7 @@
 """mail: recipient hash for the per-recipient cap; idempotency records tied to a signer
 
 Revision ID: 0006
-Revises: 0008
+Revises: 0005
 Create Date: 2026-12-02 08:40:00.000000
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '0006'
-down_revision: str | None = '0008'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
