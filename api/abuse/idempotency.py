@@ -58,6 +58,12 @@ def tie_to_signer(request: Request, email_hash: str) -> None:
     setattr(request.state, SUBJECT_STATE, email_hash)
 
 
+def request_fingerprint(secret: bytes, path: str, query: bytes, body: bytes) -> str:
+    """What a retry must repeat to be replayed. Keyed: the body holds the signer's name and
+    address."""
+    return hmac.new(secret, b"\x00".join([path.encode(), query, body]), hashlib.sha256).hexdigest()
+
+
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp, database: Database, settings: Settings) -> None:
         self.app = app
@@ -82,12 +88,9 @@ class IdempotencyMiddleware:
             return
 
         body = await _read_body(receive)
-        # Keyed: the body holds the signer's name and address.
-        request_hash = hmac.new(
-            self.settings.secret(),
-            b"\x00".join([scope["path"].encode(), scope.get("query_string", b""), body]),
-            hashlib.sha256,
-        ).hexdigest()
+        request_hash = request_fingerprint(
+            self.settings.secret(), scope["path"], scope.get("query_string", b""), body
+        )
         credentials = headers.get("authorization", "")
         key_hash = keyed_hash(
             self.settings.secret(), "idempotency", f"{scope['path']}\x00{credentials}\x00{key}"

@@ -30,7 +30,10 @@ def keyed(key: str) -> dict[str, str]:
 
 
 def test_a_429_is_not_replayed(settings, clean_database: Database) -> None:
-    limited = settings.model_copy(update={"rate_limit_enabled": True, "rate_limit_burst": "1/60"})
+    # Signing refuses (429) past the flood ceiling; past the allowance it holds instead.
+    limited = settings.model_copy(
+        update={"rate_limit_enabled": True, "rate_limit_requests": "1/60"}
+    )
     with TestClient(create_app(limited)) as client:
         assert client.post(SIGN_URL, json=signer(), headers=keyed("first")).status_code == 202
         body = signer(email="second@example.org")

@@ -4,7 +4,6 @@ documents, the error is provoked over HTTP and its `type` compared with the docu
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 import uuid
@@ -19,7 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import delete, update
 from sqlmodel import select
 
-from api.abuse.idempotency import HEADER, IdempotencyMiddleware
+from api.abuse.idempotency import HEADER, IdempotencyMiddleware, request_fingerprint
 from api.abuse.models import AccessToken, BlockedIpRange, SigningPause
 from api.config import Settings
 from api.db import Database, utcnow
@@ -155,7 +154,7 @@ def in_progress(env: Env, doc: Documented):
     credentials = env.admin["Authorization"] if is_admin(doc) else ""
     middleware = IdempotencyMiddleware(env.app, env.database, env.settings)
     key_hash = keyed_hash(env.settings.secret(), "idempotency", f"{path}\x00{credentials}\x00{key}")
-    request_hash = hashlib.sha256(b"\x00".join([path.encode(), b"", body])).hexdigest()
+    request_hash = request_fingerprint(env.settings.secret(), path, b"", body)
     assert middleware._begin(key_hash, request_hash)[0] == "new"
     headers = {HEADER: key, "content-type": "application/json"}
     return send(env, doc, path, content=body, headers=headers)
