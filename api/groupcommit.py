@@ -160,10 +160,21 @@ class GroupCommitter:
                     except Exception as exc:
                         outcomes.append((False, exc))
         except Exception as exc:
-            # The commit (or BEGIN) failed: nothing in this batch was stored.
-            logger.warning("group commit of %d units failed: %s", len(batch), type(exc).__name__)
+            # The commit (or BEGIN) failed: nothing in this batch was stored. The waiting
+            # requests get the error (an outage becomes their 503); the thread carries on.
+            availability = self.database.availability
+            if availability.failure_of(exc):
+                availability.failed(exc)  # logged once per outage, not once per batch
+            else:
+                logger.warning(
+                    "group commit of %d units failed: %s", len(batch), type(exc).__name__
+                )
             for job in batch:
-                if job.future.running():
+                if job.future.done():  # cancelled by its caller
+                    continue
+                # Units the batch never reached (BEGIN failed) are not running yet: every
+                # waiting request gets the error, none waits forever.
+                if job.future.running() or job.future.set_running_or_notify_cancel():
                     job.future.set_exception(exc)
             return
         with self._lock:

@@ -2,21 +2,90 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+import anyio
+from anyio import to_thread
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import DatabaseDep
+from api.availability import RETRY_AFTER_SECONDS
+from api.config import Settings
+from api.db import Database
 from api.errors import ServiceUnavailable, problem_responses
 
 router = APIRouter(tags=["health"])
 
+# Each dependency gets this long to answer; all are asked at once, so /readyz answers within it
+# even when one hangs.
+PROBE_TIMEOUT_SECONDS = 3.0
+# A hung dependency keeps its probe's thread until the driver's own timeout: probes get threads
+# of their own so a burst of /readyz cannot take the request threads.
+_PROBE_THREADS = anyio.CapacityLimiter(4)
+
+Probe = Callable[[], None]
+DependencyStatus = Literal["up", "down"]
+
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
+
+
+class Readiness(Health):
+    dependencies: dict[str, DependencyStatus] = Field(
+        description="Each dependency this process needs (`database`, and `redis` when "
+        "configured) and whether it answered within "
+        f"{PROBE_TIMEOUT_SECONDS:g} seconds. On 503 the problem document carries the same "
+        "map, naming the ones that are `down`.",
+        examples=[{"database": "up"}],
+    )
+
+
+def database_probe(database: Database) -> Probe:
+    def probe() -> None:
+        try:
+            with database.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            if database.availability.failure_of(exc):
+                database.availability.failed(exc)
+            raise
+        database.availability.recovered()
+
+    return probe
+
+
+def redis_probe(url: str) -> Probe:
+    import redis
+
+    client = redis.Redis.from_url(
+        url, socket_timeout=PROBE_TIMEOUT_SECONDS, socket_connect_timeout=PROBE_TIMEOUT_SECONDS
+    )
+
+    def probe() -> None:
+        client.ping()
+
+    return probe
+
+
+def readiness_probes(settings: Settings, database: Database) -> dict[str, Probe]:
+    probes = {"database": database_probe(database)}
+    if settings.redis_url:
+        probes["redis"] = redis_probe(settings.redis_url)
+    return probes
+
+
+async def _status(probe: Probe) -> DependencyStatus:
+    try:
+        await asyncio.wait_for(
+            to_thread.run_sync(probe, limiter=_PROBE_THREADS), PROBE_TIMEOUT_SECONDS
+        )
+    except Exception:
+        return "down"
+    return "up"
 
 
 @router.get(
@@ -32,16 +101,21 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     summary="Readiness",
-    description="Answers 200 when the database answers a query; 503 problem+json if not.",
-    response_model=Health,
+    description="Asks every dependency at once (the database; Redis when `REDIS_URL` is set), "
+    f"each with {PROBE_TIMEOUT_SECONDS:g} seconds to answer: 200 when all answer; 503 "
+    "problem+json with `Retry-After` naming the ones that did not.",
+    response_model=Readiness,
     responses=problem_responses(503),
 )
-def readyz(database: DatabaseDep) -> Health:
-    try:
-        with database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
+async def readyz(request: Request) -> Readiness:
+    probes: dict[str, Probe] = request.app.state.readiness_probes
+    statuses = await asyncio.gather(*(_status(probe) for probe in probes.values()))
+    dependencies = dict(zip(probes, statuses, strict=True))
+    down = [name for name, status in dependencies.items() if status == "down"]
+    if down:
         raise ServiceUnavailable(
-            "The database is not reachable.", headers={"Retry-After": "5"}
-        ) from exc
-    return Health()
+            f"Not ready: {', '.join(down)} not answering.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            extra={"dependencies": dependencies},
+        )
+    return Readiness(dependencies=dependencies)

@@ -15,6 +15,7 @@ from api import health
 from api.abuse.deps import build_rate_limiter
 from api.abuse.idempotency import IdempotencyMiddleware
 from api.admin.routers import router as admin_router
+from api.availability import DependencyState, OutageMiddleware
 from api.cache import TtlCache
 from api.config import Settings, get_settings
 from api.db import Database
@@ -82,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = Database(settings)
     app.state.group_commit = GroupCommitter(app.state.database)
+    # Each dependency whose outage is answered 503 (api.availability), and how /readyz asks it.
+    app.state.dependency_states = [app.state.database.availability]
+    app.state.readiness_probes = health.readiness_probes(settings, app.state.database)
     app.state.write_slots = write_slots(settings, app.state.database)
     app.state.count_cache = TtlCache[CountPublic](ttl_seconds=settings.count_cache_seconds)
     app.state.rate_limiter = build_rate_limiter(settings)
@@ -109,5 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    states: list[DependencyState] = app.state.dependency_states
+    app.add_middleware(OutageMiddleware, states=states)
     app.add_middleware(AccessLogMiddleware)
     return app
