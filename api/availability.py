@@ -50,7 +50,10 @@ def describe(exc: BaseException) -> str:
 
 
 class DependencyState:
-    """Up or down, per process, with the circuit breaker and the once-per-incident log."""
+    """Up or down, per process, with the circuit breaker and the once-per-incident log.
+
+    An outage seen only by writes (SQLite on a full disk: reads still work) is "down for
+    writes": reads are let through and do not count as a recovery; only a write does."""
 
     def __init__(
         self,
@@ -64,6 +67,7 @@ class DependencyState:
         self.trial_seconds = trial_seconds
         self._lock = threading.Lock()
         self.down_since: float | None = None
+        self.writes_only = False
         self._next_trial = 0.0
         self.failures = 0
 
@@ -71,35 +75,43 @@ class DependencyState:
     def is_down(self) -> bool:
         return self.down_since is not None
 
-    def admit(self) -> None:
-        """Let a call through, unless the dependency is down and a trial ran less than
-        `trial_seconds` ago."""
-        if self.down_since is None:
+    def _affects(self, write: bool) -> bool:
+        return self.down_since is not None and (write or not self.writes_only)
+
+    def admit(self, *, write: bool = False) -> None:
+        """Let a call through, unless the dependency is down (for this kind of call) and a
+        trial ran less than `trial_seconds` ago."""
+        if self.down_since is None:  # the hot path: one attribute read
             return
         now = time.monotonic()
         with self._lock:
-            if self.down_since is None or now >= self._next_trial:
-                self._next_trial = now + self.trial_seconds
+            if not self._affects(write) or now >= self._next_trial:
+                self._next_trial = max(self._next_trial, now + self.trial_seconds)
                 return
             self.failures += 1
         raise DependencyUnavailable(self.name)
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException, *, write: bool = False) -> None:
         with self._lock:
             self.failures += 1
             self._next_trial = time.monotonic() + self.trial_seconds
             if self.down_since is not None:
+                self.writes_only = self.writes_only and write
                 return
             self.down_since = time.monotonic()
+            self.writes_only = write
             self.failures = 1
-        logger.warning("%s unavailable: %s", self.name, describe(exc))
+        logger.warning(
+            "%s unavailable%s: %s", self.name, " for writes" if write else "", describe(exc)
+        )
 
-    def recovered(self) -> None:
+    def recovered(self, *, write: bool = False) -> None:
         if self.down_since is None:  # the hot path: one attribute read
             return
         with self._lock:
-            if self.down_since is None:
+            if not self._affects(write):
                 return
+            assert self.down_since is not None
             seconds = time.monotonic() - self.down_since
             failures, self.down_since, self.failures = self.failures, None, 0
         logger.warning(
@@ -153,7 +165,7 @@ class OutageMiddleware:
             if state is None or started:
                 raise
             if not isinstance(exc, DependencyUnavailable):
-                state.failed(exc)
+                state.failed(exc, write=scope["method"] not in ("GET", "HEAD"))
             unavailable = DependencyUnavailable(state.name)
             await send_problem(
                 send,

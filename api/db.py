@@ -177,6 +177,14 @@ def is_database_outage(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+_CONNECTED = "advocacy_connected"
+
+
+@event.listens_for(Session, "after_begin")
+def _note_connected(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info[_CONNECTED] = True
+
+
 class Database:
     """The engine for the configured database, and units of work on it."""
 
@@ -194,7 +202,7 @@ class Database:
         While the database is down, raises `DependencyUnavailable` at once (but for one trial
         a second): see api.availability.
         """
-        self.availability.admit()
+        self.availability.admit(write=write)
         bind = self._write_engine if write else self.engine
         with Session(bind, expire_on_commit=False) as session:
             try:
@@ -203,7 +211,8 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
-        self.availability.recovered()
+            if session.info.get(_CONNECTED):  # only a unit that reached the database tells
+                self.availability.recovered(write=write)
 
     def dispose(self) -> None:
         self.engine.dispose()

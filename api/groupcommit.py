@@ -163,8 +163,12 @@ class GroupCommitter:
             # The commit (or BEGIN) failed: nothing in this batch was stored. The waiting
             # requests get the error (an outage becomes their 503); the thread carries on.
             availability = self.database.availability
+            # A unit that lost the connection leaves the transaction unusable, and the
+            # commit's own error then only says so: the unit's error says why.
+            lost = [v for ok, v in outcomes if not ok and v is not None]
+            exc = next((e for e in lost if availability.failure_of(e)), exc)
             if availability.failure_of(exc):
-                availability.failed(exc)  # logged once per outage, not once per batch
+                availability.failed(exc, write=True)  # logged once per outage
             else:
                 logger.warning(
                     "group commit of %d units failed: %s", len(batch), type(exc).__name__
