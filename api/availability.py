@@ -85,13 +85,17 @@ class DependencyState:
             return
         now = time.monotonic()
         with self._lock:
-            if not self._affects(write) or now >= self._next_trial:
-                self._next_trial = max(self._next_trial, now + self.trial_seconds)
+            if not self._affects(write):
+                return
+            if now >= self._next_trial:  # this call is the trial
+                self._next_trial = now + self.trial_seconds
                 return
             self.failures += 1
         raise DependencyUnavailable(self.name)
 
     def failed(self, exc: BaseException, *, write: bool = False) -> None:
+        if isinstance(exc, DependencyUnavailable):
+            return  # turned away by admit(): counted there, and no trial was made
         with self._lock:
             self.failures += 1
             self._next_trial = time.monotonic() + self.trial_seconds
@@ -164,8 +168,7 @@ class OutageMiddleware:
             state = next((s for s in self.states if s.failure_of(exc)), None)
             if state is None or started:
                 raise
-            if not isinstance(exc, DependencyUnavailable):
-                state.failed(exc, write=scope["method"] not in ("GET", "HEAD"))
+            state.failed(exc, write=scope["method"] not in ("GET", "HEAD"))
             unavailable = DependencyUnavailable(state.name)
             await send_problem(
                 send,

@@ -14,7 +14,7 @@ def test_healthz(client: TestClient) -> None:
 
 
 def test_readyz_when_database_answers(client: TestClient) -> None:
-    assert client.get("/readyz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ok", "dependencies": {"database": "up"}}
 
 
 def test_readyz_is_503_problem_when_database_is_unreachable(tmp_path) -> None:
@@ -26,5 +26,21 @@ def test_readyz_is_503_problem_when_database_is_unreachable(tmp_path) -> None:
     )
     with TestClient(create_app(settings)) as client:
         response = client.get("/readyz")
-    assert_problem(response, 503)
+    body = assert_problem(response, 503)
     assert response.headers["retry-after"] == "5"
+    assert body["dependencies"] == {"database": "down"}
+    assert "database" in body["detail"]
+
+
+def test_readyz_names_redis_when_it_is_configured_and_down(tmp_path, database_url) -> None:
+    settings = Settings(
+        environment="test",
+        database_url=database_url,
+        secret_key="x",
+        var_dir=tmp_path,
+        redis_url="redis://127.0.0.1:1/0",  # nothing listens on 1
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+    body = assert_problem(response, 503)
+    assert body["dependencies"] == {"database": "up", "redis": "down"}

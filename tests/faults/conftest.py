@@ -175,6 +175,10 @@ class Load:
 
     def stop(self) -> list[Outcome]:
         self._stop.set()
+        return self.finish()
+
+    def finish(self) -> list[Outcome]:
+        """Wait until `max_requests` are answered (or the load is stopped)."""
         for worker in self._workers:
             worker.join(self.timeout + 5)
         return self.outcomes
@@ -221,11 +225,11 @@ class Load:
         return {o.email for o in self.outcomes if o.status == 202 and o.email}
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, seen: object = None) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
+            raise AssertionError(f"not within {timeout} s: {what} (last seen: {seen!r:.1000})")
         time.sleep(0.1)
 
 

@@ -4,13 +4,17 @@ database is out), the log says so once, and the service recovers by itself."""
 
 from __future__ import annotations
 
+import errno
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.faults.cluster import PostgresCluster
-from tests.faults.conftest import PROBLEM, SLUG, Load, Service, assert_clean_503s, wait_for
+from tests.faults.conftest import PROBLEM, SLUG, Load, Outcome, Service, assert_clean_503s, wait_for
 
 # Short timeouts so a hung database is given up on quickly in the tests.
 FAST_TIMEOUTS = {
@@ -120,6 +124,106 @@ def test_postgres_frozen_answers_503_within_the_timeouts(
     assert slow[0].seconds < 7.5, f"slowest requests: {slow}"
     _stored_once(service, load.acknowledged(), load.label)
 
+    down, back, tracebacks = _incident_lines(service)
+    assert len(down) == 1, down
+    assert len(back) == 1, back
+    assert not tracebacks
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kill.db'}"
+    return str(request.getfixturevalue("pg_database"))
+
+
+def test_kill_9_under_load_keeps_every_acknowledged_signature_once(
+    any_database: str, start_service: Callable[..., Service]
+) -> None:
+    service = start_service(any_database)
+    load = Load(service.base_url, threads=8, max_requests=3000).start()
+    wait_for(lambda: len(load.acknowledged()) >= 50, 20, "50 signatures acknowledged")
+    service.kill()
+    outcomes = load.stop()
+    acknowledged = load.acknowledged()
+    # In flight when the process died: no answer, and that is all that may go unanswered.
+    assert all(o.status in (202, None) for o in outcomes), [o for o in outcomes if o.status][:3]
+
+    service.start()
+    _stored_once(service, acknowledged, load.label)
+    after = Load(service.base_url, threads=2, max_requests=10, label=load.label + "b").start()
+    after.finish()
+    assert len(after.acknowledged()) == 10
+    count = httpx.get(f"{service.base_url}/v1/petitions/{SLUG}/count", timeout=10).json()
+    confirmed = service.scalar("SELECT COUNT(*) FROM signature WHERE status = 'confirmed'")
+    assert count["verified"] == confirmed
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 24 MB tmpfs of its own (needs the right to mount: root, or CAP_SYS_ADMIN)."""
+    mount_point = tmp_path / "small-fs"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        reason = (done.stderr or done.stdout).decode(errors="replace").strip()
+        pytest.skip(f"cannot mount a small tmpfs here, so no full-disk test: {reason}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    chunk = b"\0" * 65536
+    with open(filler, "wb") as out:
+        for _ in range(100_000):  # far more than the filesystem holds
+            try:
+                out.write(chunk)
+                out.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                return filler
+    raise AssertionError("the filesystem never filled up")
+
+
+def test_sqlite_on_a_full_disk_answers_503_and_keeps_what_it_acknowledged(
+    small_filesystem: Path, start_service: Callable[..., Service]
+) -> None:
+    service = start_service(f"sqlite:///{small_filesystem / 'full.db'}")
+    before = Load(service.base_url, threads=2, max_requests=20).start()
+    before.finish()
+    assert len(before.acknowledged()) == 20
+
+    filler = _fill(small_filesystem)
+    during = Load(service.base_url, threads=2, max_requests=40, label=before.label + "f")
+    during.read_paths = (f"/v1/petitions/{SLUG}",)
+    during.start().finish()
+    unavailable = assert_clean_503s(during.outcomes, {200, 202})
+    assert [o for o in unavailable if o.email], "no signature was refused while the disk was full"
+    assert all(o.status == 200 for o in during.outcomes if not o.email), "reads should still work"
+
+    filler.unlink()
+    retries: list[Outcome] = []
+
+    def signing_works() -> bool:
+        retry = Load(service.base_url, threads=1, max_requests=1, label=f"{before.label}r")
+        retry.label += str(len(retries))
+        retries.extend(retry.start().finish())
+        return retries[-1].status == 202
+
+    wait_for(signing_works, 15, "signing works again once space is freed", retries)
+    after = Load(service.base_url, threads=2, max_requests=20, label=before.label + "a").start()
+    after.finish()
+    assert len(after.acknowledged()) == 20
+
+    for load in (before, during, after):
+        _stored_once(service, load.acknowledged(), load.label)
     down, back, tracebacks = _incident_lines(service)
     assert len(down) == 1, down
     assert len(back) == 1, back
