@@ -29,6 +29,7 @@ from api.http import (
     BodySizeLimitMiddleware,
     ConditionalGetMiddleware,
     SecurityHeadersMiddleware,
+    StorableTextMiddleware,
 )
 from api.incident.router import router as incident_router
 from api.mail.worker import MailWorker, backend_for
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     states: list[DependencyState] = app.state.dependency_states
     app.add_middleware(OutageMiddleware, states=states)
