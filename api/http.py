@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
@@ -268,7 +268,7 @@ class ConditionalGetMiddleware:
         key = None
         leading: anyio.Event | None = None  # set when this request builds the entry
         if self.fresh_seconds > 0 and method == "GET" and not credentials:
-            key = (scope["path"], scope["query_string"], accept, accept_language)
+            key = (scope["path"], _canonical_query(scope), accept, accept_language)
             stored = self._stored.get(key)
             now = time.monotonic()
             if stored is None or stored.fresh_until <= now:
@@ -395,6 +395,17 @@ class ConditionalGetMiddleware:
             await send(message)
 
         return clearing_send
+
+
+def _canonical_query(scope: Scope) -> bytes:
+    """The query as parameters, not as bytes: the same parameters in another order or
+    percent-encoding are one cache entry. (Parameters a route does not take never get here
+    as a 200: they are refused, see api.deps.reject_unknown_query_parameters.)"""
+    query: bytes = scope["query_string"]
+    if not query:
+        return query
+    pairs = sorted(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+    return urlencode(pairs).encode()
 
 
 def _shared_lifetime(headers: Headers) -> tuple[float, float] | None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import health
@@ -19,7 +19,7 @@ from api.availability import DependencyState, OutageMiddleware
 from api.cache import TtlCache
 from api.config import Settings, get_settings
 from api.db import Database
-from api.deps import write_slots
+from api.deps import reject_unknown_query_parameters, write_slots
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.groupcommit import GroupCommitter
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by api.docs with local assets
         redoc_url=None,
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     app.state.settings = settings
     app.state.database = Database(settings)

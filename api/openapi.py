@@ -23,7 +23,10 @@ September 2019 arrest of six-year-old Kaia Rolle at her Orlando school.
 **Errors** are always [RFC 9457](https://www.rfc-editor.org/rfc/rfc9457)
 `application/problem+json` documents (see the `Problem` schema). A 422 lists each invalid
 field in `errors`, with its `field` name, `location`, JSON `pointer` and a `message` that can be
-shown next to the field.
+shown next to the field. No text (path, query or body) may hold NUL (U+0000) or an unpaired
+UTF-16 surrogate (422, code `unstorable_text`); a query parameter an operation does not take is
+a 422 too (code `unknown_parameter`). When a dependency (the database) is down or does not
+answer in time, the answer is `503` with `Retry-After`: retry then.
 
 **Caching**: public reads carry `ETag` and `Cache-Control`; send `If-None-Match` to get `304`.
 
