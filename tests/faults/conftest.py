@@ -9,6 +9,7 @@ then `advocacy serve`), each logging to a file the test can read.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 import threading
 import time
@@ -18,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bench.servers import Server, prepare, service_env
-from tests.databases import create_database, drop_database
+from tests.databases import _libpq, create_database, drop_database
 from tests.faults.cluster import PostgresCluster
 
 SLUG = "florida-minimum-arrest-age-12"
@@ -51,10 +54,23 @@ def pg_cluster() -> Iterator[PostgresCluster]:
         cluster.destroy()
 
 
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated and seeded database on the suite's cluster that tests copy (8 s saved each:
+    `advocacy migrate` and `seed` are two process starts)."""
+    url = create_database(pg_cluster.admin_url, tmp_path_factory.mktemp("pg-template"))
+    prepare(service_env(url, tmp_path_factory.mktemp("pg-template-var")))
+    return url
+
+
 @pytest.fixture
-def pg_database(pg_cluster: PostgresCluster, tmp_path: Path) -> Iterator[str]:
-    """A fresh database on the suite's cluster, which is running again after the test."""
-    url = create_database(pg_cluster.admin_url, tmp_path)
+def pg_database(pg_cluster: PostgresCluster, pg_template: str) -> Iterator[str]:
+    """A fresh copy of the template on the suite's cluster, which is running again after the
+    test (a test may have stopped or frozen it)."""
+    name = f"faults_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(pg_cluster.admin_url), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(pg_template).database}"')
+    url = make_url(pg_template).set(database=name).render_as_string(hide_password=False)
     yield url
     pg_cluster.thaw()
     if not pg_cluster.pids():
@@ -63,15 +79,33 @@ def pg_database(pg_cluster: PostgresCluster, tmp_path: Path) -> Iterator[str]:
     drop_database(url)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    prepare(service_env(f"sqlite:///{path}", path.parent))
+    return path
+
+
+@pytest.fixture
+def sqlite_copy(sqlite_template: Path) -> Callable[[Path], str]:
+    """Copy the migrated, seeded SQLite template into a folder; its URL."""
+
+    def copy(folder: Path) -> str:
+        shutil.copyfile(sqlite_template, folder / "faults.db")
+        return f"sqlite:///{folder / 'faults.db'}"
+
+    return copy
+
+
 class Service:
-    """`advocacy serve` on a database, started and restarted with the same settings."""
+    """`advocacy serve` on a migrated, seeded database, started and restarted with the same
+    settings."""
 
     def __init__(self, database_url: str, var_dir: Path, **env: str) -> None:
         self.env = service_env(database_url, var_dir, **env)
         self.log_path = var_dir / "server.log"
         self.server = Server(self.env, workers=1, log_path=self.log_path)
         self.database_url = database_url
-        prepare(self.env)
 
     @property
     def base_url(self) -> str:
@@ -92,7 +126,9 @@ class Service:
         self.server.process.wait(10)
 
     def stop(self) -> None:
-        self.server.stop()
+        """At the end of a test: at once (a graceful stop waits for open streams)."""
+        if self.server.process is not None and self.server.process.poll() is None:
+            self.kill()
 
     def log_lines(self) -> list[str]:
         return self.log_path.read_text(errors="replace").splitlines()

@@ -133,7 +133,7 @@ def test_postgres_frozen_answers_503_within_the_timeouts(
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'kill.db'}"
+        return str(request.getfixturevalue("sqlite_copy")(tmp_path))
     return str(request.getfixturevalue("pg_database"))
 
 
@@ -193,9 +193,11 @@ def _fill(folder: Path) -> Path:
 
 
 def test_sqlite_on_a_full_disk_answers_503_and_keeps_what_it_acknowledged(
-    small_filesystem: Path, start_service: Callable[..., Service]
+    small_filesystem: Path,
+    sqlite_copy: Callable[[Path], str],
+    start_service: Callable[..., Service],
 ) -> None:
-    service = start_service(f"sqlite:///{small_filesystem / 'full.db'}")
+    service = start_service(sqlite_copy(small_filesystem))
     before = Load(service.base_url, threads=2, max_requests=20).start()
     before.finish()
     assert len(before.acknowledged()) == 20
