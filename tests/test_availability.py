@@ -11,12 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
 from api.availability import DependencyState, DependencyUnavailable
-from api.config import Settings
 from api.db import is_database_outage
 from api.main import create_app
+from tests.databases import unreachable_settings
 from tests.test_errors import assert_problem
-
-UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # nothing listens on port 1
 
 
 def _outage() -> OperationalError:
@@ -70,15 +68,7 @@ def test_an_outage_of_writes_lets_reads_through() -> None:
 
 @pytest.fixture
 def unreachable_client(tmp_path) -> TestClient:
-    settings = Settings(
-        environment="test",
-        database_url=UNREACHABLE,
-        secret_key="x",
-        var_dir=tmp_path,
-        rate_limit_enabled=False,
-        mail_worker_in_process=False,
-        response_cache_seconds=0,
-    )
+    settings = unreachable_settings(tmp_path, rate_limit_enabled=False, response_cache_seconds=0)
     return TestClient(create_app(settings))
 
 

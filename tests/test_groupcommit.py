@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from api.abuse.models import BlockedEmailDomain
 from api.db import Database
 from api.groupcommit import GroupCommitter
+from tests.databases import unreachable_settings
 
 
 def _domains(database: Database, prefix: str) -> set[str]:
@@ -154,15 +155,8 @@ def test_a_database_that_cannot_be_reached_fails_the_waiting_units(tmp_path) -> 
     from sqlalchemy.exc import OperationalError
 
     from api.availability import DependencyUnavailable
-    from api.config import Settings
 
-    settings = Settings(
-        environment="test",
-        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",  # nothing listens on 1
-        secret_key="x",
-        var_dir=tmp_path,
-    )
-    database = Database(settings)
+    database = Database(unreachable_settings(tmp_path))
     committer = GroupCommitter(database)
     try:
         first = committer.submit(_add("first.example")).exception(timeout=10)

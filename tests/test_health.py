@@ -4,6 +4,7 @@ from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.main import create_app
+from tests.databases import unreachable_settings
 from tests.test_errors import assert_problem
 
 
@@ -18,13 +19,7 @@ def test_readyz_when_database_answers(client: TestClient) -> None:
 
 
 def test_readyz_is_503_problem_when_database_is_unreachable(tmp_path) -> None:
-    settings = Settings(
-        environment="test",
-        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",  # nothing listens on 1
-        secret_key="x",
-        var_dir=tmp_path,
-    )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(unreachable_settings(tmp_path))) as client:
         response = client.get("/readyz")
     body = assert_problem(response, 503)
     assert response.headers["retry-after"] == "5"
