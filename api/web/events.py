@@ -271,16 +271,16 @@ class EventStreamResponse(StreamingResponse):
     before the stream starts.) Gives its stream slot back however the stream ends."""
 
     media_type = "text/event-stream"
-
-    def __init__(self, *args: Any, release: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._release = release
+    # Set by the endpoint (not an __init__ argument: FastAPI reads the default status code
+    # from this class's __init__ signature when it documents the operation).
+    release: Callable[[], None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self._release()
+            if self.release is not None:
+                self.release()
 
 
 router = APIRouter(prefix="/v1")
@@ -323,13 +323,10 @@ async def petition_events(
     first = await broadcaster.current(slug)
     slots = stream_slots(request.app.state, request.app.state.settings)
     client = request_ip(request) or "unknown"
-    slots.take(client)
-    try:
-        return EventStreamResponse(
-            count_stream(broadcaster, slug, first),
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-            release=lambda: slots.give_back(client),
-        )
-    except BaseException:
-        slots.give_back(client)
-        raise
+    slots.take(client)  # given back when the response has been sent, however it ends
+    response = EventStreamResponse(
+        count_stream(broadcaster, slug, first),
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+    response.release = lambda: slots.give_back(client)
+    return response
