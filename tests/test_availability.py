@@ -100,3 +100,26 @@ def test_reads_and_signing_answer_503_when_the_database_is_unreachable(
         assert response.headers["retry-after"] == "5"
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+
+
+def test_the_mail_worker_logs_an_outage_once_not_a_traceback_a_round(
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    from api.db import Database
+    from api.mail.worker import MailWorker, backend_for
+
+    settings = unreachable_settings(tmp_path, mail_poll_seconds=0.05)
+    database = Database(settings)
+    worker = MailWorker(database, settings, backend_for(settings), daily=lambda: 0)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,))
+    with caplog.at_level(logging.WARNING):
+        thread.start()
+        time.sleep(1.5)  # some 20 rounds
+        stop.set()
+        thread.join(10)
+    database.dispose()
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
