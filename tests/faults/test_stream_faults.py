@@ -65,18 +65,22 @@ def streams() -> Iterator[list[Answer]]:
             answer.sock.close()
 
 
+@pytest.fixture
+def serve_streams(
+    tmp_path: Path, sqlite_copy: Callable[[Path], str], start_service: Callable[..., Service]
+) -> Callable[..., Service]:
+    """Start a server on a fresh SQLite copy with these settings."""
+    return lambda **env: start_service(sqlite_copy(tmp_path), **env)
+
+
 def _port(service: Service) -> int:
     return service.server.port
 
 
 def test_streams_are_bounded_per_client_and_in_total(
-    tmp_path: Path,
-    sqlite_copy: Callable[[Path], str],
-    start_service: Callable[..., Service],
-    streams: list[Answer],
+    serve_streams: Callable[..., Service], streams: list[Answer]
 ) -> None:
-    service = start_service(
-        sqlite_copy(tmp_path),
+    service = serve_streams(
         SSE_MAX_STREAMS_PER_CLIENT="3",
         SSE_MAX_STREAMS="5",
         TRUSTED_PROXIES="127.0.0.1",
@@ -113,15 +117,11 @@ def test_streams_are_bounded_per_client_and_in_total(
 
 
 def test_connections_past_the_server_limit_get_a_503_problem(
-    tmp_path: Path,
-    sqlite_copy: Callable[[Path], str],
-    start_service: Callable[..., Service],
-    streams: list[Answer],
+    serve_streams: Callable[..., Service], streams: list[Answer]
 ) -> None:
     # Regression: past ~930 streams the process ran out of descriptors and every new
     # connection (/healthz, signing) was closed with no answer.
-    service = start_service(
-        sqlite_copy(tmp_path),
+    service = serve_streams(
         SERVER_MAX_CONNECTIONS="20",
         SSE_MAX_STREAMS="1000",
         SSE_MAX_STREAMS_PER_CLIENT="1000",
@@ -155,17 +155,13 @@ def _round_of_streams(service: Service, streams: list[Answer]) -> tuple[int, int
 
 
 def test_memory_of_2000_streams_is_bounded_and_reused(
-    tmp_path: Path,
-    sqlite_copy: Callable[[Path], str],
-    start_service: Callable[..., Service],
-    streams: list[Answer],
+    serve_streams: Callable[..., Service], streams: list[Answer]
 ) -> None:
     # Measured on this machine: ~87 MB for 2,000 streams (~44 KB each: connection, tasks,
     # buffers), kept by the process after they close: CPython's allocator keeps freed memory
     # (glibc's malloc_trim gave back ~13 MB of it, not reliably, so it is not used). It is
     # not a leak: a second round reuses the same memory. What bounds it is SSE_MAX_STREAMS.
-    service = start_service(
-        sqlite_copy(tmp_path),
+    service = serve_streams(
         SSE_MAX_STREAMS=str(STREAMS_FOR_MEMORY + 100),
         SSE_MAX_STREAMS_PER_CLIENT=str(STREAMS_FOR_MEMORY + 100),
     )
