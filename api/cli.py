@@ -64,7 +64,10 @@ def serve(
     """Serve the API with uvicorn. Run `advocacy migrate` first."""
     import uvicorn
 
+    from api.capacity import max_connections, raise_descriptor_limit
+
     settings = get_settings()
+    raise_descriptor_limit()  # before the workers start: they inherit it
     uvicorn.run(
         "api.asgi:app",
         host=host,
@@ -76,6 +79,9 @@ def serve(
         server_header=False,
         # Event streams are long-lived; don't let them hold a shutdown for minutes.
         timeout_graceful_shutdown=10,
+        # Past this many connections (each a file descriptor) uvicorn answers 503 at once
+        # instead of running out of descriptors and dropping connections unanswered.
+        limit_concurrency=max_connections(settings),
     )
 
 

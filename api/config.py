@@ -25,6 +25,16 @@ class Settings(BaseSettings):
     # Sized together with the worker thread pool so requests never wait on "QueuePool limit".
     db_pool_size: int = Field(default=40, ge=1, le=500)
     thread_pool_size: int = Field(default=40, ge=1, le=500)
+    # A database that is down or hung is answered 503 within these, never a hang: connecting
+    # (and waiting for a pooled connection), and any one statement. On SQLite the statement
+    # timeout is the busy timeout (waiting for another process's write lock).
+    db_connect_timeout_seconds: int = Field(default=5, ge=2, le=60)
+    db_statement_timeout_seconds: float = Field(default=10.0, ge=0.5, le=600)
+    # Bounds on what clients may hold open (api.capacity). 0 means "from the file-descriptor
+    # limit": connections up to it less a reserve, event streams up to half of that.
+    server_max_connections: int = Field(default=0, ge=0)
+    sse_max_streams: int = Field(default=0, ge=0)
+    sse_max_streams_per_client: int = Field(default=8, ge=1, le=10_000)
 
     secret_key: SecretStr | None = None
     public_base_url: str = "http://127.0.0.1:8000"

@@ -24,9 +24,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
+from api.availability import DependencyState
 from api.config import Settings
 
 # Set before any model is defined so every constraint has a predictable name that
@@ -80,17 +83,59 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+# A hung server (frozen, or a network that drops packets) answers no statement at all, so its
+# own statement_timeout never fires: the client gives up a little after it instead.
+CLIENT_GRACE_SECONDS = 2.0
+
+
 def build_engine(settings: Settings) -> Engine:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(settings)
-    return create_engine(
+    statement_ms = int(settings.db_statement_timeout_seconds * 1000)
+    engine = create_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_pre_ping=True,
-        pool_timeout=10,
+        pool_timeout=settings.db_connect_timeout_seconds,
+        connect_args={
+            "connect_timeout": settings.db_connect_timeout_seconds,
+            "options": f"-c statement_timeout={statement_ms}",
+        },
     )
+    if url.get_driver_name() == "psycopg":
+        bounded = _bounded_psycopg_connection(
+            settings.db_statement_timeout_seconds + CLIENT_GRACE_SECONDS
+        )
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            return bounded.connect(*cargs, **cparams)
+
+    return engine
+
+
+def _bounded_psycopg_connection(seconds: float) -> Any:
+    """A psycopg connection class on which every round trip (query, fetch, commit, ping)
+    gives up after `seconds`, closing the connection (its state is unknown: never reused)."""
+    import psycopg
+    from psycopg import errors
+    from psycopg.connection import _WAIT_INTERVAL
+
+    class BoundedConnection(psycopg.Connection[Any]):
+        def wait(
+            self, gen: Any, interval: float = _WAIT_INTERVAL, timeout: float | None = None
+        ) -> Any:
+            try:
+                return super().wait(gen, interval, seconds if timeout is None else timeout)
+            except errors._WaitTimeout as exc:
+                self.close()
+                raise errors.OperationalError(
+                    f"no answer from the database within {seconds:g} s"
+                ) from exc
+
+    return BoundedConnection
 
 
 def ensure_sqlite_directory(database_url: str) -> None:
@@ -107,8 +152,12 @@ def _sqlite_engine(settings: Settings) -> Engine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=0,
-        connect_args={"check_same_thread": False, "timeout": 30},
+        connect_args={
+            "check_same_thread": False,
+            "timeout": settings.db_statement_timeout_seconds,
+        },
     )
+    busy_ms = int(settings.db_statement_timeout_seconds * 1000)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -120,7 +169,7 @@ def _sqlite_engine(settings: Settings) -> Engine:
         # FULL: an acknowledged write is on disk even if the machine loses power.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -142,6 +191,23 @@ def _sqlite_engine(settings: Settings) -> Engine:
     return engine
 
 
+def is_database_outage(exc: BaseException) -> bool:
+    """Whether an error says the database is unreachable, hung, out of space or overloaded
+    (the driver's "operational" errors, a lost connection, no pooled connection in time)
+    rather than that a statement is wrong."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+_CONNECTED = "advocacy_connected"
+
+
+@event.listens_for(Session, "after_begin")
+def _note_connected(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info[_CONNECTED] = True
+
+
 class Database:
     """The engine for the configured database, and units of work on it."""
 
@@ -149,13 +215,17 @@ class Database:
         self.engine = build_engine(settings)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        self.availability = DependencyState("database", is_database_outage)
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A unit of work: commit if the block succeeds, roll back if it raises.
 
         `write=True` takes SQLite's write lock at BEGIN; on PostgreSQL it changes nothing.
+        While the database is down, raises `DependencyUnavailable` at once (but for one trial
+        a second): see api.availability.
         """
+        self.availability.admit(write=write)
         bind = self._write_engine if write else self.engine
         with Session(bind, expire_on_commit=False) as session:
             try:
@@ -164,6 +234,8 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            if session.info.get(_CONNECTED):  # only a unit that reached the database tells
+                self.availability.recovered(write=write)
 
     @contextmanager
     def process_durable_session(self) -> Iterator[Session]:

@@ -122,6 +122,14 @@ MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
         "en": "Must not contain a web or email address.",
         "es": "No debe contener una dirección web ni de correo.",
     },
+    "unstorable_text": {
+        "en": "Contains a character no text may hold (NUL or an unpaired surrogate).",
+        "es": "Contiene un carácter que ningún texto puede llevar (NUL o un sustituto suelto).",
+    },
+    "unknown_parameter": {
+        "en": "Not a parameter of this operation; leave it out.",
+        "es": "No es un parámetro de esta operación; omítalo.",
+    },
     "invalid_cursor": {
         "en": "Not a valid cursor: pass the `next_cursor` of the previous page.",
         "es": "No es un cursor válido: use el `next_cursor` de la página anterior.",

@@ -160,10 +160,25 @@ class GroupCommitter:
                     except Exception as exc:
                         outcomes.append((False, exc))
         except Exception as exc:
-            # The commit (or BEGIN) failed: nothing in this batch was stored.
-            logger.warning("group commit of %d units failed: %s", len(batch), type(exc).__name__)
+            # The commit (or BEGIN) failed: nothing in this batch was stored. The waiting
+            # requests get the error (an outage becomes their 503); the thread carries on.
+            availability = self.database.availability
+            # A unit that lost the connection leaves the transaction unusable, and the
+            # commit's own error then only says so: the unit's error says why.
+            lost = [v for ok, v in outcomes if not ok and v is not None]
+            exc = next((e for e in lost if availability.failure_of(e)), exc)
+            if availability.failure_of(exc):
+                availability.failed(exc, write=True)  # logged once per outage
+            else:
+                logger.warning(
+                    "group commit of %d units failed: %s", len(batch), type(exc).__name__
+                )
             for job in batch:
-                if job.future.running():
+                if job.future.done():  # cancelled by its caller
+                    continue
+                # Units the batch never reached (BEGIN failed) are not running yet: every
+                # waiting request gets the error, none waits forever.
+                if job.future.running() or job.future.set_running_or_notify_cancel():
                     job.future.set_exception(exc)
             return
         with self._lock:

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Literal
 
+import anyio
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import DatabaseDep
-from api.errors import DatabaseUnavailable, ServiceUnavailable, problem_responses
+from api.availability import RETRY_AFTER_SECONDS
+from api.config import Settings
+from api.db import Database
+from api.errors import ServiceUnavailable, problem_responses
 
 router = APIRouter(tags=["health"])
+
+# Each dependency gets this long to answer; all are asked at once, so /readyz answers within it
+# even when one hangs.
+PROBE_TIMEOUT_SECONDS = 3.0
+# A hung dependency keeps its probe's thread until the driver's own timeout: probes get threads
+# of their own so a burst of /readyz cannot take the request threads.
+_PROBE_THREADS = anyio.CapacityLimiter(4)
+
+Probe = Callable[[], None]
+DependencyStatus = Literal["up", "down"]
 
 
 class Health(BaseModel):
@@ -20,11 +35,59 @@ class Health(BaseModel):
 
 
 class Readiness(Health):
-    checks: dict[str, str] = Field(
-        description="Each dependency's state. `redis`: `ok`, `down` or "
-        "`not_configured`; with `down` and `redis_on_error=local` the service is ready "
-        "(rate limits count per process), with `closed` it is not.",
+    dependencies: dict[str, DependencyStatus] = Field(
+        description="Each dependency this process needs (`database`, and `redis` when "
+        "configured) and whether it answered within "
+        f"{PROBE_TIMEOUT_SECONDS:g} seconds. On 503 the problem document carries the same "
+        "map, naming the ones that are `down`. Redis `down` makes the process not ready only "
+        "with `RATE_LIMIT_ON_REDIS_ERROR=closed`; with `local` it still serves (rate limits "
+        "count per process) and says so here.",
+        examples=[{"database": "up"}],
     )
+
+
+def database_probe(database: Database) -> Probe:
+    def probe() -> None:
+        try:
+            with database.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            if database.availability.failure_of(exc):
+                database.availability.failed(exc)
+            raise
+        database.availability.recovered()
+
+    return probe
+
+
+def redis_probe(url: str) -> Probe:
+    import redis
+
+    client = redis.Redis.from_url(
+        url, socket_timeout=PROBE_TIMEOUT_SECONDS, socket_connect_timeout=PROBE_TIMEOUT_SECONDS
+    )
+
+    def probe() -> None:
+        client.ping()
+
+    return probe
+
+
+def readiness_probes(settings: Settings, database: Database) -> dict[str, Probe]:
+    probes = {"database": database_probe(database)}
+    if settings.redis_url:
+        probes["redis"] = redis_probe(settings.redis_url)
+    return probes
+
+
+async def _status(probe: Probe) -> DependencyStatus:
+    try:
+        await asyncio.wait_for(
+            to_thread.run_sync(probe, limiter=_PROBE_THREADS), PROBE_TIMEOUT_SECONDS
+        )
+    except Exception:
+        return "down"
+    return "up"
 
 
 @router.get(
@@ -40,18 +103,27 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     summary="Readiness",
-    description="Answers 200 when the database answers a query and, with `REDIS_URL` and "
-    "`RATE_LIMIT_ON_REDIS_ERROR=closed`, Redis answers a ping; 503 problem+json if not.",
+    description="Asks every dependency at once (the database; Redis when `REDIS_URL` is set), "
+    f"each with {PROBE_TIMEOUT_SECONDS:g} seconds to answer: 200 when the process can serve; "
+    "503 problem+json with `Retry-After` naming the dependencies that did not answer when one "
+    "it cannot serve without is down (the database always; Redis only with "
+    "`RATE_LIMIT_ON_REDIS_ERROR=closed`).",
     response_model=Readiness,
-    responses=problem_responses(DatabaseUnavailable, ServiceUnavailable),
+    responses=problem_responses(ServiceUnavailable),
 )
-def readyz(request: Request, database: DatabaseDep) -> Readiness:
-    try:
-        with database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(headers={"Retry-After": "5"}) from exc
-    checks = request.app.state.rate_limiter.health()  # bounded by REDIS_TIMEOUT_SECONDS
-    if checks.get("redis") == "down" and checks.get("redis_on_error") == "closed":
-        raise ServiceUnavailable("Redis is not reachable.", headers={"Retry-After": "5"})
-    return Readiness(checks={"database": "ok", **checks})
+async def readyz(request: Request) -> Readiness:
+    probes: dict[str, Probe] = request.app.state.readiness_probes
+    statuses = await asyncio.gather(*(_status(probe) for probe in probes.values()))
+    dependencies = dict(zip(probes, statuses, strict=True))
+    settings: Settings = request.app.state.settings
+    down = [name for name, status in dependencies.items() if status == "down"]
+    blocking = [
+        name for name in down if name != "redis" or settings.rate_limit_on_redis_error == "closed"
+    ]
+    if blocking:
+        raise ServiceUnavailable(
+            f"Not ready: {', '.join(down)} not answering.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            extra={"dependencies": dependencies},
+        )
+    return Readiness(dependencies=dependencies)

@@ -6,16 +6,28 @@ Pure ASGI (not BaseHTTPMiddleware) so streaming responses (SSE, exports) pass st
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import PayloadTooLarge, send_problem
+from api.errors import (
+    FieldError,
+    PayloadTooLarge,
+    UnprocessableContent,
+    coded_error,
+    language,
+    send_problem,
+    validation_detail,
+)
+from api.text import is_storable_text
 
 access_logger = logging.getLogger("api.access")
 
@@ -37,19 +49,28 @@ class BodySizeLimitMiddleware:
             return
 
         received = 0
+        too_large = False
         response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    too_large = True
                     raise _BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if too_large:
+                # Whoever read the body turned our exception into an answer of its own (the
+                # framework's 400 "error parsing the body"): the answer is the 413.
+                if message["type"] == "http.response.start" and not response_started:
+                    response_started = True
+                    await self._reject(scope, send)
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
@@ -70,6 +91,98 @@ class BodySizeLimitMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class StorableTextMiddleware:
+    """Refuse, with a 422 naming the field, any request string no database can store (NUL,
+    a lone surrogate): in the path, the query, a JSON body (any field, at any depth) or a
+    form body. One check at the edge, so no handler meets such a string and none answers 500.
+
+    Bodies are already capped (BodySizeLimitMiddleware, outside this one). A JSON body is only
+    parsed here when it holds a `\\u` escape, the only way JSON can carry either."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        errors = list(_unstorable_in_url(scope))
+        content_type = Headers(scope=scope).get("content-type", "")
+        if errors or not content_type.startswith(
+            ("application/json", "application/x-www-form-urlencoded")
+        ):
+            if errors:
+                await _refuse_unstorable(scope, send, errors)
+            else:
+                await self.app(scope, receive, send)
+            return
+
+        messages: list[Message] = []
+        body = b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        errors = list(_unstorable_in_body(body, content_type))
+        if errors:
+            await _refuse_unstorable(scope, send, errors)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _unstorable_in_url(scope: Scope) -> Iterator[FieldError]:
+    if not is_storable_text(scope["path"]):
+        yield coded_error(["path"], "unstorable_text")
+    query = scope["query_string"].decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if not (is_storable_text(name) and is_storable_text(value)):
+            yield coded_error(["query", name], "unstorable_text")
+
+
+def _unstorable_in_body(body: bytes, content_type: str) -> Iterator[FieldError]:
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+            if not (is_storable_text(name) and is_storable_text(value)):
+                yield coded_error(["body", name], "unstorable_text")
+        return
+    if b"\\u" not in body and b"\\U" not in body:
+        return
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return  # the route answers the syntax error (422) itself
+    yield from _unstorable_in(document, ["body"])
+
+
+def _unstorable_in(value: Any, location: list[str | int]) -> Iterator[FieldError]:
+    if isinstance(value, str):
+        if not is_storable_text(value):
+            yield coded_error(location, "unstorable_text")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not is_storable_text(key):
+                yield coded_error([*location, "(key)"], "unstorable_text")
+            else:
+                yield from _unstorable_in(item, [*location, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unstorable_in(item, [*location, index])
+
+
+async def _refuse_unstorable(scope: Scope, send: Send, errors: list[FieldError]) -> None:
+    errors = errors[:20]
+    error = UnprocessableContent(validation_detail(errors), errors=errors)
+    await send_problem(send, error, scope["path"], language(Headers(scope=scope)))
 
 
 # The cache key holds the Accept headers, so a response varying on them (or on headers the
@@ -152,7 +265,7 @@ class ConditionalGetMiddleware:
         key = None
         leading: anyio.Event | None = None  # set when this request builds the entry
         if self.fresh_seconds > 0 and method == "GET" and not credentials:
-            key = (scope["path"], scope["query_string"], accept, accept_language)
+            key = (scope["path"], _canonical_query(scope), accept, accept_language)
             stored = self._stored.get(key)
             now = time.monotonic()
             if stored is None or stored.fresh_until <= now:
@@ -279,6 +392,17 @@ class ConditionalGetMiddleware:
             await send(message)
 
         return clearing_send
+
+
+def _canonical_query(scope: Scope) -> bytes:
+    """The query as parameters, not as bytes: the same parameters in another order or
+    percent-encoding are one cache entry. (Parameters a route does not take never get here
+    as a 200: they are refused, see api.deps.reject_unknown_query_parameters.)"""
+    query: bytes = scope["query_string"]
+    if not query:
+        return query
+    pairs = sorted(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+    return urlencode(pairs).encode()
 
 
 def _shared_lifetime(headers: Headers) -> tuple[float, float] | None:

@@ -8,17 +8,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import health
 from api.abuse.deps import build_rate_limiter
 from api.abuse.idempotency import IdempotencyMiddleware
 from api.admin.routers import router as admin_router
+from api.availability import DependencyState, OutageMiddleware
 from api.cache import TtlCache
 from api.config import Settings, get_settings
 from api.db import Database
-from api.deps import write_slots
+from api.deps import reject_unknown_query_parameters, write_slots
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.groupcommit import GroupCommitter
@@ -28,6 +29,7 @@ from api.http import (
     BodySizeLimitMiddleware,
     ConditionalGetMiddleware,
     SecurityHeadersMiddleware,
+    StorableTextMiddleware,
 )
 from api.incident.router import router as incident_router
 from api.mail.worker import MailWorker, backend_for
@@ -81,10 +83,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
         docs_url=None,  # served by api.docs with local assets
         redoc_url=None,
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     app.state.settings = settings
     app.state.database = Database(settings)
     app.state.group_commit = GroupCommitter(app.state.database)
+    # Each dependency whose outage is answered 503 (api.availability), and how /readyz asks it.
+    app.state.dependency_states = [app.state.database.availability]
+    app.state.readiness_probes = health.readiness_probes(settings, app.state.database)
     app.state.write_slots = write_slots(settings, app.state.database)
     app.state.count_cache = TtlCache[CountPublic](ttl_seconds=settings.count_cache_seconds)
     app.state.rate_limiter = build_rate_limiter(settings)
@@ -119,6 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    states: list[DependencyState] = app.state.dependency_states
+    app.add_middleware(OutageMiddleware, states=states)
     app.add_middleware(AccessLogMiddleware)
     return app

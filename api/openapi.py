@@ -57,7 +57,11 @@ stable. Each operation lists the errors it can answer, with an example of each. 
 **every** invalid field at once in `errors`, each with its `field` name, `location`, JSON
 `pointer`, a stable `code` (`required`, `too_long`, `invalid_email`, `disposable_email`,
 `unknown_postal_code`, ...: see `FieldError`) and a `message` to show next to the field, in
-Spanish when the request sends `Accept-Language: es`.
+Spanish when the request sends `Accept-Language: es`. No text (path, query or body) may hold
+NUL (U+0000) or an unpaired UTF-16 surrogate (422, code `unstorable_text`); a query parameter
+an operation does not take is a 422 too (code `unknown_parameter`). When a dependency (the
+database) is down or does not answer in time, the answer is `503` with `Retry-After`: retry
+then.
 
 **Caching**: public reads carry `ETag` and `Cache-Control`; send `If-None-Match` to get `304`.
 

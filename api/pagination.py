@@ -22,10 +22,12 @@ from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.errors import UnprocessableContent, coded_error
+from api.text import is_storable_text
 
 T = TypeVar("T")
 Row = TypeVar("Row")
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 
@@ -85,8 +87,12 @@ def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[
                 value = python_type.fromisoformat(value)
                 if isinstance(value, dt.datetime) and value.tzinfo is None:
                     raise ValueError("timestamps in cursors carry their zone")
-            elif not isinstance(value, python_type):
+            elif not isinstance(value, python_type) or isinstance(value, bool):
                 raise ValueError("wrong type")
+            elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+                raise ValueError("integer out of range")  # no database column holds it
+            elif isinstance(value, str) and not is_storable_text(value):
+                raise ValueError("characters no database column holds")
             values.append(value)
         return values
     except (ValueError, TypeError, json.JSONDecodeError) as exc:

@@ -99,7 +99,11 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 def api_schema(app: FastAPI):
     import schemathesis
 
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    # No text field accepts NUL (U+0000): no database stores it, and the API answers 422
+    # naming the field (tested in tests/test_errors.py). Generated valid data leaves it out.
+    schema.config.generation.update(allow_x00=False)
+    return schema
 
 
 class SmtpSink:

@@ -8,6 +8,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from api.config import Settings
+
 
 def create_database(admin_url: str | None, tmp_dir: Path) -> str:
     """A new, empty database: PostgreSQL when `admin_url` names a server, else a SQLite file."""
@@ -32,3 +34,19 @@ def drop_database(database_url: str) -> None:
 def _libpq(sqlalchemy_url: str) -> str:
     url = make_url(sqlalchemy_url)
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+UNREACHABLE_DATABASE_URL = "postgresql+psycopg://nobody@127.0.0.1:1/none"  # nothing on port 1
+
+
+def unreachable_settings(var_dir: Path, **extra: object) -> Settings:
+    """Settings whose database refuses every connection (a stopped server)."""
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": UNREACHABLE_DATABASE_URL,
+        "secret_key": "x",
+        "var_dir": var_dir,
+        "mail_worker_in_process": False,
+        **extra,
+    }
+    return Settings(**values)  # type: ignore[arg-type]

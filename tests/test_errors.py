@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
@@ -67,3 +70,60 @@ def test_security_headers_on_every_response(client: TestClient) -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
         assert "content-security-policy" in response.headers
+
+
+SIGNER = {
+    "first_name": "Ana",
+    "last_name": "Lopez",
+    "email": "ana@example.org",
+    "postal_code": "32801",
+    "country": "US",
+}
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "no\x00nul", "\udfff tail"])
+def test_a_string_no_database_can_store_is_a_422_naming_its_field(
+    client: TestClient, bad: str
+) -> None:
+    # Regression: a lone surrogate in `comment` was a 500 (UnicodeEncodeError at the driver).
+    body = json.dumps({**SIGNER, "comment": bad})  # ensure_ascii: "\ud800" travels escaped
+    response = client.post(
+        "/v1/petitions/florida-minimum-arrest-age-12/signatures",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    problem = assert_problem(response, 422)
+    assert [e["field"] for e in problem["errors"]] == ["comment"]
+    assert problem["errors"][0]["location"] == ["body", "comment"]
+
+
+def test_nul_in_a_query_parameter_or_path_is_a_422(client: TestClient) -> None:
+    problem = assert_problem(client.get("/v1/facts?q=a%00b"), 422)
+    assert problem["errors"][0]["field"] == "q"
+    assert_problem(client.get("/v1/petitions/a%00b"), 422)
+
+
+def test_nested_json_fields_are_named_by_their_path(client: TestClient) -> None:
+    body = '{"first_name": "Ana", "tags": [{"x": "\\ud800"}]}'
+    response = client.post(
+        "/v1/petitions/florida-minimum-arrest-age-12/signatures",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["field"] == "tags.0.x"
+
+
+def test_a_chunked_body_over_the_cap_is_a_413_problem(client: TestClient) -> None:
+    # Regression: without Content-Length the cap was noticed while the route parsed the body,
+    # and the framework answered 400 "There was an error parsing the body".
+    def chunks():
+        yield b'{"comment": "'
+        for _ in range(80):
+            yield b"x" * 1024
+        yield b'"}'
+
+    for path in ("/v1/petitions/florida-minimum-arrest-age-12/signatures", "/v1/admin/sources"):
+        response = client.post(path, content=chunks(), headers={"content-type": "application/json"})
+        problem = assert_problem(response, 413)
+        assert problem["type"] == "urn:advocacy:problem:payload-too-large"

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from api.abuse.models import BlockedEmailDomain
 from api.db import Database
 from api.groupcommit import GroupCommitter
+from tests.databases import unreachable_settings
 
 
 def _domains(database: Database, prefix: str) -> set[str]:
@@ -145,3 +146,25 @@ def test_a_unit_failing_when_its_savepoint_is_released_gets_its_own_error(
         "gc-release-2.example",
     }
     assert committer.run_sync(_add("gc-release-3.example")) == "gc-release-3.example"
+
+
+def test_a_database_that_cannot_be_reached_fails_the_waiting_units(tmp_path) -> None:
+    # Regression: when the batch failed before its units started (BEGIN refused, or the
+    # database known to be down), their futures were never resolved: each signer waited
+    # forever instead of getting a 503.
+    from sqlalchemy.exc import OperationalError
+
+    from api.availability import DependencyUnavailable
+
+    database = Database(unreachable_settings(tmp_path))
+    committer = GroupCommitter(database)
+    try:
+        first = committer.submit(_add("first.example")).exception(timeout=10)
+        assert first is not None and database.availability.failure_of(first)
+        database.availability.failed(OperationalError("SELECT 1", {}, Exception("refused")))
+        futures = [committer.submit(_add(f"down{i}.example")) for i in range(3)]
+        for future in futures:
+            assert isinstance(future.exception(timeout=10), DependencyUnavailable)
+    finally:
+        committer.close()
+        database.dispose()

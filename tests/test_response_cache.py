@@ -254,3 +254,42 @@ def test_a_finished_request_never_releases_a_later_build_of_the_same_url() -> No
     anyio.run(scenario)
     names = [name for name, _ in events]
     assert names.index("B starts") < names.index("call 3")
+
+
+@pytest.fixture
+def statements(clean_database: Database) -> Iterator[list[str]]:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(clean_database.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(clean_database.engine, "before_cursor_execute", record)
+
+
+def test_unknown_query_parameters_cannot_force_database_work(
+    cached_client: TestClient, statements: list[str]
+) -> None:
+    # Regression: `/v1/facts?limit=100&x=<random>` missed the cache every time (116/s instead
+    # of 8,838/s): each made-up URL was built from the database.
+    assert cached_client.get("/v1/facts?limit=100&q=arrest").status_code == 200
+    statements.clear()
+    for i in range(5):
+        response = cached_client.get(f"/v1/facts?limit=100&q=arrest&x={i}")
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "x"
+        assert response.json()["errors"][0]["code"] == "unknown_parameter"
+    # The same parameters in another order or spelling are the same cached representation.
+    for url in ("/v1/facts?q=arrest&limit=100", "/v1/facts?%6Cimit=100&q=%61rrest"):
+        response = cached_client.get(url)
+        assert response.status_code == 200
+        assert "age" in response.headers, url
+    assert statements == []
+
+
+def test_web_pages_tolerate_unknown_parameters(client: TestClient) -> None:
+    # Links shared with tracking parameters (utm_source=...) must still open the page.
+    assert client.get(f"/petitions/{SLUG}?utm_source=newsletter").status_code == 200

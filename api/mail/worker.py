@@ -141,8 +141,11 @@ class MailWorker:
                 for chore in self.chores:
                     chore.run_if_due(time.monotonic())
                 sent = self.run_once()
-            except Exception:  # keep the worker alive; the next round retries
-                logger.exception("mail worker round failed")
+            except Exception as exc:  # keep the worker alive; the next round retries
+                if self.database.availability.failure_of(exc):
+                    self.database.availability.failed(exc)  # one line per outage
+                else:
+                    logger.exception("mail worker round failed")
                 sent = 0
             if sent == 0:
                 stop.wait(self.settings.mail_poll_seconds)

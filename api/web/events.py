@@ -19,15 +19,19 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
+from api.abuse.deps import request_ip
+from api.capacity import max_streams
+from api.config import Settings
 from api.db import Database
 from api.deps import DatabaseDep
-from api.errors import NotFound, problem_responses
+from api.errors import NotFound, ServiceUnavailable, TooManyRequests, problem_responses
 from api.petitions import service as petitions
 from api.petitions.models import SLUG_MAX
 
@@ -205,12 +209,82 @@ async def count_stream(
                 yield count.as_event()
 
 
+# A client turned away waits this long; EventSource ignores it (it retries after RETRY_MS) but
+# the page falls back to polling /count after three failures.
+STREAM_RETRY_AFTER_SECONDS = 30
+
+
+# What the stream operation answers past its bounds (also its documented examples).
+STREAMS_PER_CLIENT_EXCEEDED = TooManyRequests(
+    "Your address has as many live-count streams open as allowed; close one, or poll /count "
+    "instead.",
+    headers={"Retry-After": str(STREAM_RETRY_AFTER_SECONDS)},
+)
+STREAMS_EXHAUSTED = ServiceUnavailable(
+    "The server holds as many live-count streams as it can; retry later or poll /count instead.",
+    headers={"Retry-After": str(STREAM_RETRY_AFTER_SECONDS)},
+)
+
+
+class StreamSlots:
+    """How many event streams are open, per client address and in total (one event loop, so
+    no lock). Each stream holds a connection, so a file descriptor, for minutes: without a
+    bound one client could hold them all (finding: ~930 streams from one address left none
+    for /healthz or signing)."""
+
+    def __init__(self, per_client: int, total: int) -> None:
+        self.per_client = per_client
+        self.total = total
+        self.open = 0
+        self._by_client: dict[str, int] = {}
+
+    def take(self, client: str) -> None:
+        held = self._by_client.get(client, 0)
+        headers = {"Retry-After": str(STREAM_RETRY_AFTER_SECONDS)}
+        if held >= self.per_client:
+            raise TooManyRequests(STREAMS_PER_CLIENT_EXCEEDED.detail, headers=headers)
+        if self.open >= self.total:
+            raise ServiceUnavailable(STREAMS_EXHAUSTED.detail, headers=headers)
+        self._by_client[client] = held + 1
+        self.open += 1
+
+    def give_back(self, client: str) -> None:
+        held = self._by_client.get(client, 0) - 1
+        if held > 0:
+            self._by_client[client] = held
+        else:
+            self._by_client.pop(client, None)  # no entry kept per address once it is gone
+        self.open -= 1
+
+    @property
+    def clients(self) -> int:
+        return len(self._by_client)
+
+
+def stream_slots(app_state: Any, settings: Settings) -> StreamSlots:
+    slots: StreamSlots | None = getattr(app_state, "stream_slots", None)
+    if slots is None:
+        slots = StreamSlots(settings.sse_max_streams_per_client, max_streams(settings))
+        app_state.stream_slots = slots
+    return slots
+
+
 class EventStreamResponse(StreamingResponse):
     """A `text/event-stream` body. (Not fastapi.sse.EventSourceResponse: FastAPI treats that
     class as a marker for generator endpoints, and this endpoint must be able to answer 404
-    before the stream starts.)"""
+    before the stream starts.) Gives its stream slot back however the stream ends."""
 
     media_type = "text/event-stream"
+    # Set by the endpoint (not an __init__ argument: FastAPI reads the default status code
+    # from this class's __init__ signature when it documents the operation).
+    release: Callable[[], None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.release is not None:
+                self.release()
 
 
 router = APIRouter(prefix="/v1")
@@ -233,7 +307,9 @@ EXAMPLE_STREAM = (
     "open. The server ends each stream after about five minutes; `EventSource` reconnects by "
     "itself (`retry: 3000`). Counts are read once a second per server process, however many "
     "streams are open. Clients that cannot hold a stream should poll "
-    "`GET /v1/petitions/{slug}/count` instead (every 10 seconds or more).",
+    "`GET /v1/petitions/{slug}/count` instead (every 10 seconds or more). One address may "
+    "hold a few streams at once (`SSE_MAX_STREAMS_PER_CLIENT`, 8 by default): past that, 429; "
+    "past the server's total, 503; both with `Retry-After`.",
     response_class=EventStreamResponse,
     responses={
         200: {
@@ -257,7 +333,11 @@ EXAMPLE_STREAM = (
                 }
             },
         },
-        **problem_responses(NotFound("No petition with slug 'no-such-petition'.")),
+        **problem_responses(
+            NotFound("No petition with slug 'no-such-petition'."),
+            STREAMS_PER_CLIENT_EXCEEDED,
+            STREAMS_EXHAUSTED,
+        ),
     },
 )
 async def petition_events(
@@ -269,10 +349,16 @@ async def petition_events(
             examples=["florida-minimum-arrest-age-12"],
         ),
     ],
+    request: Request,
     broadcaster: Annotated[CountBroadcaster, Depends(get_broadcaster)],
 ) -> EventStreamResponse:
     first = await broadcaster.current(slug)
-    return EventStreamResponse(
+    slots = stream_slots(request.app.state, request.app.state.settings)
+    client = request_ip(request) or "unknown"
+    slots.take(client)  # given back when the response has been sent, however it ends
+    response = EventStreamResponse(
         count_stream(broadcaster, slug, first),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+    response.release = lambda: slots.give_back(client)
+    return response

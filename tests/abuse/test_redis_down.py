@@ -56,7 +56,7 @@ def test_redis_down_falls_back_to_local_limits(settings, clean_database, caplog)
     assert access.status_code == 202
     assert elapsed < 5  # a refused connection is not waited on per request
     assert ready.status_code == 200
-    assert ready.json()["checks"]["redis"] == "down"
+    assert ready.json()["dependencies"]["redis"] == "down"
     down = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
     assert len(down) == 1  # one line for the incident, not one per request
     assert down[0].exc_info is None  # and no traceback

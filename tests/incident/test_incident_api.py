@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.test_errors import assert_problem
@@ -250,3 +254,31 @@ def test_dates_must_be_iso_not_timestamps(client: TestClient) -> None:
     # Regression: "0" was read as the Unix epoch and silently accepted.
     body = assert_problem(client.get("/v1/facts", params={"occurred_to": "0"}), 422)
     assert body["errors"][0]["field"] == "occurred_to"
+
+
+def _forged(cursor: str, replace) -> str:
+    values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    forged = [replace(v) for v in values]
+    return base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("path", ["/v1/facts", "/v1/sources", "/v1/discrepancies"])
+@pytest.mark.parametrize(
+    "replace",
+    [
+        lambda v: 2**64 if isinstance(v, int) else v,  # SQLite OverflowError, PG out of range
+        lambda v: -(2**70) if isinstance(v, int) else v,
+        lambda v: True if isinstance(v, int) else v,
+        lambda v: "a\x00b" if isinstance(v, str) else v,
+        lambda v: "\ud800" if isinstance(v, str) else v,
+    ],
+)
+def test_a_forged_cursor_is_a_422_naming_cursor(client: TestClient, path: str, replace) -> None:
+    # Regression: an integer past 64 bits in a cursor was a 500 on every list.
+    first = client.get(path, params={"limit": 1}).json()
+    assert first["next_cursor"], path
+    forged = _forged(first["next_cursor"], replace)
+    if forged == first["next_cursor"]:
+        pytest.skip(f"{path}'s cursor has no value of that kind")  # e.g. no string column
+    body = assert_problem(client.get(path, params={"cursor": forged}), 422)
+    assert body["errors"][0]["field"] == "cursor"

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -15,11 +15,12 @@ from fastapi import FastAPI
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from api.config import Settings
 from api.db import Database
 from api.errors import NotFound
 from api.petitions.models import CountShard, Petition
 from api.web.events import Count, CountBroadcaster, count_stream
-from tests.web.conftest import SLUG, LiveServer
+from tests.web.conftest import SLUG, LiveServer, serve
 
 # --- the broadcaster, with a fake count source ----------------------------------------------
 
@@ -229,7 +230,16 @@ def test_event_stream_over_http_and_no_leak_after_disconnect(
     wait_until(lambda: broadcaster.subscriber_count == 0 and broadcaster.poller_count == 0)
 
 
-def test_many_streams_share_one_poller(live_server: LiveServer) -> None:
+@pytest.fixture
+def roomy_server(settings: Settings, clean_database: Database) -> Iterator[LiveServer]:
+    """A server where one address may hold many streams (all of a test's come from one)."""
+    server = serve(settings, sse_max_streams_per_client=100)
+    yield server
+    server.stop()
+
+
+def test_many_streams_share_one_poller(roomy_server: LiveServer) -> None:
+    live_server = roomy_server
     url = f"{live_server.url}/v1/petitions/{SLUG}/events"
     streams = 50
 
