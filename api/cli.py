@@ -61,22 +61,51 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
 ) -> None:
-    """Serve the API with uvicorn. Run `advocacy migrate` first."""
+    """Serve the API with uvicorn. Run `advocacy migrate` first.
+
+    On SIGTERM: stops accepting, answers the requests in flight, ends event streams (clients
+    reconnect elsewhere), sends the mail batch in hand, then exits.
+    """
+    settings = get_settings()
+    # Before prometheus_client is first imported, here and in the worker processes.
+    _fresh_metrics_dir(settings.var_dir)
     import uvicorn
 
-    settings = get_settings()
+    from api.logs import configure_logging
+
+    configure_logging(settings)
     uvicorn.run(
         "api.asgi:app",
         host=host,
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
-        access_log=False,  # api.http.AccessLogMiddleware logs without query strings
+        log_config=None,  # api.logs (LOG_FORMAT, control characters escaped)
+        access_log=False,  # api.http.AccessLogMiddleware logs route templates, not paths
         proxy_headers=False,  # X-Forwarded-For is judged by TRUSTED_PROXIES instead
         server_header=False,
         # Event streams are long-lived; don't let them hold a shutdown for minutes.
         timeout_graceful_shutdown=10,
     )
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _fresh_metrics_dir(var_dir: Path) -> Path:
+    """Point PROMETHEUS_MULTIPROC_DIR (if unset: VAR_DIR/metrics) at an empty directory.
+
+    prometheus-client keeps each worker process's values in files there and /metrics sums
+    them (api.metrics); values left by a previous run would be added to this one's. It reads
+    the variable when first imported, so this runs before anything imports it."""
+    import os
+
+    directory = Path(os.environ.get(MULTIPROC_ENV) or var_dir / "metrics").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(directory)
+    return directory
 
 
 @app.command()
@@ -94,9 +123,11 @@ def worker(
 
     from api.db import Database
     from api.housekeeping import run_housekeeping
+    from api.logs import configure_logging
     from api.mail.worker import MailWorker, backend_for
 
     settings = get_settings()
+    configure_logging(settings)
     database = Database(settings)
     mail_worker = MailWorker(
         database,

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=180, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line (for a log pipeline); "text": readable lines.
+    log_format: Literal["text", "json"] = "text"
+    # /metrics answers only `Authorization: Bearer <this>`; without it, /metrics is a 404.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     var_dir: Path = DEFAULT_VAR_DIR
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
+from api import metrics
 from api.config import Settings
 
 # Set before any model is defined so every constraint has a predictable name that
@@ -124,6 +125,7 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.engine = build_engine(settings)
+        metrics.watch_pool(self.engine)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api import metrics
 from api.abuse.client import client_ip
 from api.abuse.ratelimit import MemoryStore, Policy, RateLimiter, RedisStore
 from api.config import Settings
@@ -53,6 +54,7 @@ def rate_limit(action: str) -> Any:
             decision = limiter.check(key)
         headers = decision.headers(limiter.policies)
         if not decision.allowed:
+            metrics.RATE_LIMIT_REFUSALS.labels(action).inc()
             raise TooManyRequests(
                 f"Too many requests; retry after {decision.reset} seconds.",
                 headers={**headers, "Retry-After": str(decision.reset)},

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, status
 
+from api import metrics
 from api.abuse.deps import rate_limit, request_ip
 from api.config import Settings
 from api.deps import (
@@ -170,6 +171,7 @@ async def sign(
     # Group commit (api/groupcommit.py): committed, with its mail, before this answers.
     context = signing_context(request, settings)
     await committer.run(lambda session: service.sign(session, slug, body, context))
+    metrics.SIGNATURES.labels("accepted").inc()
     return SignatureAccepted()
 
 
@@ -184,7 +186,10 @@ async def sign(
     dependencies=[NO_STORE],
 )
 async def confirm(body: TokenBody, committer: GroupCommit) -> ConfirmResult:
-    return await committer.run(lambda session: service.confirm(session, body.token))
+    result = await committer.run(lambda session: service.confirm(session, body.token))
+    if result.status == "confirmed":
+        metrics.SIGNATURES.labels("confirmed").inc()
+    return result
 
 
 @router.post(
@@ -199,7 +204,8 @@ async def confirm(body: TokenBody, committer: GroupCommit) -> ConfirmResult:
     dependencies=[NO_STORE],
 )
 async def withdraw(body: TokenBody, committer: GroupCommit) -> WithdrawResult:
-    return await committer.run(lambda session: service.withdraw(session, body.token))
+    result = await committer.run(lambda session: service.withdraw(session, body.token))
+    return _counted_withdrawal(result)
 
 
 @router.post(
@@ -249,6 +255,13 @@ def my_signatures(body: TokenBody, session: ReadSession) -> MySignatures:
     dependencies=[NO_STORE],
 )
 async def withdraw_mine(body: MyWithdrawal, committer: GroupCommit) -> WithdrawResult:
-    return await committer.run(
+    result = await committer.run(
         lambda session: service.withdraw_mine(session, body.token, body.petition_slug)
     )
+    return _counted_withdrawal(result)
+
+
+def _counted_withdrawal(result: WithdrawResult) -> WithdrawResult:
+    if result.status == "withdrawn":
+        metrics.SIGNATURES.labels("withdrawn").inc()
+    return result
