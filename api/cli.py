@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -135,14 +136,23 @@ def worker(
         backend_for(settings),
         daily=lambda: run_housekeeping(database, settings),
     )
+    logger = logging.getLogger("api.mail.worker")
+    logger.info("mail worker started (%s)", type(mail_worker.backend).__name__)
     try:
         if once:
             typer.echo(f"{mail_worker.drain()} mails sent")
             return
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+        def finish_batch_then_stop(signum: int, _frame: object) -> None:
+            # The batch in hand is sent and recorded first: nothing leased is left behind.
+            logger.info("signal %d: stopping after the current batch", signum)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, finish_batch_then_stop)
+        signal.signal(signal.SIGINT, finish_batch_then_stop)
         mail_worker.run_forever(stop)
+        logger.info("mail worker stopped")
     finally:
         database.dispose()
 

@@ -13,7 +13,6 @@ import contextvars
 import logging
 import re
 import sys
-from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -56,15 +55,19 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
 
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = escape_control(record.message)
-        return super().formatMessage(record)
-
-    def formatException(self, ei: Any) -> str:
-        return _indented(super().formatException(ei))
-
-    def formatStack(self, stack_info: str) -> str:
-        return _indented(stack_info)
+    def format(self, record: logging.LogRecord) -> str:
+        # Not the base class's format(): it reuses `exc_text` cached on the record by whichever
+        # handler formatted it first, unescaped.
+        record.message = escape_control(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = self.formatMessage(record)
+        if record.exc_info:
+            text += "\n" + _indented(self.formatException(record.exc_info))
+        elif record.exc_text:
+            text += "\n" + _indented(record.exc_text)
+        if record.stack_info:
+            text += "\n" + _indented(self.formatStack(record.stack_info))
+        return text
 
 
 def _indented(text: str) -> str:
