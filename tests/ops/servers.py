@@ -119,3 +119,81 @@ def sample(exposition: str, name: str, **labels: str) -> float:
             if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
                 total += found.value
     return total
+
+
+class SignLoad:
+    """Threads signing with fresh addresses until stopped (bounded by count and time); keeps
+    the address of every signature answered 202, and every other outcome."""
+
+    def __init__(self, url: str, prefix: str, *, threads: int = 6, limit: int = 600) -> None:
+        import threading
+
+        self.url = url
+        self.prefix = prefix
+        self.limit = limit
+        self.accepted: list[str] = []
+        self.accepted_at: list[float] = []
+        self.other: list[str] = []
+        self._next = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def __enter__(self) -> SignLoad:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+    def _run(self) -> None:
+        from tests.petitions.helpers import SIGN_URL, signer
+
+        deadline = time.monotonic() + 30
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            with self._lock:
+                if self._next >= self.limit:
+                    return
+                number = self._next
+                self._next += 1
+            email = f"{self.prefix}-{number}@example.org"
+            try:
+                response = httpx.post(f"{self.url}{SIGN_URL}", json=signer(email=email), timeout=30)
+            except httpx.ConnectError:
+                time.sleep(0.05)  # the server is not listening (any more)
+                continue
+            except httpx.HTTPError as exc:
+                with self._lock:
+                    self.other.append(type(exc).__name__)
+                continue
+            with self._lock:
+                if response.status_code == 202:
+                    self.accepted.append(email)
+                    self.accepted_at.append(time.monotonic())
+                else:
+                    self.other.append(str(response.status_code))
+
+    def wait_for(self, accepted: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.accepted) < accepted:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {len(self.accepted)} signatures accepted: {self.other}")
+            time.sleep(0.02)
+
+
+def stored_emails(database_url: str) -> set[str]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT email FROM signature WHERE email IS NOT NULL"))
+            return {row[0] for row in rows}
+    finally:
+        engine.dispose()
