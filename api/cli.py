@@ -158,6 +158,33 @@ def worker(
 
 
 @app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="Where to write the copy (replaced if it exists).")],
+) -> None:
+    """Copy the SQLite database to PATH, safely while the service runs (SQLite's online backup).
+
+    Restore: stop the service, put the copy where DATABASE_URL points, start it again. On
+    PostgreSQL use pg_dump and pg_restore instead (README, "Backups").
+    """
+    from api.backup import BackupError, backup_sqlite
+
+    settings = get_settings()
+    if not settings.is_sqlite:
+        typer.echo(
+            "error: advocacy backup copies SQLite databases. On PostgreSQL use pg_dump, e.g. "
+            "pg_dump --format=custom --file=advocacy.dump \"$DATABASE_URL\" (README, Backups).",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    try:
+        size = backup_sqlite(settings.database_url, path)
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"backup written to {path} ({size} bytes)")
+
+
+@app.command()
 def anonymize() -> None:
     """Erase signers' personal data on petitions closed more than RETENTION_DAYS ago.
 
