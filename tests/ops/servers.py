@@ -30,7 +30,7 @@ def process_env(database_url: str, var_dir: Path, **overrides: str) -> dict[str,
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("PROMETHEUS_MULTIPROC_DIR", "TEST_DATABASE_URL")
+        if key not in ("PROMETHEUS_MULTIPROC_DIR", "TEST_DATABASE_URL", "PYTHONPATH", "VIRTUAL_ENV")
     }
     env.update(
         {
@@ -70,7 +70,12 @@ class Server:
 
 @contextmanager
 def running_server(
-    env: dict[str, str], log: Path, *, workers: int = 1, command: list[str] | None = None
+    env: dict[str, str],
+    log: Path,
+    *,
+    workers: int = 1,
+    command: list[str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[Server]:
     """`advocacy serve --workers N` on a free port, ready (every worker answering) when yielded;
     killed at the end if it is still running."""
@@ -80,7 +85,9 @@ def running_server(
     argv = command or [str(ADVOCACY)]
     argv = [*argv, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with open(log, "ab") as log_file:
-        process = subprocess.Popen(argv, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=cwd
+        )
     server = Server(process, url, log)
     try:
         _wait_ready(server, workers)
