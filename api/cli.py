@@ -172,7 +172,7 @@ def backup(
     if not settings.is_sqlite:
         typer.echo(
             "error: advocacy backup copies SQLite databases. On PostgreSQL use pg_dump, e.g. "
-            "pg_dump --format=custom --file=advocacy.dump \"$DATABASE_URL\" (README, Backups).",
+            'pg_dump --format=custom --file=advocacy.dump "$DATABASE_URL" (README, Backups).',
             err=True,
         )
         raise typer.Exit(code=2)

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"TRUSTED_PROXIES: {entry!r} is not an IP or CIDR") from exc
         return value
 
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("public_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
