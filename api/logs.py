@@ -14,6 +14,7 @@ import logging
 import re
 import sys
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from api.config import Settings
@@ -85,6 +86,8 @@ class JsonLineFormatter(JsonFormatter):
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             datefmt="%Y-%m-%dT%H:%M:%S%z",
             json_ensure_ascii=True,
+            # uvicorn's ANSI-coloured twin of its message: noise in a log pipeline.
+            reserved_attrs=[*RESERVED_ATTRS, "color_message"],
         )
 
 
