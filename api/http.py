@@ -443,9 +443,9 @@ class AccessLogMiddleware:
             for name, value in scope["headers"]:
                 if name == b"x-request-id":
                     given = value.decode("latin-1")
-                    if _REQUEST_ID.fullmatch(given) and peer_is_trusted(
-                        scope, self.trusted_proxies
-                    ):
+                    client = scope.get("client")
+                    peer = client[0] if client else None
+                    if _REQUEST_ID.fullmatch(given) and peer_is_trusted(peer, self.trusted_proxies):
                         return given
                     break
         return uuid.uuid4().hex

@@ -6,7 +6,6 @@ import ipaddress
 from functools import lru_cache
 
 from starlette.requests import Request
-from starlette.types import Scope
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -29,7 +28,7 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     peer = request.client.host if request.client else None
     if not trusted_proxies:
         return peer  # the usual case, without parsing the address on every request
-    if not peer_is_trusted(request.scope, trusted_proxies):
+    if not peer_is_trusted(peer, trusted_proxies):
         return peer
     networks = _networks(tuple(trusted_proxies))
     forwarded = request.headers.get("x-forwarded-for", "")
@@ -42,10 +41,9 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     return peer
 
 
-def peer_is_trusted(scope: Scope, trusted_proxies: list[str]) -> bool:
-    """Whether the socket peer of this request is one of our proxies."""
-    client = scope.get("client")
-    peer_address = _parse(client[0]) if client else None
+def peer_is_trusted(peer: str | None, trusted_proxies: list[str]) -> bool:
+    """Whether the socket peer of a request is one of our proxies."""
+    peer_address = _parse(peer) if peer else None
     if peer_address is None:
         return False
     return any(peer_address in net for net in _networks(tuple(trusted_proxies)))

@@ -20,30 +20,32 @@ def _backend(url: str) -> str:
     return make_url(url).get_backend_name()
 
 
-def _acknowledged_before(load: SignLoad, moment: float) -> set[str]:
-    return {e for e, at in zip(load.accepted, load.accepted_at, strict=True) if at < moment}
+def _backup_under_load(settings, tmp_path, command: list[str]) -> tuple[set[str], set[str]]:
+    """Run `command` (a backup) while a real 2-worker server takes signatures.
 
-
-def test_sqlite_backup_while_serving(settings, clean_database, tmp_path):
-    if _backend(settings.database_url) != "sqlite":
-        pytest.skip("SQLite backup: this run's database is PostgreSQL (see the pg_dump test)")
+    Returns the addresses acknowledged (202) before the backup began, and all acknowledged."""
     env = process_env(settings.database_url, tmp_path)
-    copy = tmp_path / "backups" / "advocacy.db"
     with (
         running_server(env, tmp_path / "server.log", workers=2) as server,
         SignLoad(server.url, "backup") as load,
     ):
         load.wait_for(30)
         began = time.monotonic()
-        done = subprocess.run(
-            [str(ADVOCACY), "backup", str(copy)], env=env, capture_output=True, timeout=60
-        )
+        done = subprocess.run(command, env=env, capture_output=True, timeout=120)
         load.wait_for(len(load.accepted) + 10)  # still signing after the backup
         load.stop()
         assert server.terminate() == 0
     assert done.returncode == 0, done.stderr
-    before = _acknowledged_before(load, began)
+    before = {e for e, at in zip(load.accepted, load.accepted_at, strict=True) if at < began}
     assert len(before) >= 30
+    return before, set(load.accepted)
+
+
+def test_sqlite_backup_while_serving(settings, clean_database, tmp_path):
+    if _backend(settings.database_url) != "sqlite":
+        pytest.skip("SQLite backup: this run's database is PostgreSQL (see the pg_dump test)")
+    copy = tmp_path / "backups" / "advocacy.db"
+    before, accepted = _backup_under_load(settings, tmp_path, [str(ADVOCACY), "backup", str(copy)])
     restored = sqlite3.connect(copy)
     try:
         assert restored.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -51,8 +53,8 @@ def test_sqlite_backup_while_serving(settings, clean_database, tmp_path):
     finally:
         restored.close()
     assert before <= in_copy
-    assert len(in_copy) < len(load.accepted)  # a snapshot, not the database after the fact
-    assert set(load.accepted) <= stored_emails(settings.database_url)
+    assert len(in_copy) < len(accepted)  # a snapshot, not the database after the fact
+    assert accepted <= stored_emails(settings.database_url)
 
 
 def test_backup_refuses_postgresql_and_points_at_pg_dump(tmp_path):
@@ -82,25 +84,12 @@ def _libpq(url: str) -> str:
 def test_pg_dump_and_restore_while_serving(settings, clean_database, tmp_path):
     if _backend(settings.database_url) != "postgresql":
         pytest.skip("pg_dump backup: this run's database is SQLite (see the SQLite test)")
-    env = process_env(settings.database_url, tmp_path)
     dump = tmp_path / "advocacy.dump"
     source = _libpq(settings.database_url)
-    with (
-        running_server(env, tmp_path / "server.log", workers=2) as server,
-        SignLoad(server.url, "pgdump") as load,
-    ):
-        load.wait_for(30)
-        began = time.monotonic()
-        # As the README says: a custom-format dump, one consistent snapshot.
-        dumped = subprocess.run(
-            [_pg_tool("pg_dump"), "--format=custom", f"--file={dump}", source],
-            capture_output=True,
-            timeout=120,
-        )
-        load.wait_for(len(load.accepted) + 10)
-        load.stop()
-        assert server.terminate() == 0
-    assert dumped.returncode == 0, dumped.stderr
+    # As the README says: a custom-format dump, one consistent snapshot, taken while serving.
+    before, _ = _backup_under_load(
+        settings, tmp_path, [_pg_tool("pg_dump"), "--format=custom", f"--file={dump}", source]
+    )
     restored_name = f"advocacy_restore_{uuid.uuid4().hex[:10]}"
     admin = make_url(source).set(database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as connection:
@@ -118,6 +107,4 @@ def test_pg_dump_and_restore_while_serving(settings, clean_database, tmp_path):
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{restored_name}" WITH (FORCE)')
-    before = _acknowledged_before(load, began)
-    assert len(before) >= 30
     assert before <= in_copy
