@@ -13,6 +13,7 @@ import contextvars
 import logging
 import re
 import sys
+from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
@@ -91,12 +92,25 @@ class JsonLineFormatter(JsonFormatter):
         )
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to `sys.stderr` as it is when a record is written, not as it was at setup (a
+    test harness, or a daemon, may replace it meanwhile)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(settings: Settings) -> None:
     """Replace the root logger's handlers with one stderr handler in LOG_FORMAT at LOG_LEVEL.
 
     Idempotent: `advocacy serve` calls it, then each worker process again as it builds the app.
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonLineFormatter() if settings.log_format == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()

@@ -66,7 +66,9 @@ def test_two_workers_count_exactly(settings, clean_database, tmp_path):
         pids = {p.name.rsplit("_", 1)[-1] for p in (tmp_path / "metrics").glob("counter_*.db")}
         assert server.terminate() == 0
 
-    assert len(pids) == 2, "both workers served requests"  # so the sum is a sum
+    # Both workers served requests, so the scrape had to sum (a third pid: uvicorn replaced a
+    # worker that missed its health check on a loaded machine; its counts are summed too).
+    assert len(pids) >= 2, pids
     assert sample(text, "advocacy_http_requests_total", route="/healthz", status="200") == 40
     assert (
         sample(
