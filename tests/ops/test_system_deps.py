@@ -6,30 +6,40 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_system_deps_fails_naming_what_it_cannot_install(tmp_path):
-    # A PATH with a shell's basics but no chromium, npm or apt-get, run as a user who may
-    # not install anything.
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("dirname", "id"):
-        (bin_dir / tool).symlink_to(shutil.which(tool))
-    tmp_path.chmod(0o755)
-    command = ["/bin/bash", str(REPO / ".ci" / "system-deps")]
-    if os.geteuid() == 0:
-        command = [shutil.which("runuser") or "runuser", "-u", "nobody", "--", *command]
-    done = subprocess.run(
-        command,
-        env={"PATH": str(bin_dir)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+def test_system_deps_fails_naming_what_it_cannot_install():
+    # The script (a copy, in a folder any user can read: the checkout may not be) with a PATH
+    # that has a shell's basics but no chromium, npm or apt-get, run as a user who may not
+    # install anything.
+    root = Path(tempfile.mkdtemp(prefix="system-deps-"))
+    try:
+        root.chmod(0o755)
+        (root / ".ci").mkdir(mode=0o755)
+        script = root / ".ci" / "system-deps"
+        shutil.copy(REPO / ".ci" / "system-deps", script)
+        script.chmod(0o755)
+        bin_dir = root / "bin"
+        bin_dir.mkdir(mode=0o755)
+        for tool in ("dirname", "id"):
+            (bin_dir / tool).symlink_to(shutil.which(tool))
+        command = ["/bin/bash", str(script)]
+        if os.geteuid() == 0:
+            command = [shutil.which("runuser") or "runuser", "-u", "nobody", "--", *command]
+        done = subprocess.run(
+            command,
+            env={"PATH": str(bin_dir)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=root,
+        )
+    finally:
+        shutil.rmtree(root)
     assert done.returncode != 0
     assert "chromium" in done.stderr and "npm" in done.stderr, done.stderr
     assert "installing" not in done.stdout
