@@ -14,7 +14,7 @@ PORT          ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test test-sqlite test-postgres lint bench bench-smoke bytecode clean
+.PHONY: run test test-sqlite test-postgres lint system-deps bench bench-smoke bytecode clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -36,8 +36,12 @@ run: bytecode
 	$(BIN)/advocacy seed
 	$(BIN)/advocacy serve --host $(HOST) --port $(PORT)
 
-## The whole suite: lint, types, Dockerfile lint, tests on SQLite, then on PostgreSQL
-test: lint test-sqlite test-postgres
+## The whole suite: system packages, lint, types, Dockerfile lint, tests on SQLite, then on
+## PostgreSQL. Nothing by hand: missing packages are installed (as root) or named, and it fails.
+test: system-deps lint test-sqlite test-postgres
+
+system-deps:
+	.ci/system-deps
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .

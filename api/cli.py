@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -61,20 +62,29 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
 ) -> None:
-    """Serve the API with uvicorn. Run `advocacy migrate` first."""
+    """Serve the API with uvicorn. Run `advocacy migrate` first.
+
+    On SIGTERM: stops accepting, answers the requests in flight, ends event streams (clients
+    reconnect elsewhere), sends the mail batch in hand, then exits.
+    """
+    settings = get_settings()
+    # Before prometheus_client is first imported, here and in the worker processes.
+    _fresh_metrics_dir(settings.var_dir)
     import uvicorn
 
     from api.capacity import max_connections, raise_descriptor_limit
+    from api.logs import configure_logging
 
-    settings = get_settings()
     raise_descriptor_limit()  # before the workers start: they inherit it
+    configure_logging(settings)
     uvicorn.run(
         "api.asgi:app",
         host=host,
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
-        access_log=False,  # api.http.AccessLogMiddleware logs without query strings
+        log_config=None,  # api.logs (LOG_FORMAT, control characters escaped)
+        access_log=False,  # api.http.AccessLogMiddleware logs route templates, not paths
         proxy_headers=False,  # X-Forwarded-For is judged by TRUSTED_PROXIES instead
         server_header=False,
         # Event streams are long-lived; don't let them hold a shutdown for minutes.
@@ -83,6 +93,25 @@ def serve(
         # instead of running out of descriptors and dropping connections unanswered.
         limit_concurrency=max_connections(settings),
     )
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _fresh_metrics_dir(var_dir: Path) -> Path:
+    """Point PROMETHEUS_MULTIPROC_DIR (if unset: VAR_DIR/metrics) at an empty directory.
+
+    prometheus-client keeps each worker process's values in files there and /metrics sums
+    them (api.metrics); values left by a previous run would be added to this one's. It reads
+    the variable when first imported, so this runs before anything imports it."""
+    import os
+
+    directory = Path(os.environ.get(MULTIPROC_ENV) or var_dir / "metrics").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(directory)
+    return directory
 
 
 @app.command()
@@ -100,9 +129,11 @@ def worker(
 
     from api.db import Database
     from api.housekeeping import run_housekeeping, send_reminders
+    from api.logs import configure_logging
     from api.mail.worker import MailWorker, backend_for
 
     settings = get_settings()
+    configure_logging(settings)
     database = Database(settings)
     mail_worker = MailWorker(
         database,
@@ -111,17 +142,53 @@ def worker(
         daily=lambda: run_housekeeping(database, settings),
         frequent=lambda: send_reminders(database, settings),
     )
+    logger = logging.getLogger("api.mail.worker")
+    logger.info("mail worker started (%s)", type(mail_worker.backend).__name__)
     try:
         if once:
             send_reminders(database, settings)
             typer.echo(f"{mail_worker.drain()} mails sent")
             return
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+        def finish_batch_then_stop(signum: int, _frame: object) -> None:
+            # The batch in hand is sent and recorded first: nothing leased is left behind.
+            logger.info("signal %d: stopping after the current batch", signum)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, finish_batch_then_stop)
+        signal.signal(signal.SIGINT, finish_batch_then_stop)
         mail_worker.run_forever(stop)
+        logger.info("mail worker stopped")
     finally:
         database.dispose()
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="Where to write the copy (replaced if it exists).")],
+) -> None:
+    """Copy the SQLite database to PATH, safely while the service runs (SQLite's online backup).
+
+    Restore: stop the service, put the copy where DATABASE_URL points, start it again. On
+    PostgreSQL use pg_dump and pg_restore instead (README, "Backups").
+    """
+    from api.backup import BackupError, backup_sqlite
+
+    settings = get_settings()
+    if not settings.is_sqlite:
+        typer.echo(
+            "error: advocacy backup copies SQLite databases. On PostgreSQL use pg_dump, e.g. "
+            'pg_dump --format=custom --file=advocacy.dump "$DATABASE_URL" (README, Backups).',
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    try:
+        size = backup_sqlite(settings.database_url, path)
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"backup written to {path} ({size} bytes)")
 
 
 @app.command()

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     idempotency_lease_seconds: float = Field(default=30, ge=1, le=3600)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line (for a log pipeline); "text": readable lines.
+    log_format: Literal["text", "json"] = "text"
+    # /metrics answers only `Authorization: Bearer <this>`; without it, /metrics is a 404.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
     var_dir: Path = DEFAULT_VAR_DIR
 
@@ -112,6 +116,11 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"TRUSTED_PROXIES: {entry!r} is not an IP or CIDR") from exc
         return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("public_base_url")
     @classmethod

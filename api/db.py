@@ -29,6 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
+from api import metrics
 from api.availability import DependencyState
 from api.config import Settings
 
@@ -213,6 +214,7 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.engine = build_engine(settings)
+        metrics.watch_pool(self.engine)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self.availability = DependencyState("database", is_database_outage)

@@ -35,6 +35,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from api import metrics
 from api.db import Database
 
 logger = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ class GroupCommitter:
         with self._lock:
             self.batches += 1
             self.units += len(batch)
+        metrics.GROUP_COMMIT_BATCH.observe(len(batch))
         for job, (ok, value) in zip(batch, outcomes, strict=True):
             if not job.future.running():
                 continue

@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,8 @@ import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import metrics
+from api.abuse.client import peer_is_trusted
 from api.errors import (
     FieldError,
     PayloadTooLarge,
@@ -27,6 +31,7 @@ from api.errors import (
     send_problem,
     validation_detail,
 )
+from api.logs import request_id_var
 from api.text import is_storable_text
 
 access_logger = logging.getLogger("api.access")
@@ -496,14 +501,22 @@ class SecurityHeadersMiddleware:
 
 
 class AccessLogMiddleware:
-    """One line per request: method, path without query string, status, duration.
+    """One log line and one set of metrics per request: method, route template, status,
+    duration, request id.
 
-    The query string is left out because confirmation links carry tokens in it; bodies and
-    client addresses are never logged (privacy rule).
+    The route TEMPLATE (`/v1/petitions/{slug}`), never the path: a path is whatever the client
+    typed (an address, a token, `%0d%0a`), and a template is one of a known few, so it is safe
+    in a log line and as a metric label. Query strings, bodies and client addresses are never
+    logged (confirmation links carry tokens; privacy rule).
+
+    The request id comes from `X-Request-ID` when a trusted proxy (TRUSTED_PROXIES) sent it and
+    it looks like an id; otherwise one is made. Either way it is returned in `X-Request-ID` and
+    stamped on every log line written while the request is served.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: list[str] | None = None) -> None:
         self.app = app
+        self.trusted_proxies = trusted_proxies or []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -511,21 +524,63 @@ class AccessLogMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        request_id = self._request_id(scope)
+        token = request_id_var.set(request_id)
 
         async def recording_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
+            duration = time.perf_counter() - started
+            route = route_template(scope)
+            method = scope["method"]
+            metrics.observe_request(route, method, status, duration)
             if access_logger.isEnabledFor(logging.INFO):
+                duration_ms = round(duration * 1000, 1)
                 access_logger.info(
                     "%s %s %d %.1fms",
-                    scope["method"],
-                    scope["path"],
+                    method,
+                    route,
                     status,
-                    (time.perf_counter() - started) * 1000,
+                    duration_ms,
+                    extra={
+                        "route": route,
+                        "method": method,
+                        "status": status,
+                        "duration_ms": duration_ms,
+                    },
                 )
+            request_id_var.reset(token)
+
+    def _request_id(self, scope: Scope) -> str:
+        if self.trusted_proxies:
+            for name, value in scope["headers"]:
+                if name == b"x-request-id":
+                    given = value.decode("latin-1")
+                    client = scope.get("client")
+                    peer = client[0] if client else None
+                    if _REQUEST_ID.fullmatch(given) and peer_is_trusted(peer, self.trusted_proxies):
+                        return given
+                    break
+        return uuid.uuid4().hex
+
+
+# What a proxy's request id may look like (a UUID, a hex or base64 token, with - . _ :).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+UNMATCHED_ROUTE = "(unmatched)"
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that served the request, or `(unmatched)` for a 404 on no
+    route; never the path itself."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return UNMATCHED_ROUTE
+    return scope.get("root_path", "") + path if path else UNMATCHED_ROUTE

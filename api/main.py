@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import signal
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
+from typing import Any
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI
@@ -32,20 +35,48 @@ from api.http import (
     StorableTextMiddleware,
 )
 from api.incident.router import router as incident_router
+from api.logs import configure_logging
 from api.mail.worker import MailWorker, backend_for
+from api.metrics import router as metrics_router
 from api.openapi import API_DESCRIPTION, TAGS, install_openapi, operation_id
 from api.petitions.models import CountPublic, PetitionStats
 from api.petitions.router import router as petitions_router
 from api.petitions.validation import zip_place
+from api.web.events import CountBroadcaster
 from api.web.router import router as web_router
 from api.web.share import ShareImage
 
 
+def when_asked_to_stop(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Run `callback` on `loop` as soon as SIGTERM or SIGINT arrives, then let the server's own
+    handler (uvicorn's graceful shutdown) have the signal.
+
+    uvicorn stops accepting, then waits for open connections before the lifespan ends; an
+    event stream never ends by itself, so without this hook each one would hold the shutdown
+    until its timeout and be cut without a word. (Only in the main thread, where signal
+    handlers live; a test client runs the app elsewhere and needs none.)"""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+
+        def handler(sig: int, frame: FrameType | None, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(callback)
+            if callable(previous):
+                previous(sig, frame)
+
+        signal.signal(signum, handler)
+
+
+def end_event_streams(app: FastAPI) -> None:
+    broadcaster: CountBroadcaster | None = getattr(app.state, "count_broadcaster", None)
+    if broadcaster is not None:
+        app.state.closing_streams = asyncio.ensure_future(broadcaster.close())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # waits for a connection while holding a thread.
         to_thread.current_default_thread_limiter().total_tokens = settings.thread_pool_size
         zip_place("32801")  # load the ZIP dataset now, not on the first signature
+        when_asked_to_stop(asyncio.get_running_loop(), lambda: end_event_streams(app))
         stop = threading.Event()
         worker_thread = None
         if settings.mail_worker_in_process:
@@ -68,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             worker_thread.start()
         yield
+        # uvicorn has stopped accepting and answered every request in flight (each waited
+        # for its group-commit batch); what is left: the mail worker's batch, queued writes.
         stop.set()
         if worker_thread is not None:
             worker_thread.join(timeout=10)
@@ -99,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics_router)
     app.include_router(incident_router)
     app.include_router(petitions_router)
     app.include_router(admin_router)
@@ -129,5 +164,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     states: list[DependencyState] = app.state.dependency_states
     app.add_middleware(OutageMiddleware, states=states)
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(AccessLogMiddleware, trusted_proxies=settings.trusted_proxies)
     return app

@@ -28,10 +28,9 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     peer = request.client.host if request.client else None
     if not trusted_proxies:
         return peer  # the usual case, without parsing the address on every request
-    networks = _networks(tuple(trusted_proxies))
-    peer_address = _parse(peer) if peer else None
-    if peer_address is None or not any(peer_address in net for net in networks):
+    if not peer_is_trusted(peer, trusted_proxies):
         return peer
+    networks = _networks(tuple(trusted_proxies))
     forwarded = request.headers.get("x-forwarded-for", "")
     for hop in reversed([h for h in forwarded.split(",") if h.strip()]):
         address = _parse(hop)
@@ -40,6 +39,14 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
         if not any(address in net for net in networks):
             return str(address)
     return peer
+
+
+def peer_is_trusted(peer: str | None, trusted_proxies: list[str]) -> bool:
+    """Whether the socket peer of a request is one of our proxies."""
+    peer_address = _parse(peer) if peer else None
+    if peer_address is None:
+        return False
+    return any(peer_address in net for net in _networks(tuple(trusted_proxies)))
 
 
 def in_networks(ip: str | None, cidrs: list[str]) -> bool:

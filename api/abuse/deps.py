@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from fastapi import Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api import metrics
 from api.abuse.client import client_ip
 from api.abuse.ratelimit import (
     Decision,
@@ -83,7 +84,8 @@ def _subject(request: Request, settings: Settings, action: str) -> str:
     return f"{action}:{slug}:{subject}" if slug else f"{action}:{subject}"
 
 
-def _refuse(decision: Decision, policies: list[Policy]) -> TooManyRequests:
+def _refuse(action: str, decision: Decision, policies: list[Policy]) -> TooManyRequests:
+    metrics.RATE_LIMIT_REFUSALS.labels(action).inc()
     return TooManyRequests(
         f"Too many requests; retry after {decision.reset} seconds.",
         headers={**decision.headers(policies), "Retry-After": str(decision.reset)},
@@ -105,7 +107,7 @@ def rate_limit(action: str) -> Any:
         decisions, _ = await _call_store(limiter, lambda: limiter.count(subject, policies))
         decision = tightest(decisions)
         if not decision.allowed:
-            raise _refuse(decision, policies)
+            raise _refuse(action, decision, policies)
         response.headers.update(decision.headers(policies))
 
     check.rate_limited_action = action  # type: ignore[attr-defined]  # documented by api.openapi
@@ -140,7 +142,7 @@ async def signing_allowance(request: Request, response: Response) -> AsyncIterat
     reserved = Hits(hits.keys[1:], hits.now)  # the allowance's hits, to give back
     if not flood.allowed:
         await _give_back(limiter, reserved)
-        raise _refuse(flood, [ceiling])
+        raise _refuse("sign", flood, [ceiling])
     setattr(request.state, HOLD_FOR_REVIEW, not all(d.allowed for d in accepted))
     response.headers.update(flood.headers([ceiling]))
     try:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
+from api import metrics
 from api.config import Settings
 from api.db import Database
 from api.mail import service
@@ -117,6 +118,8 @@ class MailWorker:
                 if error is not None:
                     service.mark_failed(session, mail, error)
         failed = len(claimed) - len(sent)
+        metrics.MAIL.labels("sent").inc(len(sent))
+        metrics.MAIL.labels("failed").inc(failed)
         if failed:
             logger.warning("mail: %d sent, %d will be retried", len(sent), failed)
         return len(sent)

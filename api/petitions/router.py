@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from api import metrics
 from api.abuse.deps import HOLD_FOR_REVIEW, rate_limit, request_ip, signing_limit
 from api.abuse.idempotency import tie_to_signer
 from api.config import Settings
@@ -244,6 +245,7 @@ async def sign(
     context = signing_context(request, settings)
     await committer.run(lambda session: service.sign(session, slug, body, context))
     tie_to_signer(request, service.signer_key(context.secret, body.email))
+    metrics.SIGNATURES.labels("accepted").inc()
     return SignatureAccepted()
 
 
@@ -262,7 +264,10 @@ async def sign(
     dependencies=[NO_STORE],
 )
 async def confirm(body: TokenBody, committer: GroupCommit) -> ConfirmResult:
-    return await committer.run(lambda session: service.confirm(session, body.token))
+    result = await committer.run(lambda session: service.confirm(session, body.token))
+    if result.status == "confirmed":
+        metrics.SIGNATURES.labels("confirmed").inc()
+    return result
 
 
 @router.post(
@@ -280,7 +285,8 @@ async def confirm(body: TokenBody, committer: GroupCommit) -> ConfirmResult:
     dependencies=[NO_STORE],
 )
 async def withdraw(body: TokenBody, committer: GroupCommit) -> WithdrawResult:
-    return await committer.run(lambda session: service.withdraw(session, body.token))
+    result = await committer.run(lambda session: service.withdraw(session, body.token))
+    return _counted_withdrawal(result)
 
 
 @router.post(
@@ -339,6 +345,13 @@ def my_signatures(body: TokenBody, request: Request, session: ReadSession) -> My
     dependencies=[NO_STORE],
 )
 async def withdraw_mine(body: MyWithdrawal, committer: GroupCommit) -> WithdrawResult:
-    return await committer.run(
+    result = await committer.run(
         lambda session: service.withdraw_mine(session, body.token, body.petition_slug)
     )
+    return _counted_withdrawal(result)
+
+
+def _counted_withdrawal(result: WithdrawResult) -> WithdrawResult:
+    if result.status == "withdrawn":
+        metrics.SIGNATURES.labels("withdrawn").inc()
+    return result

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from api import metrics
 from api.abuse.deps import request_ip
 from api.capacity import max_streams
 from api.config import Settings
@@ -58,6 +59,9 @@ class Count:
 
 CountReader = Callable[[str], Awaitable[Count]]
 
+# Put in every subscriber's queue when the process stops: the stream says goodbye and ends.
+STREAM_END = Count(verified=-1, goal=-1)
+
 
 @dataclass(eq=False)
 class _Feed:
@@ -84,6 +88,7 @@ class CountBroadcaster:
         self._read = read
         self.poll_seconds = poll_seconds
         self._feeds: dict[str, _Feed] = {}
+        self.closed = False
 
     @property
     def subscriber_count(self) -> int:
@@ -127,10 +132,14 @@ class CountBroadcaster:
             feed.task = None
 
     async def close(self) -> None:
-        """Stop every poller (at shutdown)."""
+        """Stop every poller and end every stream (at shutdown: a stream still open would hold
+        the graceful shutdown until its timeout)."""
+        self.closed = True
         tasks = [feed.task for feed in self._feeds.values() if feed.task is not None]
         for feed in list(self._feeds.values()):
             self._stop(feed)
+            for queue in feed.subscribers:
+                _offer(queue, STREAM_END)
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -197,16 +206,24 @@ async def count_stream(
     deadline = loop.time() + lifetime_seconds
     yield f"retry: {RETRY_MS}\n\n".encode() + first.as_event()
     last = first
-    async with broadcaster.subscribe(slug) as queue:
-        while (remaining := deadline - loop.time()) > 0:
-            try:
-                count = await asyncio.wait_for(queue.get(), min(heartbeat_seconds, remaining))
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            if count != last:
-                last = count
-                yield count.as_event()
+    metrics.SSE_STREAMS.inc()
+    try:
+        async with broadcaster.subscribe(slug) as queue:
+            while (remaining := deadline - loop.time()) > 0 and not broadcaster.closed:
+                try:
+                    count = await asyncio.wait_for(queue.get(), min(heartbeat_seconds, remaining))
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if count is STREAM_END:
+                    break
+                if count != last:
+                    last = count
+                    yield count.as_event()
+        if broadcaster.closed:  # this server is stopping: come back (to another) shortly
+            yield f": server stopping\nretry: {RETRY_MS}\n\n".encode()
+    finally:
+        metrics.SSE_STREAMS.dec()
 
 
 # A client turned away waits this long; EventSource ignores it (it retries after RETRY_MS) but

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
 from tests.conftest import link_in
 from tests.petitions.helpers import SIGN_URL, SLUG, count, signer
 
@@ -122,9 +127,30 @@ def _public_get_paths(app) -> list[str]:
     return paths
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
 def test_no_personal_data_in_any_public_response_or_log(
-    client, app, smtp_server, mail_worker, caplog
+    settings, clean_database, smtp_server, mail_worker, caplog, capsys, log_format
 ):
+    # The app sets up logging as it is built: its handler writes the formatted lines (text or
+    # JSON, as an operator's log pipeline gets them) to this test's captured stderr.
+    app = create_app(settings.model_copy(update={"log_format": log_format, "log_level": "DEBUG"}))
+    with TestClient(app) as client:
+        _walk_public_reads_and_logs(app, client, smtp_server, mail_worker, caplog)
+    # The test SMTP server's own protocol log (logger mail.log) is the recipient's, not ours.
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    if log_format == "json":
+        records = [json.loads(line) for line in lines]  # every line is one JSON object
+        assert any(record.get("route") == "/v1/facts" for record in records)
+        lines = [line for line, r in zip(lines, records, strict=True) if r["logger"] != "mail.log"]
+    else:
+        lines = [line for line in lines if " mail.log " not in line]
+    formatted = "\n".join(lines)
+    assert "/v1/petitions/{slug}/signatures" in formatted  # the access log reached stderr
+    for secret in SECRETS:
+        assert secret not in formatted, secret
+
+
+def _walk_public_reads_and_logs(app, client, smtp_server, mail_worker, caplog):
     caplog.set_level(logging.DEBUG)
     sign_and_confirm(client, smtp_server, mail_worker)
     fact_id = client.get("/v1/facts", params={"limit": 1}).json()["items"][0]["id"]

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Path, Query, Request
 from fastapi.responses import StreamingResponse
 
+from api import metrics
 from api.admin import export, service
 from api.admin.auth import Actor, require
 from api.admin.models import (
@@ -140,7 +141,10 @@ def referrals(actor: Reader, slug: SlugPath, session: ReadSession) -> list[Refer
 def strike_by_filter(
     actor: Moderator, body: StrikeByFilterRequest, session: WriteSession, settings: AppSettings
 ) -> StrikeResult:
-    return service.strike_by_filter(session, actor, settings.secret(), body)
+    result = service.strike_by_filter(session, actor, settings.secret(), body)
+    if not result.dry_run:
+        metrics.SIGNATURES.labels("struck").inc(result.struck)
+    return result
 
 
 @router.get(
@@ -171,7 +175,9 @@ def read_signature(
 def strike_signature(
     actor: Moderator, signature_id: SignatureId, body: StrikeRequest, session: WriteSession
 ) -> SignatureAdmin:
-    return service.strike_signature(session, actor, signature_id, body.reason)
+    struck = service.strike_signature(session, actor, signature_id, body.reason)
+    metrics.SIGNATURES.labels("struck").inc()
+    return struck
 
 
 @router.post(
