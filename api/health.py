@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Literal
 
 import anyio
@@ -27,7 +28,13 @@ PROBE_TIMEOUT_SECONDS = 3.0
 _PROBE_THREADS = anyio.CapacityLimiter(4)
 
 Probe = Callable[[], None]
-DependencyStatus = Literal["up", "down"]
+
+
+class DependencyStatus(StrEnum):
+    """Whether a dependency answered its readiness probe in time."""
+
+    up = "up"
+    down = "down"
 
 
 class Health(BaseModel):
@@ -86,8 +93,8 @@ async def _status(probe: Probe) -> DependencyStatus:
             to_thread.run_sync(probe, limiter=_PROBE_THREADS), PROBE_TIMEOUT_SECONDS
         )
     except Exception:
-        return "down"
-    return "up"
+        return DependencyStatus.down
+    return DependencyStatus.up
 
 
 @router.get(

@@ -27,6 +27,7 @@ from api.incident.models import Incident
 from api.main import create_app
 from api.petitions.models import Petition, Signature, SignatureToken
 from api.security import keyed_hash, token_hash
+from api.web.events import stream_slots
 from tests.admin.helpers import QUOTE, auth, make_key
 from tests.conftest import reset_database
 from tests.petitions.helpers import SIGN_URL, SLUG, signer
@@ -233,6 +234,23 @@ def rate_limited(env: Env, doc: Documented):
     return responses[-1]
 
 
+def streams_full(per_client: int, total: int):
+    """The live-count stream past its bounds: the slots are taken as open streams would."""
+
+    def call(env: Env, doc: Documented):
+        bounded = env.settings.model_copy(
+            update={"sse_max_streams_per_client": per_client, "sse_max_streams": total}
+        )
+        app = create_app(bounded)
+        with TestClient(app) as client:
+            slots = stream_slots(app.state, bounded)
+            while slots.open < min(per_client, total):
+                slots.take("testclient")
+            return client.get(url(doc))
+
+    return call
+
+
 def database_down(env: Env, doc: Documented):
     unreachable = env.settings.model_copy(
         update={"database_url": "postgresql+psycopg://postgres@127.0.0.1:9/none"}
@@ -373,6 +391,8 @@ SPECIAL = {
     ("adminReleaseSignature", "404"): admin_call(
         "POST", "/v1/admin/signatures/999999/release", json={"reason": "Test."}
     ),
+    ("streamPetitionCount", "429"): streams_full(per_client=1, total=10),
+    ("streamPetitionCount", "503"): streams_full(per_client=10, total=1),
     ("getIncident", "404"): no_incident,
     ("signPetition", "404"): no_such_petition,
     ("signPetition", "403"): blocked_network,

@@ -93,12 +93,15 @@ def test_rate_limit_refusals_are_counted(settings, clean_database):
         update={
             "metrics_token": SecretStr(METRICS_TOKEN),
             "rate_limit_enabled": True,
-            "rate_limit_burst": "1/60",
+            # Signing refuses past the flood ceiling (past the allowance it holds instead).
+            "rate_limit_requests": "1/60",
         }
     )
     with TestClient(create_app(limited)) as client:
         before = sample(
-            client.get("/metrics", headers=AUTH).text, "advocacy_rate_limit_refusals_total"
+            client.get("/metrics", headers=AUTH).text,
+            "advocacy_rate_limit_refusals_total",
+            action="sign",
         )
         assert client.post(SIGN_URL, json=signer(email="r1@example.org")).status_code == 202
         assert client.post(SIGN_URL, json=signer(email="r2@example.org")).status_code == 429
