@@ -101,7 +101,8 @@ async def _token_action(
 
                 def load() -> PetitionPublic:
                     with database.session() as session:
-                        return petitions.get_petition(session, result.petition_slug)
+                        # In the page's language: a Spanish page names the petition in Spanish.
+                        return petitions.get_petition(session, result.petition_slug, lang)
 
                 petition = await run_in_threadpool(load)
     sharing = share_context(request, petition, lang) if petition else {}
