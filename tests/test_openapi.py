@@ -55,9 +55,7 @@ def test_every_operation_is_documented(app: FastAPI) -> None:
 # The live-count stream never completes, so the fuzzer would wait out a timeout on every
 # example; its answers (the stream, and 404/422/429/503 before it starts) are tested in
 # tests/web/test_events.py, tests/faults/test_stream_faults.py and the contract tests.
-schema = schemathesis.pytest.from_fixture("api_schema").exclude(
-    path="/v1/petitions/{slug}/events"
-)
+schema = schemathesis.pytest.from_fixture("api_schema").exclude(path="/v1/petitions/{slug}/events")
 
 # Settings().max_body_bytes by default (64 KiB), less a margin for serialisation differences.
 BODY_CAP_MARGIN = 60 * 1024
