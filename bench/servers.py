@@ -1,9 +1,10 @@
 """Fresh databases and the service's processes, started the production way.
 
 Each server is `advocacy serve --workers N` (after `advocacy migrate` and `advocacy seed`) in its
-own process group, with ENVIRONMENT=production, a SECRET_KEY, RATE_LIMIT_ENABLED=false (all load
-comes from one address) and LOG_LEVEL=WARNING (one access-log line per request is not what is
-measured). Only 127.0.0.1 is used.
+own process group, with ENVIRONMENT=production, a SECRET_KEY, RATE_LIMIT_ENABLED=false and
+SSE_MAX_STREAMS_PER_CLIENT at its maximum (all load comes from one address), and
+LOG_LEVEL=WARNING (one access-log line per request is not what is measured). Only 127.0.0.1 is
+used.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def service_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str
         SECRET_KEY=SECRET_KEY,
         DATABASE_URL=database_url,
         RATE_LIMIT_ENABLED="false",
+        SSE_MAX_STREAMS_PER_CLIENT="10000",
         LOG_LEVEL="WARNING",
         VAR_DIR=str(var_dir),
         MAIL_DIR=str(var_dir / "mail"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import os
 import re
 import threading
@@ -34,6 +35,10 @@ from api.seed import load_seed
 from tests.databases import create_database, drop_database
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
+
+# aiosmtpd logs every connection of the test SMTP sinks at INFO from its own threads, between
+# tests, straight into the run's output: only its warnings matter here.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
