@@ -19,3 +19,13 @@ def is_storable_text(value: str) -> bool:
 
 
 NOT_STORABLE = "Must not contain NUL characters or unpaired UTF-16 surrogates."
+
+
+# A value starting with one of these is run as a formula by spreadsheet programs (OWASP "CSV
+# injection"): signers' names refuse them, exported cells defuse them.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_like(text: str) -> str:
+    """Escape LIKE's wildcards so a search term matches itself (use with `escape="\\\\"`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

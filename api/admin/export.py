@@ -17,6 +17,7 @@ from typing import Any
 from api.admin.models import ExportFormat
 from api.db import Database
 from api.petitions.service import confirmed_signatures_query
+from api.text import FORMULA_PREFIXES
 
 BATCH_SIZE = 1000
 COLUMNS = ["name", "county", "state", "postal_code", "country", "signed_at"]
@@ -25,14 +26,11 @@ MEDIA_TYPES = {
     ExportFormat.ndjson: "application/x-ndjson",
 }
 
-# A cell starting with one of these is run as a formula by spreadsheet programs.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
 
 def protect(value: str) -> str:
     """Defuse spreadsheet formula injection (OWASP "CSV injection"): a leading quote makes the
     cell text, shown as written."""
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def columns(with_email: bool) -> list[str]:

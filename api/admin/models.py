@@ -13,11 +13,11 @@ from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from api.db import UtcDateTime, utcnow
+from api.fields import Slug
 from api.incident.models import omittable
-from api.petitions.models import SLUG_MAX, PetitionStatus, SignatureStatus, VersionPublic
+from api.petitions.models import PetitionStatus, SignatureStatus, VersionPublic
 from api.petitions.validation import POSTAL_CODE_MAX, normalise_email
 
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 KEY_NAME_MAX = 100
 # Below the column's 20,000: any valid request body fits the default body cap (64 KiB) even at
 # 4 UTF-8 bytes a character.
@@ -87,7 +87,6 @@ class AuditEntry(SQLModel, table=True):
 
 # --- shared field types -------------------------------------------------------------------
 
-Slug = Annotated[str, PydanticField(min_length=1, max_length=SLUG_MAX, pattern=SLUG_PATTERN)]
 Reason = Annotated[str, PydanticField(min_length=1, max_length=300)]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictBool
 from pydantic import Field as PydanticField
@@ -16,10 +16,7 @@ from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 import api.db  # noqa: F401  (sets the constraint naming convention before tables exist)
-from api.types import IsoDate
-
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-SLUG_MAX = 80
+from api.fields import SLUG_MAX, IsoDate, Slug
 
 
 class Precision(StrEnum):
@@ -341,9 +338,6 @@ class CslItem(BaseModel):
 
 # --- admin request bodies and views ---------------------------------------------------------
 
-Slug = Annotated[
-    str, PydanticField(min_length=1, max_length=SLUG_MAX, pattern=SLUG_PATTERN, examples=["x-y"])
-]
 # Admin limits are sized so that any valid request body, even at 4 UTF-8 bytes a character,
 # fits within the default request body cap (MAX_BODY_BYTES, 64 KiB).
 SOURCE_TEXT_MAX = 12_000

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import PUBLIC_CACHE, PUBLIC_CACHE_VALUE, ReadSession
 from api.errors import NotFound, problem_responses
+from api.fields import IsoDate
 from api.incident import service
 from api.incident.models import (
     SLUG_MAX,
@@ -21,7 +22,6 @@ from api.incident.models import (
     TimelineEntry,
 )
 from api.pagination import Page, PageParams, page_of, page_params
-from api.types import IsoDate
 
 CSL_MEDIA_TYPE = "application/vnd.citationstyles.csl+json"
 CSL_ITEM_REF = {"$ref": "#/components/schemas/CslItem"}  # api.openapi adds the schema

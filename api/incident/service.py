@@ -67,6 +67,7 @@ from api.incident.support import (
     unknown_references,
 )
 from api.pagination import PageParams, paginate
+from api.text import escape_like
 
 # --- reads --------------------------------------------------------------------------------
 
@@ -116,7 +117,7 @@ def list_facts(
         cited = select(Citation.fact_id).where(Citation.source_id == filters.source)
         statement = statement.where(col(Fact.id).in_(cited))
     if filters.q:
-        pattern = "%" + _escape_like(filters.q.lower()) + "%"
+        pattern = "%" + escape_like(filters.q.lower()) + "%"
         quoted = select(Citation.fact_id).where(
             func.lower(Citation.quote).like(pattern, escape="\\")
         )
@@ -273,10 +274,6 @@ def _hydrate_discrepancies(
         )
         for d in discrepancies
     ]
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _occurred(fact: Fact) -> Occurred | None:

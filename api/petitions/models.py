@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from api.db import UtcDateTime, utcnow
+from api.fields import SLUG_MAX
 from api.petitions.validation import (
     COMMENT_MAX,
     EMAIL_MAX,
@@ -29,7 +30,6 @@ from api.petitions.validation import (
     refuse_disposable,
 )
 
-SLUG_MAX = 80
 COUNT_SHARDS = 16
 # Where a shared link was shared (`?ref=` on it). Anything else is recorded as no referral.
 REFERRAL_CHANNELS = ("whatsapp", "facebook", "x", "email", "copy", "share", "qr")

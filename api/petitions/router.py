@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from api import metrics
 from api.abuse.deps import HOLD_FOR_REVIEW, rate_limit, request_ip, signing_limit
@@ -28,12 +28,12 @@ from api.errors import (
     TooManyRequests,
     problem_responses,
 )
+from api.fields import PetitionSlugPath
 from api.groupcommit import GroupCommit
 from api.mail.service import RecipientLimit
 from api.pagination import Page, PageParams, page_of, page_params
 from api.petitions import service
 from api.petitions.models import (
-    SLUG_MAX,
     AccessRequest,
     AccessRequested,
     ConfirmResult,
@@ -53,14 +53,6 @@ from api.web.i18n import language_from_accept
 
 router = APIRouter(prefix="/v1")
 
-SlugPath = Annotated[
-    str,
-    Path(
-        max_length=SLUG_MAX,
-        description="The petition's slug.",
-        examples=["florida-minimum-arrest-age-12"],
-    ),
-]
 Paging = Annotated[PageParams, Depends(page_params)]
 NO_STORE = cache_control("no-store")
 
@@ -137,7 +129,7 @@ def list_petitions(
     dependencies=[cache_control("public, max-age=5, stale-while-revalidate=30")],
 )
 def read_petition(
-    slug: SlugPath,
+    slug: PetitionSlugPath,
     request: Request,
     response: Response,
     session: ReadSession,
@@ -159,7 +151,7 @@ def read_petition(
     responses=problem_responses(NO_SUCH_PETITION),
     dependencies=[cache_control("public, max-age=2, stale-while-revalidate=10")],
 )
-def read_count(slug: SlugPath, request: Request, database: DatabaseDep) -> CountPublic:
+def read_count(slug: PetitionSlugPath, request: Request, database: DatabaseDep) -> CountPublic:
     cache = request.app.state.count_cache
 
     def load() -> CountPublic:
@@ -180,7 +172,7 @@ def read_count(slug: SlugPath, request: Request, database: DatabaseDep) -> Count
     responses=problem_responses(NO_SUCH_PETITION),
     dependencies=[cache_control("public, max-age=30, stale-while-revalidate=60")],
 )
-def read_stats(slug: SlugPath, request: Request, database: DatabaseDep) -> PetitionStats:
+def read_stats(slug: PetitionSlugPath, request: Request, database: DatabaseDep) -> PetitionStats:
     def load() -> PetitionStats:
         with database.session() as session:
             return service.stats(session, slug)
@@ -200,7 +192,7 @@ def read_stats(slug: SlugPath, request: Request, database: DatabaseDep) -> Petit
     dependencies=[cache_control("public, max-age=10, stale-while-revalidate=30")],
 )
 def recent_signatures(
-    slug: SlugPath, request: Request, session: ReadSession, paging: Paging
+    slug: PetitionSlugPath, request: Request, session: ReadSession, paging: Paging
 ) -> Page[RecentSignature]:
     items, cursor = service.recent_signatures(session, slug, paging)
     return page_of(request, items, cursor)
@@ -235,7 +227,7 @@ def recent_signatures(
     dependencies=[NO_STORE, signing_limit()],
 )
 async def sign(
-    slug: SlugPath,
+    slug: PetitionSlugPath,
     body: SignatureCreate,
     request: Request,
     committer: GroupCommit,

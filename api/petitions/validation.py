@@ -16,14 +16,13 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationInfo
 
 from api.field_errors import FieldProblem
+from api.text import FORMULA_PREFIXES
 
 NAME_MAX = 100
 EMAIL_MAX = 254  # what email_validator accepts (RFC 5321's path limit less the brackets)
 POSTAL_CODE_MAX = 16
 COMMENT_MAX = 500
 
-# Values starting with these are run as formulas by spreadsheet programs (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _URL_LIKE = re.compile(
     r"(?:[a-z][a-z0-9+.-]*://|www\.|\b[\w-]+\.(?:com|net|org|info|biz|io|co|ru|xyz|top|ly|me)\b)",
     re.IGNORECASE,

@@ -5,25 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Annotated, Any, ClassVar
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from api.deps import cache_control
 from api.errors import AppError, Forbidden, Unauthorized, problem_responses
 from api.pagination import PageParams, page_params
-from api.petitions.models import SLUG_MAX
 
 ID_MAX = 2**53  # ids stay exact in JavaScript, and within every database's integer
 
-SlugPath = Annotated[
-    str,
-    Path(
-        max_length=SLUG_MAX,
-        description="The petition's slug.",
-        examples=["florida-minimum-arrest-age-12"],
-    ),
-]
 Paging = Annotated[PageParams, Depends(page_params)]
 
 

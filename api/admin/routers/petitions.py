@@ -19,9 +19,10 @@ from api.admin.models import (
     PetitionUpdate,
     Scope,
 )
-from api.admin.routers.common import Paging, SlugPath, admin_router, problems
+from api.admin.routers.common import Paging, admin_router, problems
 from api.deps import ReadSession, WriteSession
 from api.errors import Conflict, NotFound
+from api.fields import PetitionSlugPath
 from api.pagination import Page, page_of
 from api.petitions.models import Language
 
@@ -71,7 +72,9 @@ def create_petition(
     response_model=PetitionDetail,
     responses=problems(NotFound),
 )
-def read_petition(actor: PetitionsWriter, slug: SlugPath, session: ReadSession) -> PetitionDetail:
+def read_petition(
+    actor: PetitionsWriter, slug: PetitionSlugPath, session: ReadSession
+) -> PetitionDetail:
     return service.get_petition(session, slug)
 
 
@@ -86,7 +89,7 @@ def read_petition(actor: PetitionsWriter, slug: SlugPath, session: ReadSession) 
     responses=problems(NotFound),
 )
 def update_petition(
-    actor: PetitionsWriter, slug: SlugPath, body: PetitionUpdate, session: WriteSession
+    actor: PetitionsWriter, slug: PetitionSlugPath, body: PetitionUpdate, session: WriteSession
 ) -> PetitionDetail:
     return service.update_petition(session, actor, slug, body)
 
@@ -105,7 +108,7 @@ def update_petition(
 )
 def set_petition_text(
     actor: PetitionsWriter,
-    slug: SlugPath,
+    slug: PetitionSlugPath,
     lang: TextLanguage,
     body: PetitionText,
     session: WriteSession,
@@ -122,7 +125,7 @@ def set_petition_text(
     responses=problems(NotFound, Conflict),
 )
 def delete_petition_text(
-    actor: PetitionsWriter, slug: SlugPath, lang: TextLanguage, session: WriteSession
+    actor: PetitionsWriter, slug: PetitionSlugPath, lang: TextLanguage, session: WriteSession
 ) -> PetitionDetail:
     return service.set_petition_text(session, actor, slug, lang, None)
 
@@ -136,7 +139,9 @@ def delete_petition_text(
     response_model=PetitionDetail,
     responses=problems(NotFound, Conflict),
 )
-def open_petition(actor: PetitionsWriter, slug: SlugPath, session: WriteSession) -> PetitionDetail:
+def open_petition(
+    actor: PetitionsWriter, slug: PetitionSlugPath, session: WriteSession
+) -> PetitionDetail:
     return service.open_petition(session, actor, slug)
 
 
@@ -149,7 +154,9 @@ def open_petition(actor: PetitionsWriter, slug: SlugPath, session: WriteSession)
     response_model=PetitionDetail,
     responses=problems(NotFound, Conflict),
 )
-def close_petition(actor: PetitionsWriter, slug: SlugPath, session: WriteSession) -> PetitionDetail:
+def close_petition(
+    actor: PetitionsWriter, slug: PetitionSlugPath, session: WriteSession
+) -> PetitionDetail:
     return service.close_petition(session, actor, slug)
 
 
@@ -163,7 +170,7 @@ def close_petition(actor: PetitionsWriter, slug: SlugPath, session: WriteSession
     responses=problems(NotFound),
 )
 def pause_petition(
-    actor: PetitionsWriter, slug: SlugPath, body: PauseRequest, session: WriteSession
+    actor: PetitionsWriter, slug: PetitionSlugPath, body: PauseRequest, session: WriteSession
 ) -> PausePublic:
     return service.pause_signing(session, actor, slug, body)
 
@@ -176,7 +183,7 @@ def pause_petition(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problems(NotFound),
 )
-def resume_petition(actor: PetitionsWriter, slug: SlugPath, session: WriteSession) -> None:
+def resume_petition(actor: PetitionsWriter, slug: PetitionSlugPath, session: WriteSession) -> None:
     service.resume_signing(session, actor, slug)
 
 

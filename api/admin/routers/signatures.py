@@ -22,10 +22,11 @@ from api.admin.models import (
     StrikeRequest,
     StrikeResult,
 )
-from api.admin.routers.common import ID_MAX, Paging, SlugPath, admin_router, problems
+from api.admin.routers.common import ID_MAX, Paging, admin_router, problems
 from api.db import utcnow
 from api.deps import AppSettings, DatabaseDep, ReadSession, WriteSession
 from api.errors import Conflict, NotFound
+from api.fields import PetitionSlugPath
 from api.pagination import Page, page_of
 from api.petitions import service as petitions
 from api.petitions.models import ReferralCount, SignatureStatus
@@ -123,7 +124,7 @@ def release_by_filter(
     response_model=list[ReferralCount],
     responses=problems(NotFound),
 )
-def referrals(actor: Reader, slug: SlugPath, session: ReadSession) -> list[ReferralCount]:
+def referrals(actor: Reader, slug: PetitionSlugPath, session: ReadSession) -> list[ReferralCount]:
     return petitions.referral_counts(session, slug)
 
 
@@ -232,7 +233,7 @@ NDJSON_EXAMPLE = (
 )
 def export_signatures(
     actor: Reader,
-    slug: SlugPath,
+    slug: PetitionSlugPath,
     session: WriteSession,
     database: DatabaseDep,
     export_format: Annotated[
