@@ -49,6 +49,26 @@ class PetitionStatus(StrEnum):
     closed = "closed"
 
 
+class SigningState(StrEnum):
+    """Whether a petition takes signatures now: the one rule the API and the page share."""
+
+    open = "open"
+    not_yet_open = "not_yet_open"
+    closed = "closed"
+
+
+def signing_state(
+    status: str, opens_at: dt.datetime | None, closes_at: dt.datetime | None, now: dt.datetime
+) -> SigningState:
+    if status != PetitionStatus.open:
+        return SigningState.closed
+    if opens_at is not None and now < opens_at:
+        return SigningState.not_yet_open
+    if closes_at is not None and now >= closes_at:
+        return SigningState.closed
+    return SigningState.open
+
+
 class SignatureStatus(StrEnum):
     pending = "pending"
     confirmed = "confirmed"

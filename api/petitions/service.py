@@ -42,10 +42,12 @@ from api.petitions.models import (
     SignatureCreate,
     SignatureStatus,
     SignatureToken,
+    SigningState,
     StatBucket,
     TokenPurpose,
     VersionPublic,
     WithdrawResult,
+    signing_state,
 )
 from api.petitions.validation import canonical_email, resolve_postal_code
 from api.security import keyed_hash, new_token, token_hash
@@ -432,19 +434,21 @@ def _petition_taking_signatures(session: Session, slug: str) -> Petition:
 
 
 def _require_open(petition: Petition) -> None:
-    now = utcnow()
-    if petition.status != PetitionStatus.open.value:
+    state = signing_state(petition.status, petition.opens_at, petition.closes_at, utcnow())
+    if state is SigningState.open:
+        return
+    if petition.status != PetitionStatus.open:
         raise PetitionNotOpen(
             f"The petition '{petition.slug}' is {petition.status}; it takes no signatures."
         )
-    if petition.opens_at is not None and now < petition.opens_at:
-        raise PetitionNotOpen(
-            f"The petition '{petition.slug}' opens at {petition.opens_at.isoformat()}."
-        )
-    if petition.closes_at is not None and now >= petition.closes_at:
-        raise PetitionNotOpen(
-            f"The petition '{petition.slug}' closed at {petition.closes_at.isoformat()}."
-        )
+    # Not open by its dates: signing_state found the window's edge that was passed.
+    verb, when = (
+        ("opens", petition.opens_at)
+        if state is SigningState.not_yet_open
+        else ("closed", petition.closes_at)
+    )
+    assert when is not None
+    raise PetitionNotOpen(f"The petition '{petition.slug}' {verb} at {when.isoformat()}.")
 
 
 def _lang_query(locale: str) -> str:

@@ -49,6 +49,7 @@ from api.petitions.models import (
     PetitionStatus,
     SignatureCreate,
     known_referral,
+    signing_state,
 )
 from api.petitions.router import signing_context
 from api.web import events, links, share
@@ -206,15 +207,9 @@ def _worded_differently(session: Session) -> set[str]:
     return found
 
 
-def signing_state(petition: PetitionPublic, now: dt.datetime) -> str:
+def page_signing_state(petition: PetitionPublic, now: dt.datetime) -> str:
     """`open`, `not_yet_open` or `closed`: whether the form is shown."""
-    if petition.status != PetitionStatus.open:
-        return "closed"
-    if petition.opens_at is not None and now < petition.opens_at:
-        return "not_yet_open"
-    if petition.closes_at is not None and now >= petition.closes_at:
-        return "closed"
-    return "open"
+    return signing_state(petition.status, petition.opens_at, petition.closes_at, now).value
 
 
 @dataclass
@@ -259,7 +254,7 @@ def _petition_page(
         )
         for number, fact in enumerate((facts[fact_id] for fact_id in cited), 1)
     ]
-    state = signing_state(petition, dt.datetime.now(dt.UTC))
+    state = page_signing_state(petition, dt.datetime.now(dt.UTC))
     lang = choose_language(request).lang
     settings = request.app.state.settings
     milestone = next_milestone(petition.verified_count, petition.goal, petition.milestones)
@@ -331,7 +326,7 @@ def _home_slug(session: Session) -> str | None:
     now = dt.datetime.now(dt.UTC)
     # One taking signatures now, else one about to, else the latest closed one.
     chosen = (
-        next((p for p in listed if signing_state(p, now) == "open"), None)
+        next((p for p in listed if page_signing_state(p, now) == "open"), None)
         or next((p for p in listed if p.status == PetitionStatus.open), None)
         or (listed[-1] if listed else None)
     )
