@@ -113,11 +113,45 @@ def clean_comment(value: str) -> str:
     return value
 
 
+# The common address (an ASCII dot-atom local part): its domain is checked once per domain
+# (below), not on every signature; anything else takes the full check.
+_ASCII_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_LOCAL_MAX = 64
+_ADDRESS_MAX = 254
+
+
+@lru_cache(maxsize=4096)
+def _normalised_domain(domain: str) -> str | None:
+    """The domain as email_validator normalises it, or None if it refuses it."""
+    try:
+        return validate_email("x@" + domain, check_deliverability=False).domain
+    except EmailNotValidError:
+        return None
+
+
+def _normalised_ascii(value: str) -> str | None:
+    """What validate_email makes of an address with an ASCII dot-atom local part (it keeps
+    the local part as written and normalises the domain); None when the address is not of
+    that kind, or is refused (the full check then decides and words the error)."""
+    local, at, domain = value.rpartition("@")
+    if not at or len(local) > _LOCAL_MAX or not _ASCII_LOCAL.fullmatch(local):
+        return None
+    normalised = _normalised_domain(domain)
+    if normalised is None:
+        return None
+    address = f"{local}@{normalised}"
+    return address if len(address) <= _ADDRESS_MAX else None
+
+
 def normalise_email(value: str) -> str:
     """Syntax check only: no DNS look-ups at request time. A local part mixing scripts that
     look alike is refused."""
+    value = value.strip()
+    fast = _normalised_ascii(value)
+    if fast is not None:
+        return fast  # an ASCII local part is in one script
     try:
-        result = validate_email(value.strip(), check_deliverability=False)
+        result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise FieldProblem("invalid_email") from exc
     local = _fold(result.normalized).rpartition("@")[0]
