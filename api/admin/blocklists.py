@@ -6,7 +6,8 @@ Each change is audited, then every process is told to re-read the lists.
 from __future__ import annotations
 
 import ipaddress
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlmodel import Session, select
 
@@ -23,8 +24,7 @@ from api.admin.schemas import (
 from api.errors import Conflict, NotFound, UnprocessableContent, field_error
 from api.pagination import PageParams, paginate
 
-BlockedRow = BlockedEmailDomain | BlockedIpRange
-BlockedPublic = BlockedDomainPublic | BlockedRangePublic
+Row = TypeVar("Row", BlockedEmailDomain, BlockedIpRange)
 Public = TypeVar("Public", BlockedDomainPublic, BlockedRangePublic)
 
 # --- what an entry may be -----------------------------------------------------------------
@@ -83,41 +83,55 @@ def _invalid(where: str, name: str, message: str, code: str) -> UnprocessableCon
     )
 
 
-# --- adding and removing, for either list -------------------------------------------------
+# --- either list -------------------------------------------------------------------------
 
 
-def _block(
-    session: Session, actor: Actor, row: BlockedRow, key: str, public_type: type[Public], what: str
-) -> Public:
-    """Add one block-list entry, audit it, and make every process re-read the lists."""
-    if session.get(type(row), key) is not None:
-        raise Conflict(f"The {what} '{key}' is already blocked.")
-    table = str(type(row).__tablename__)
-    with audited(session, actor, "blocklist.add", table, key) as step:
-        session.add(row)
-        session.flush()
-        public = public_type.model_validate(row, from_attributes=True)
-        step.after = snapshot(public)
-    forget_block_lists()
-    return public
+@dataclass(frozen=True)
+class _BlockList(Generic[Row, Public]):
+    """One block list: its table, its key column, how staff see an entry, what it holds."""
+
+    table: type[Row]
+    key: str
+    public: type[Public]
+    what: str
+
+    def list(self, session: Session, page: PageParams) -> tuple[list[Public], str | None]:
+        column = getattr(self.table, self.key)
+        rows, cursor = paginate(
+            session, select(self.table), [column], page, key=lambda r: (getattr(r, self.key),)
+        )
+        return [self.public.model_validate(r, from_attributes=True) for r in rows], cursor
+
+    def add(self, session: Session, actor: Actor, row: Row) -> Public:
+        """Add one entry, audit it, and make every process re-read the lists."""
+        key = getattr(row, self.key)
+        if session.get(self.table, key) is not None:
+            raise Conflict(f"The {self.what} '{key}' is already blocked.")
+        with audited(session, actor, "blocklist.add", self._target_type, key) as step:
+            session.add(row)
+            session.flush()
+            public = self.public.model_validate(row, from_attributes=True)
+            step.after = snapshot(public)
+        forget_block_lists()
+        return public
+
+    def remove(self, session: Session, actor: Actor, key: str) -> None:
+        row = session.get(self.table, key)
+        if row is None:
+            raise NotFound(f"The {self.what} '{key}' is not blocked.")
+        before = snapshot(self.public.model_validate(row, from_attributes=True))
+        with audited(session, actor, "blocklist.remove", self._target_type, key, before=before):
+            session.delete(row)
+            session.flush()
+        forget_block_lists()
+
+    @property
+    def _target_type(self) -> str:
+        return str(self.table.__tablename__)
 
 
-def _unblock(
-    session: Session,
-    actor: Actor,
-    model: type[BlockedRow],
-    key: str,
-    public_type: type[BlockedPublic],
-    what: str,
-) -> None:
-    row = session.get(model, key)
-    if row is None:
-        raise NotFound(f"The {what} '{key}' is not blocked.")
-    before = snapshot(public_type.model_validate(row, from_attributes=True))
-    with audited(session, actor, "blocklist.remove", str(model.__tablename__), key, before=before):
-        session.delete(row)
-        session.flush()
-    forget_block_lists()
+_DOMAINS = _BlockList(BlockedEmailDomain, "domain", BlockedDomainPublic, "domain")
+_RANGES = _BlockList(BlockedIpRange, "cidr", BlockedRangePublic, "range")
 
 
 # --- email domains ------------------------------------------------------------------------
@@ -126,25 +140,16 @@ def _unblock(
 def list_blocked_domains(
     session: Session, page: PageParams
 ) -> tuple[list[BlockedDomainPublic], str | None]:
-    rows, cursor = paginate(
-        session,
-        select(BlockedEmailDomain),
-        [BlockedEmailDomain.domain],
-        page,
-        key=lambda row: (row.domain,),
-    )
-    return [BlockedDomainPublic.model_validate(r, from_attributes=True) for r in rows], cursor
+    return _DOMAINS.list(session, page)
 
 
 def block_domain(session: Session, actor: Actor, data: BlockedDomainCreate) -> BlockedDomainPublic:
     domain = normalise_domain(data.domain)
-    row = BlockedEmailDomain(domain=domain, reason=data.reason)
-    return _block(session, actor, row, domain, BlockedDomainPublic, "domain")
+    return _DOMAINS.add(session, actor, BlockedEmailDomain(domain=domain, reason=data.reason))
 
 
 def unblock_domain(session: Session, actor: Actor, domain: str) -> None:
-    domain = normalise_domain(domain, "query")
-    _unblock(session, actor, BlockedEmailDomain, domain, BlockedDomainPublic, "domain")
+    _DOMAINS.remove(session, actor, normalise_domain(domain, "query"))
 
 
 # --- IP ranges ----------------------------------------------------------------------------
@@ -153,18 +158,13 @@ def unblock_domain(session: Session, actor: Actor, domain: str) -> None:
 def list_blocked_ranges(
     session: Session, page: PageParams
 ) -> tuple[list[BlockedRangePublic], str | None]:
-    rows, cursor = paginate(
-        session, select(BlockedIpRange), [BlockedIpRange.cidr], page, key=lambda r: (r.cidr,)
-    )
-    return [BlockedRangePublic.model_validate(r, from_attributes=True) for r in rows], cursor
+    return _RANGES.list(session, page)
 
 
 def block_range(session: Session, actor: Actor, data: BlockedRangeCreate) -> BlockedRangePublic:
     cidr = normalise_cidr(data.cidr)
-    row = BlockedIpRange(cidr=cidr, reason=data.reason)
-    return _block(session, actor, row, cidr, BlockedRangePublic, "range")
+    return _RANGES.add(session, actor, BlockedIpRange(cidr=cidr, reason=data.reason))
 
 
 def unblock_range(session: Session, actor: Actor, cidr: str) -> None:
-    cidr = normalise_cidr(cidr, "query")
-    _unblock(session, actor, BlockedIpRange, cidr, BlockedRangePublic, "range")
+    _RANGES.remove(session, actor, normalise_cidr(cidr, "query"))

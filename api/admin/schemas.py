@@ -44,8 +44,14 @@ def _ascending(values: list[int]) -> list[int]:
     return values
 
 
+# The petition's text, in any language, and its goal.
+Title = Annotated[str, PydanticField(min_length=1, max_length=200)]
+Ask = Annotated[str, PydanticField(min_length=1, max_length=1000)]
+Target = Annotated[str, PydanticField(min_length=1, max_length=200)]
+Body = Annotated[str, PydanticField(min_length=1, max_length=PETITION_BODY_MAX)]
+Goal = Annotated[int, PydanticField(ge=1, le=1_000_000_000)]
 Milestones = Annotated[
-    list[Annotated[int, PydanticField(ge=1, le=1_000_000_000)]],
+    list[Goal],
     PydanticField(max_length=20),
     AfterValidator(_ascending),
 ]
@@ -74,11 +80,11 @@ class PetitionCreate(BaseModel):
     )
 
     slug: Slug = PydanticField(description="Stable; used in URLs. Cannot be changed later.")
-    title: str = PydanticField(min_length=1, max_length=200)
-    ask: str = PydanticField(min_length=1, max_length=1000)
-    target: str = PydanticField(min_length=1, max_length=200)
-    body: str = PydanticField(min_length=1, max_length=PETITION_BODY_MAX)
-    goal: int = PydanticField(ge=1, le=1_000_000_000)
+    title: Title
+    ask: Ask
+    target: Target
+    body: Body
+    goal: Goal
     milestones: Milestones = PydanticField(default_factory=list)
     opens_at: UtcTime | None = None
     closes_at: UtcTime | None = PydanticField(default=None, description="After `opens_at`.")
@@ -96,11 +102,11 @@ class PetitionUpdate(BaseModel):
         },
     )
 
-    title: str = omittable(min_length=1, max_length=200)
-    ask: str = omittable(min_length=1, max_length=1000)
-    target: str = omittable(min_length=1, max_length=200)
-    body: str = omittable(min_length=1, max_length=PETITION_BODY_MAX)
-    goal: int = omittable(ge=1, le=1_000_000_000)
+    title: Title = omittable()
+    ask: Ask = omittable()
+    target: Target = omittable()
+    body: Body = omittable()
+    goal: Goal = omittable()
     milestones: Milestones = omittable()
     opens_at: UtcTime | None = None
     closes_at: UtcTime | None = None
@@ -124,10 +130,10 @@ class PetitionText(BaseModel):
         },
     )
 
-    title: str = PydanticField(min_length=1, max_length=200)
-    ask: str = PydanticField(min_length=1, max_length=1000)
-    target: str = PydanticField(min_length=1, max_length=200)
-    body: str = PydanticField(min_length=1, max_length=PETITION_BODY_MAX)
+    title: Title
+    ask: Ask
+    target: Target
+    body: Body
 
 
 Translations = dict[str, PetitionText]

@@ -4,8 +4,9 @@ and release one or many, and the audit entry of an export. The petitions domain 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -14,6 +15,7 @@ from api.admin.audit import audited
 from api.admin.auth import Actor
 from api.admin.models import Scope
 from api.admin.schemas import (
+    ExportFormat,
     ReleaseByFilterRequest,
     ReleaseResult,
     SignatureAdmin,
@@ -103,6 +105,27 @@ def _criteria_for_audit(criteria: SignatureFilter) -> dict[str, Any]:
     return {k: ("(given)" if k in _PERSONAL_CRITERIA else v) for k, v in used.items()}
 
 
+class _Outcome(Protocol):
+    signature_ids: list[int]
+
+
+Outcome = TypeVar("Outcome", bound=_Outcome)
+
+
+def _change_one(
+    session: Session,
+    signature: Signature,
+    change: Callable[[Session, petitions.SignatureFilters], Outcome],
+    done: str,
+) -> Outcome:
+    """Strike or release one signature, which another request may have changed meanwhile."""
+    outcome = change(session, petitions.SignatureFilters(signature_id=signature.id))
+    if not outcome.signature_ids:  # withdrawn, struck or released by someone else meanwhile
+        raise Conflict(f"Signature {signature.id} changed meanwhile; it was not {done}.")
+    session.refresh(signature)
+    return outcome
+
+
 # --- strike -------------------------------------------------------------------------------
 
 
@@ -113,13 +136,8 @@ def strike_signature(
     if signature.status not in {status.value for status in petitions.STRIKABLE}:
         raise Conflict(f"Signature {signature_id} is {signature.status}; it cannot be struck.")
     with audited(session, actor, "signature.strike", "signature", str(signature_id)) as step:
-        outcome = petitions.strike_signatures(
-            session, petitions.SignatureFilters(signature_id=signature_id)
-        )
-        if not outcome.signature_ids:  # withdrawn or struck by someone else in the meantime
-            raise Conflict(f"Signature {signature_id} changed meanwhile; it was not struck.")
+        outcome = _change_one(session, signature, petitions.strike_signatures, "struck")
         before_status = next(status for status, n in outcome.by_status.items() if n)
-        session.refresh(signature)
         step.before = {"status": before_status}
         step.after = {"status": signature.status, "reason": reason}
     return _signature_views(session, [signature], actor)[0]
@@ -166,12 +184,7 @@ def release_signature(
     was_held = {"status": SignatureStatus.held.value}
     target = str(signature_id)
     with audited(session, actor, "signature.release", "signature", target, before=was_held) as step:
-        outcome = petitions.release_signatures(
-            session, petitions.SignatureFilters(signature_id=signature_id)
-        )
-        if not outcome.signature_ids:  # released, withdrawn or struck meanwhile
-            raise Conflict(f"Signature {signature_id} changed meanwhile; it was not released.")
-        session.refresh(signature)
+        outcome = _change_one(session, signature, petitions.release_signatures, "released")
         step.after = {
             "status": signature.status,
             "reason": reason,
@@ -207,11 +220,24 @@ def release_by_filter(
 # --- export -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ExportStart:
+    petition_id: int
+    with_email: bool
+
+
 def start_export(
-    session: Session, actor: Actor, slug: str, export_format: str, with_email: bool
-) -> Petition:
-    """Check the petition and log the export (personal data leaving the system)."""
+    session: Session,
+    actor: Actor,
+    slug: str,
+    export_format: ExportFormat,
+    include_email: bool,
+) -> ExportStart:
+    """Check the petition, decide whether emails go out (only to keys that may export them,
+    and only if asked), and log the export: personal data leaving the system."""
+    with_email = include_email and actor.has(Scope.signatures_export)
     with audited(session, actor, "signatures.export", "petition", slug) as step:
         petition = petitions.petition_by_slug(session, slug)
-        step.after = {"format": export_format, "with_email": with_email}
-    return petition
+        step.after = {"format": export_format.value, "with_email": with_email}
+    assert petition.id is not None
+    return ExportStart(petition_id=petition.id, with_email=with_email)

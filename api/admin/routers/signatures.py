@@ -239,12 +239,13 @@ def export_signatures(
         bool, Query(description="Set false to leave emails out even with `signatures:export`.")
     ] = True,
 ) -> StreamingResponse:
-    with_email = include_email and actor.has(Scope.signatures_export)
-    petition = signatures.start_export(session, actor, slug, export_format.value, with_email)
-    assert petition.id is not None
+    started = signatures.start_export(session, actor, slug, export_format, include_email)
     filename = f"{slug}-signatures-{utcnow():%Y%m%d-%H%M%S}.{export_format.value}"
+    chunks = export.export_chunks(
+        database, started.petition_id, export_format, with_email=started.with_email
+    )
     return StreamingResponse(
-        export.export_chunks(database, petition.id, export_format, with_email=with_email),
+        chunks,
         media_type=export.MEDIA_TYPES[export_format],
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
