@@ -88,14 +88,15 @@ def _invalid(where: str, name: str, message: str, code: str) -> UnprocessableCon
 
 @dataclass(frozen=True)
 class _BlockList(Generic[Row, Public]):
-    """One block list: its table, its key column, how staff see an entry, what it holds."""
+    """One block list: its table, its key column, how staff see an entry, what it holds (for
+    messages)."""
 
     table: type[Row]
     key: str
     public: type[Public]
     what: str
 
-    def list(self, session: Session, page: PageParams) -> tuple[list[Public], str | None]:
+    def entries(self, session: Session, page: PageParams) -> tuple[list[Public], str | None]:
         column = getattr(self.table, self.key)
         rows, cursor = paginate(
             session, select(self.table), [column], page, key=lambda r: (getattr(r, self.key),)
@@ -140,7 +141,7 @@ _RANGES = _BlockList(BlockedIpRange, "cidr", BlockedRangePublic, "range")
 def list_blocked_domains(
     session: Session, page: PageParams
 ) -> tuple[list[BlockedDomainPublic], str | None]:
-    return _DOMAINS.list(session, page)
+    return _DOMAINS.entries(session, page)
 
 
 def block_domain(session: Session, actor: Actor, data: BlockedDomainCreate) -> BlockedDomainPublic:
@@ -158,7 +159,7 @@ def unblock_domain(session: Session, actor: Actor, domain: str) -> None:
 def list_blocked_ranges(
     session: Session, page: PageParams
 ) -> tuple[list[BlockedRangePublic], str | None]:
-    return _RANGES.list(session, page)
+    return _RANGES.entries(session, page)
 
 
 def block_range(session: Session, actor: Actor, data: BlockedRangeCreate) -> BlockedRangePublic:
