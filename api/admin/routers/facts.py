@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Path, Response, status
 
-from api.admin import service
+from api.admin import facts
 from api.admin.auth import Actor, require
 from api.admin.models import Scope
 from api.admin.routers.common import admin_router, problems
@@ -78,7 +78,7 @@ def read_source(actor: FactsWriter, source_id: SourceId, session: ReadSession) -
 def create_source(
     actor: FactsWriter, body: SourceCreate, session: WriteSession, response: Response
 ) -> SourceAdmin:
-    source = service.create_source(session, actor, body)
+    source = facts.create_source(session, actor, body)
     response.headers["Location"] = f"/v1/admin/sources/{source.id}"
     return source
 
@@ -95,7 +95,7 @@ def create_source(
 def update_source(
     actor: FactsWriter, source_id: SourceId, body: SourceUpdate, session: WriteSession
 ) -> SourceAdmin:
-    return service.update_source(session, actor, source_id, body)
+    return facts.update_source(session, actor, source_id, body)
 
 
 @router.delete(
@@ -107,7 +107,7 @@ def update_source(
     responses=problems(NotFound, Conflict),
 )
 def delete_source(actor: FactsWriter, source_id: SourceId, session: WriteSession) -> None:
-    service.delete_source(session, actor, source_id)
+    facts.delete_source(session, actor, source_id)
 
 
 # --- facts --------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def delete_source(actor: FactsWriter, source_id: SourceId, session: WriteSession
 def create_fact(
     actor: FactsWriter, body: FactCreate, session: WriteSession, response: Response
 ) -> FactPublic:
-    fact = service.create_fact(session, actor, body)
+    fact = facts.create_fact(session, actor, body)
     response.headers["Location"] = f"/v1/facts/{fact.id}"
     return fact
 
@@ -143,7 +143,7 @@ def create_fact(
 def update_fact(
     actor: FactsWriter, fact_id: FactId, body: FactUpdate, session: WriteSession
 ) -> FactPublic:
-    return service.update_fact(session, actor, fact_id, body)
+    return facts.update_fact(session, actor, fact_id, body)
 
 
 @router.delete(
@@ -155,7 +155,7 @@ def update_fact(
     responses=problems(NotFound, Conflict),
 )
 def delete_fact(actor: FactsWriter, fact_id: FactId, session: WriteSession) -> None:
-    service.delete_fact(session, actor, fact_id)
+    facts.delete_fact(session, actor, fact_id)
 
 
 @router.post(
@@ -170,7 +170,7 @@ def delete_fact(actor: FactsWriter, fact_id: FactId, session: WriteSession) -> N
 def add_citation(
     actor: FactsWriter, fact_id: FactId, body: CitationIn, session: WriteSession
 ) -> CitationAdmin:
-    return service.add_citation(session, actor, fact_id, body)
+    return facts.add_citation(session, actor, fact_id, body)
 
 
 @router.patch(
@@ -189,7 +189,7 @@ def update_citation(
     body: CitationUpdate,
     session: WriteSession,
 ) -> CitationAdmin:
-    return service.update_citation(session, actor, fact_id, position, body)
+    return facts.update_citation(session, actor, fact_id, position, body)
 
 
 @router.delete(
@@ -203,7 +203,7 @@ def update_citation(
 def delete_citation(
     actor: FactsWriter, fact_id: FactId, position: Position, session: WriteSession
 ) -> None:
-    service.delete_citation(session, actor, fact_id, position)
+    facts.delete_citation(session, actor, fact_id, position)
 
 
 # --- discrepancies ------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def delete_citation(
 def create_discrepancy(
     actor: FactsWriter, body: DiscrepancyCreate, session: WriteSession
 ) -> DiscrepancyPublic:
-    return service.create_discrepancy(session, actor, body)
+    return facts.create_discrepancy(session, actor, body)
 
 
 @router.patch(
@@ -238,7 +238,7 @@ def update_discrepancy(
     body: DiscrepancyUpdate,
     session: WriteSession,
 ) -> DiscrepancyPublic:
-    return service.update_discrepancy(session, actor, discrepancy_id, body)
+    return facts.update_discrepancy(session, actor, discrepancy_id, body)
 
 
 @router.delete(
@@ -252,4 +252,4 @@ def update_discrepancy(
 def delete_discrepancy(
     actor: FactsWriter, discrepancy_id: DiscrepancyId, session: WriteSession
 ) -> None:
-    service.delete_discrepancy(session, actor, discrepancy_id)
+    facts.delete_discrepancy(session, actor, discrepancy_id)
