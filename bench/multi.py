@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import httpx
 from sqlalchemy import create_engine, text
 
-from api.petitions.service import EMAILS_PER_SIGNATURE
+from api.petitions.signing import EMAILS_PER_SIGNATURE
 from bench.servers import ADVOCACY, Server, free_port, fresh_database, prepare, service_env
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from sqlmodel import Field, SQLModel
 from api.db import UtcDateTime, utcnow
 from api.fields import Slug
 from api.incident.models import omittable
-from api.petitions.models import PetitionStatus, SignatureStatus, VersionPublic
+from api.petitions.models import PetitionStatus, SignatureStatus
+from api.petitions.schemas import VersionPublic
 from api.petitions.validation import POSTAL_CODE_MAX, normalise_email
 
 KEY_NAME_MAX = 100

@@ -65,15 +65,17 @@ from api.incident.models import (
     SourceUpdate,
 )
 from api.pagination import PageParams, paginate
-from api.petitions import service as petitions
+from api.petitions import catalog, moderation
+from api.petitions.catalog import NewPetition
+from api.petitions.counts import verified_counts
 from api.petitions.models import (
     Petition,
     PetitionStatus,
     PetitionVersion,
     Signature,
     SignatureStatus,
-    VersionPublic,
 )
+from api.petitions.schemas import VersionPublic
 from api.petitions.validation import canonical_email
 from api.security import keyed_hash
 
@@ -151,7 +153,7 @@ def _petition_admin(
     assert petition.id is not None
     pauses = _pauses(session) if pauses is None else pauses
     if counts is None:
-        counts = petitions.verified_counts(session, [petition.id])
+        counts = verified_counts(session, [petition.id])
     pause = pauses.get(petition.slug) or pauses.get(ALL_PETITIONS)
     return PetitionAdmin(
         slug=petition.slug,
@@ -178,7 +180,7 @@ def _petition_admin(
 
 def _petition_detail(session: Session, petition: Petition) -> PetitionDetail:
     assert petition.id is not None
-    versions = petitions.petition_versions(session, petition.id)
+    versions = catalog.petition_versions(session, petition.id)
     return PetitionDetail(
         **_petition_admin(session, petition).model_dump(),
         versions=[_version(v) for v in versions],
@@ -196,14 +198,14 @@ def _petition_snapshot(session: Session, petition: Petition) -> dict[str, Any]:
 
 
 def list_petitions(session: Session, page: PageParams) -> tuple[list[PetitionAdmin], str | None]:
-    rows, cursor = petitions.list_all_petitions(session, page)
+    rows, cursor = catalog.list_all_petitions(session, page)
     pauses = _pauses(session)
-    counts = petitions.verified_counts(session, [p.id for p in rows if p.id is not None])
+    counts = verified_counts(session, [p.id for p in rows if p.id is not None])
     return [_petition_admin(session, p, pauses, counts) for p in rows], cursor
 
 
 def get_petition(session: Session, slug: str) -> PetitionDetail:
-    return _petition_detail(session, petitions.petition_by_slug(session, slug))
+    return _petition_detail(session, catalog.petition_by_slug(session, slug))
 
 
 def _check_window(opens_at: Any, closes_at: Any) -> None:
@@ -223,13 +225,10 @@ def create_petition(session: Session, actor: Actor, data: PetitionCreate) -> Pet
     if session.exec(select(Petition.id).where(Petition.slug == data.slug)).first() is not None:
         raise Conflict(f"A petition with slug '{data.slug}' already exists.")
     _check_window(data.opens_at, data.closes_at)
-    fields = data.model_dump()
-    fields["status"] = "draft"
-    # create_petition reads times as ISO strings (as in the seed files).
-    for name in ("opens_at", "closes_at"):
-        fields[name] = fields[name].isoformat() if fields[name] is not None else None
     _check_fact_references(session, data.body)
-    petition = petitions.create_petition(session, fields)
+    petition = catalog.create_petition(
+        session, NewPetition(**data.model_dump(), status=PetitionStatus.draft)
+    )
     record(
         session,
         actor,
@@ -244,7 +243,7 @@ def create_petition(session: Session, actor: Actor, data: PetitionCreate) -> Pet
 def update_petition(
     session: Session, actor: Actor, slug: str, data: PetitionUpdate
 ) -> PetitionDetail:
-    petition = petitions.petition_by_slug(session, slug, for_update=True)
+    petition = catalog.petition_by_slug(session, slug, for_update=True)
     before = _petition_snapshot(session, petition)
     changes = {name: getattr(data, name) for name in data.model_fields_set}
     _check_window(
@@ -252,7 +251,7 @@ def update_petition(
     )
     if "body" in changes:
         _check_fact_references(session, changes["body"])
-    petitions.update_petition(session, petition, changes)
+    catalog.update_petition(session, petition, changes)
     after = _petition_snapshot(session, petition)
     record(session, actor, "petition.update", "petition", slug, before=before, after=after)
     return _petition_detail(session, petition)
@@ -262,9 +261,9 @@ def set_petition_text(
     session: Session, actor: Actor, slug: str, lang: str, text: PetitionText | None
 ) -> PetitionDetail:
     """Set (or remove, with None) the petition's text in one language: a new version."""
-    petition = petitions.petition_by_slug(session, slug, for_update=True)
+    petition = catalog.petition_by_slug(session, slug, for_update=True)
     before = _petition_snapshot(session, petition)
-    petitions.set_petition_text(
+    catalog.set_petition_text(
         session, petition, lang, text.model_dump() if text is not None else None
     )
     after = _petition_snapshot(session, petition)
@@ -274,18 +273,18 @@ def set_petition_text(
 
 
 def open_petition(session: Session, actor: Actor, slug: str) -> PetitionDetail:
-    petition = petitions.petition_by_slug(session, slug, for_update=True)
+    petition = catalog.petition_by_slug(session, slug, for_update=True)
     before = {"status": petition.status, "closed_at": _iso(petition.closed_at)}
-    petitions.open_petition(session, petition)
+    catalog.open_petition(session, petition)
     after = {"status": petition.status, "closed_at": None}
     record(session, actor, "petition.open", "petition", slug, before=before, after=after)
     return _petition_detail(session, petition)
 
 
 def close_petition(session: Session, actor: Actor, slug: str) -> PetitionDetail:
-    petition = petitions.petition_by_slug(session, slug, for_update=True)
+    petition = catalog.petition_by_slug(session, slug, for_update=True)
     before = {"status": petition.status, "closed_at": None}
-    petitions.close_petition(session, petition)
+    catalog.close_petition(session, petition)
     after = {"status": petition.status, "closed_at": _iso(petition.closed_at)}
     record(session, actor, "petition.close", "petition", slug, before=before, after=after)
     return _petition_detail(session, petition)
@@ -307,7 +306,7 @@ def pause_signing(session: Session, actor: Actor, scope: str, data: PauseRequest
     """Stop signing on one petition (`scope` = its slug) or on all (`*`). Pausing again
     replaces the reason and the retry time."""
     if scope != ALL_PETITIONS:
-        petitions.petition_by_slug(session, scope)  # 404 for an unknown slug
+        catalog.petition_by_slug(session, scope)  # 404 for an unknown slug
     pause = session.get(SigningPause, scope)
     before = _pause_public(pause).model_dump(mode="json") if pause is not None else None
     if pause is None:
@@ -491,14 +490,14 @@ def mask_email(email: str) -> str:
 
 def signature_filters(
     session: Session, secret: bytes, query: SignatureQuery
-) -> petitions.SignatureFilters:
+) -> moderation.SignatureFilters:
     petition_id = None
     if query.petition is not None:
-        petition_id = petitions.petition_by_slug(session, query.petition).id
+        petition_id = catalog.petition_by_slug(session, query.petition).id
     postal_code = None
     if query.postal_code is not None:
         postal_code = " ".join(query.postal_code.split()).upper()
-    return petitions.SignatureFilters(
+    return moderation.SignatureFilters(
         petition_id=petition_id,
         status=query.status,
         signed_from=query.signed_from,
@@ -539,22 +538,22 @@ def search_signatures(
     session: Session, actor: Actor, secret: bytes, query: SignatureQuery, page: PageParams
 ) -> tuple[list[SignatureAdmin], str | None]:
     filters = signature_filters(session, secret, query)
-    rows, cursor = petitions.search_signatures(session, filters, page)
+    rows, cursor = moderation.search_signatures(session, filters, page)
     return _signature_views(session, rows, actor), cursor
 
 
 def get_signature(session: Session, actor: Actor, signature_id: int) -> SignatureAdmin:
-    return _signature_views(session, [petitions.get_signature(session, signature_id)], actor)[0]
+    return _signature_views(session, [moderation.get_signature(session, signature_id)], actor)[0]
 
 
 def strike_signature(
     session: Session, actor: Actor, signature_id: int, reason: str
 ) -> SignatureAdmin:
-    signature = petitions.get_signature(session, signature_id)
-    if signature.status not in {status.value for status in petitions.STRIKABLE}:
+    signature = moderation.get_signature(session, signature_id)
+    if signature.status not in {status.value for status in moderation.STRIKABLE}:
         raise Conflict(f"Signature {signature_id} is {signature.status}; it cannot be struck.")
-    outcome = petitions.strike_signatures(
-        session, petitions.SignatureFilters(signature_id=signature_id)
+    outcome = moderation.strike_signatures(
+        session, moderation.SignatureFilters(signature_id=signature_id)
     )
     if not outcome.signature_ids:  # withdrawn or struck by someone else in the meantime
         raise Conflict(f"Signature {signature_id} changed meanwhile; it was not struck.")
@@ -586,13 +585,13 @@ def strike_by_filter(
 ) -> StrikeResult:
     filters = signature_filters(session, secret, data.filter)
     if data.dry_run:
-        counts = petitions.count_strikable(session, filters)
+        counts = moderation.count_strikable(session, filters)
         return StrikeResult(
             dry_run=True,
             struck=sum(counts.values()),
             uncounted=counts[SignatureStatus.confirmed.value],
         )
-    outcome = petitions.strike_signatures(session, filters)
+    outcome = moderation.strike_signatures(session, filters)
     target = data.filter.petition or ALL_PETITIONS
     record(
         session,
@@ -618,11 +617,11 @@ def strike_by_filter(
 def release_signature(
     session: Session, actor: Actor, signature_id: int, reason: str
 ) -> SignatureAdmin:
-    signature = petitions.get_signature(session, signature_id)
+    signature = moderation.get_signature(session, signature_id)
     if signature.status != SignatureStatus.held.value:
         raise Conflict(f"Signature {signature_id} is {signature.status}, not held.")
-    outcome = petitions.release_signatures(
-        session, petitions.SignatureFilters(signature_id=signature_id)
+    outcome = moderation.release_signatures(
+        session, moderation.SignatureFilters(signature_id=signature_id)
     )
     if not outcome.signature_ids:  # released, withdrawn or struck meanwhile
         raise Conflict(f"Signature {signature_id} changed meanwhile; it was not released.")
@@ -644,9 +643,9 @@ def release_by_filter(
 ) -> ReleaseResult:
     filters = signature_filters(session, secret, data.filter)
     if data.dry_run:
-        held, confirmed = petitions.count_held(session, filters)
+        held, confirmed = moderation.count_held(session, filters)
         return ReleaseResult(dry_run=True, released=held, counted=confirmed)
-    outcome = petitions.release_signatures(session, filters)
+    outcome = moderation.release_signatures(session, filters)
     record(
         session,
         actor,
@@ -670,7 +669,7 @@ def start_export(
     session: Session, actor: Actor, slug: str, export_format: str, with_email: bool
 ) -> Petition:
     """Check the petition and log the export (personal data leaving the system)."""
-    petition = petitions.petition_by_slug(session, slug)
+    petition = catalog.petition_by_slug(session, slug)
     record(
         session,
         actor,
@@ -734,7 +733,7 @@ def update_fact(session: Session, actor: Actor, fact_id: str, data: FactUpdate) 
 
 def delete_fact(session: Session, actor: Actor, fact_id: str) -> None:
     before = _dump(incident.get_fact(session, fact_id))
-    citing = petitions.petitions_citing_fact(session, fact_id)
+    citing = catalog.petitions_citing_fact(session, fact_id)
     if citing:
         raise Conflict(
             f"The text of petition '{citing[0]}' refers to [fact:{fact_id}]; edit it first."

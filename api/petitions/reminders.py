@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from api.db import utcnow
 from api.petitions.models import Petition, PetitionStatus, Signature, SignatureStatus
-from api.petitions.service import (
+from api.petitions.signing import (
     CONFIRM_TOKEN_LIFETIME,
     EMAILS_PER_SIGNATURE,
     SigningContext,
@@ -26,7 +26,7 @@ from api.petitions.service import (
 )
 
 BATCH_SIZE = 200
-UNCONFIRMED = [SignatureStatus.pending.value, SignatureStatus.held.value]
+UNCONFIRMED = [SignatureStatus.pending, SignatureStatus.held]
 
 
 def _due(now: dt.datetime, after: dt.timedelta) -> list[sqlalchemy.ColumnElement[bool]]:
@@ -51,7 +51,7 @@ def send_due_reminders(
     candidates = session.exec(
         select(Signature.id)
         .join(Petition, col(Petition.id) == col(Signature.petition_id))
-        .where(*_due(now, after), col(Petition.status) == PetitionStatus.open.value)
+        .where(*_due(now, after), col(Petition.status) == PetitionStatus.open)
         .order_by(col(Signature.id))
         .limit(limit)
         .with_for_update(skip_locked=True, of=Signature)

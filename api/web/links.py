@@ -23,9 +23,10 @@ from api.db import Database
 from api.deps import AppSettings, DatabaseDep
 from api.errors import AppError, Gone, NotFound, TooManyRequests
 from api.groupcommit import GroupCommit
-from api.petitions import service as petitions
-from api.petitions.models import SLUG_MAX, AccessRequest, MySignatures, PetitionPublic
+from api.petitions import catalog, confirmation, selfservice
+from api.petitions.models import SLUG_MAX
 from api.petitions.router import signing_context
+from api.petitions.schemas import AccessRequest, MySignatures, PetitionPublic
 from api.web.forms import from_this_site, read_form
 from api.web.i18n import BABEL_LOCALES, choose_language, fill, strings
 from api.web.pages import LINK_PAGE_CACHE, TOKEN_MAX, render
@@ -88,7 +89,7 @@ async def _token_action(
     elif not 16 <= len(token) <= TOKEN_MAX:
         outcome, status_code = "link_unknown", 404
     else:
-        run = petitions.confirm if action == "confirm" else petitions.withdraw
+        run = confirmation.confirm if action == "confirm" else confirmation.withdraw
         try:
             result = await committer.run(lambda session: run(session, token))
         except AppError as exc:
@@ -102,7 +103,7 @@ async def _token_action(
                 def load() -> PetitionPublic:
                     with database.session() as session:
                         # In the page's language: a Spanish page names the petition in Spanish.
-                        return petitions.get_petition(session, result.petition_slug, lang)
+                        return catalog.get_petition(session, result.petition_slug, lang)
 
                 petition = await run_in_threadpool(load)
     sharing = share_context(request, petition, lang) if petition else {}
@@ -225,7 +226,7 @@ async def request_access_form(
         await access_limit_check(request, Response())
         context = signing_context(request, settings)
         await committer.run(
-            lambda session: petitions.request_access(session, body.email, body.locale, context)
+            lambda session: selfservice.request_access(session, body.email, body.locale, context)
         )
     except AppError as exc:
         message = "rate_limited" if isinstance(exc, TooManyRequests) else "server_error"
@@ -244,7 +245,7 @@ async def _listing(
 
     def load() -> MySignatures:
         with database.session() as session:
-            return petitions.signatures_of(session, petitions.access_holder(session, token))
+            return selfservice.signatures_of(session, selfservice.access_holder(session, token))
 
     try:
         mine = await run_in_threadpool(load)
@@ -304,13 +305,15 @@ async def withdraw_mine_form(
     if form.get("confirm") != "yes":
         return await _listing(request, database, token, asking=slug)
     try:
-        result = await committer.run(lambda session: petitions.withdraw_mine(session, token, slug))
+        result = await committer.run(
+            lambda session: selfservice.withdraw_mine(session, token, slug)
+        )
     except AppError:
         return await _listing(request, database, token, listing_message=t["mine_withdraw_failed"])
 
     def title_of() -> str:
         with database.session() as session:
-            return petitions.get_petition(session, result.petition_slug).title
+            return catalog.get_petition(session, result.petition_slug).title
 
     title = await run_in_threadpool(title_of)
     key = "mine_withdrawn" if result.status == "withdrawn" else "mine_already"

@@ -42,16 +42,11 @@ from api.incident import service as incident
 from api.incident.models import DiscrepancyKind, FactPublic, SourcePublic
 from api.incident.support import FACT_REFERENCE
 from api.pagination import MAX_LIMIT, PageParams
-from api.petitions import service as petitions
-from api.petitions.models import (
-    SLUG_MAX,
-    PetitionPublic,
-    PetitionStatus,
-    SignatureCreate,
-    known_referral,
-    signing_state,
-)
+from api.petitions import catalog, signing
+from api.petitions import stats as petition_stats
+from api.petitions.models import SLUG_MAX, PetitionStatus, signing_state
 from api.petitions.router import signing_context
+from api.petitions.schemas import PetitionPublic, SignatureCreate, known_referral
 from api.web import events, links, share
 from api.web.forms import (
     FORM_VALUES,
@@ -236,7 +231,7 @@ def _petition_page(
 ) -> HTMLResponse:
     try:
         # The petition's text in the page's language, when it has that text.
-        petition = petitions.get_petition(session, slug, choose_language(request).lang)
+        petition = catalog.get_petition(session, slug, choose_language(request).lang)
     except NotFound:
         return not_found_page(request)
     facts = _all_facts(session)
@@ -260,9 +255,9 @@ def _petition_page(
     milestone = next_milestone(petition.verified_count, petition.goal, petition.milestones)
     # The same numbers as /v1/petitions/{slug}/stats, from the same per-process cache.
     stats = request.app.state.stats_cache.get(
-        petition.slug, lambda: petitions.stats(session, petition.slug)
+        petition.slug, lambda: petition_stats.stats(session, petition.slug)
     )
-    recent, _ = petitions.recent_signatures(
+    recent, _ = petition_stats.recent_signatures(
         session, petition.slug, PageParams(limit=RECENT_SIGNERS, cursor=None)
     )
     ref = known_referral(request.query_params.get("ref"))
@@ -322,7 +317,7 @@ router.include_router(links.router)
 
 def _home_slug(session: Session) -> str | None:
     """The open petition (the oldest, if several are open)."""
-    listed, _ = petitions.list_petitions(session, PageParams(limit=MAX_LIMIT, cursor=None))
+    listed, _ = catalog.list_petitions(session, PageParams(limit=MAX_LIMIT, cursor=None))
     now = dt.datetime.now(dt.UTC)
     # One taking signatures now, else one about to, else the latest closed one.
     chosen = (
@@ -381,7 +376,7 @@ async def sign_form(
     try:
         async with signing_allowance(request, Response()):
             context = signing_context(request, settings)
-            await committer.run(lambda session: petitions.sign(session, slug, body, context))
+            await committer.run(lambda session: signing.sign(session, slug, body, context))
     except UnprocessableContent as exc:
         state.errors = field_messages(exc.errors or [], lang, t)
         state.message = t["errors_summary"]
@@ -436,7 +431,7 @@ def share_image_png(request: Request, slug: str, database: DatabaseDep) -> Respo
     def draw() -> share.ShareImage:
         # An unknown slug raises NotFound here, so only petitions that exist are cached.
         with database.session() as session:
-            petition = petitions.get_petition(session, slug)
+            petition = catalog.get_petition(session, slug)
         t = strings(lang)
         count = t["count_text_one" if petition.verified_count == 1 else "count_text"]
         return share.ShareImage.of(

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 from PIL import Image, ImageDraw, ImageFont
 from starlette.requests import Request
 
-from api.petitions.models import PetitionPublic
+from api.petitions.schemas import PetitionPublic
 from api.web.i18n import choose_language, fill, strings
 
 SHARE_IMAGE_SIZE = (1200, 630)
