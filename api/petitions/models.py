@@ -11,7 +11,8 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Dialect, Index, String, UniqueConstraint, text
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from api.db import UtcDateTime, utcnow
@@ -65,6 +66,21 @@ class TokenPurpose(StrEnum):
     withdraw = "withdraw"
 
 
+class StrEnumText(TypeDecorator[StrEnum]):
+    """A StrEnum column stored as VARCHAR(length), as the migrations made it (no database enum
+    type, no constraint): rows read back as members, so a status is the enum in memory too."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
 def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_type=UtcDateTime, **kwargs)
 
@@ -96,7 +112,7 @@ class Petition(SQLModel, table=True):
     ask: str = Field(max_length=1000)
     target: str = Field(max_length=200)
     body: str = Field(max_length=20000)
-    status: PetitionStatus = Field(sa_type=String(10), index=True)
+    status: PetitionStatus = Field(sa_type=StrEnumText(PetitionStatus, 10), index=True)
     goal: int
     milestones: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     opens_at: dt.datetime | None = _timestamp(default=None, nullable=True)
@@ -142,7 +158,7 @@ class Signature(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     petition_id: int = Field(foreign_key="petition.id", ondelete="CASCADE")
     petition_version: int
-    status: SignatureStatus = Field(sa_type=String(12))
+    status: SignatureStatus = Field(sa_type=StrEnumText(SignatureStatus, 12))
     email_hash: str | None = Field(default=None, max_length=64)
     # Personal data: erased on withdrawal and by retention (`advocacy anonymize`).
     email: str | None = Field(default=None, max_length=320)
@@ -176,7 +192,7 @@ class SignatureToken(SQLModel, table=True):
 
     token_hash: str = Field(primary_key=True, max_length=64)
     signature_id: int = Field(foreign_key="signature.id", index=True, ondelete="CASCADE")
-    purpose: TokenPurpose = Field(sa_type=String(10))
+    purpose: TokenPurpose = Field(sa_type=StrEnumText(TokenPurpose, 10))
     created_at: dt.datetime = _timestamp(default_factory=utcnow)
     expires_at: dt.datetime | None = _timestamp(default=None, nullable=True)
     used_at: dt.datetime | None = _timestamp(default=None, nullable=True)
