@@ -13,24 +13,13 @@ from api.errors import Gone, NotFound
 from api.housekeeping import ERASED_FIELDS, erase_idempotency_records
 from api.mail import service as mail
 from api.petitions.counts import add_to_count
-from api.petitions.models import (
-    Petition,
-    Signature,
-    SignatureStatus,
-    SignatureToken,
-    TokenPurpose,
-)
-from api.petitions.schemas import (
-    ConfirmResult,
-    WithdrawResult,
-)
+from api.petitions.models import Petition, Signature, SignatureStatus, SignatureToken, TokenPurpose
+from api.petitions.schemas import ConfirmResult, WithdrawResult
 from api.security import token_hash
 
 _SIGNATURE = table_of(Signature)
 
-
 _TOKEN = table_of(SignatureToken)
-
 
 _PETITION = table_of(Petition)
 

@@ -13,15 +13,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from api.db import table_of
-from api.petitions.models import (
-    COUNT_SHARDS,
-    CountShard,
-)
+from api.petitions.models import COUNT_SHARDS, CountShard
 
-# The statements run once per signature or confirmation are built once per dialect and take
-# their values as parameters: building one per request (and its cache key from every value)
-# cost more than running it. They are Core statements on the tables, so no ORM objects are
-# made or flushed (a profile of signing put the ORM's share near a third of the writer's time).
+# Each dialect's INSERT, which has its own ON CONFLICT: the count upsert below and the signature
+# insert (api/petitions/signing.py) are built with it once per dialect.
 DIALECT_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 

@@ -13,10 +13,7 @@ from sqlmodel import Session, col, select
 from api.errors import NotFound
 from api.pagination import PageParams, paginate
 from api.petitions.counts import add_to_count
-from api.petitions.models import (
-    Signature,
-    SignatureStatus,
-)
+from api.petitions.models import Signature, SignatureStatus
 
 
 @dataclass(frozen=True)

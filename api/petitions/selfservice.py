@@ -15,16 +15,8 @@ from api.mail import links
 from api.mail import service as mail
 from api.petitions.catalog import petition_text
 from api.petitions.confirmation import withdraw_signature
-from api.petitions.models import (
-    Petition,
-    Signature,
-    SignatureStatus,
-)
-from api.petitions.schemas import (
-    MySignature,
-    MySignatures,
-    WithdrawResult,
-)
+from api.petitions.models import Petition, Signature, SignatureStatus
+from api.petitions.schemas import MySignature, MySignatures, WithdrawResult
 from api.petitions.signing import SigningContext, signer_key
 from api.security import new_token, token_hash
 

@@ -12,16 +12,8 @@ from sqlmodel import Session, col, select
 from api.db import utcnow
 from api.pagination import PageParams, paginate
 from api.petitions.catalog import petition_by_slug, published_petition
-from api.petitions.models import (
-    Signature,
-    SignatureStatus,
-)
-from api.petitions.schemas import (
-    PetitionStats,
-    RecentSignature,
-    ReferralCount,
-    StatBucket,
-)
+from api.petitions.models import Signature, SignatureStatus
+from api.petitions.schemas import PetitionStats, RecentSignature, ReferralCount, StatBucket
 
 
 def stats(session: Session, slug: str) -> PetitionStats:
