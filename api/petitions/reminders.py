@@ -26,7 +26,7 @@ from api.petitions.signing import (
 )
 
 BATCH_SIZE = 200
-UNCONFIRMED = [SignatureStatus.pending, SignatureStatus.held]
+UNCONFIRMED = [SignatureStatus.pending.value, SignatureStatus.held.value]
 
 
 def _due(now: dt.datetime, after: dt.timedelta) -> list[sqlalchemy.ColumnElement[bool]]:
@@ -51,7 +51,7 @@ def send_due_reminders(
     candidates = session.exec(
         select(Signature.id)
         .join(Petition, col(Petition.id) == col(Signature.petition_id))
-        .where(*_due(now, after), col(Petition.status) == PetitionStatus.open)
+        .where(*_due(now, after), col(Petition.status) == PetitionStatus.open.value)
         .order_by(col(Signature.id))
         .limit(limit)
         .with_for_update(skip_locked=True, of=Signature)

@@ -11,7 +11,13 @@ from api import metrics
 from api.abuse.deps import HOLD_FOR_REVIEW, rate_limit, request_ip, signing_limit
 from api.abuse.idempotency import tie_to_signer
 from api.config import Settings
-from api.deps import PUBLIC_CACHE, AppSettings, DatabaseDep, ReadSession, cache_control
+from api.deps import (
+    PUBLIC_CACHE,
+    AppSettings,
+    DatabaseDep,
+    ReadSession,
+    cache_control,
+)
 from api.errors import (
     BlockedNetwork,
     Gone,
