@@ -39,8 +39,8 @@ from api.logs import configure_logging
 from api.mail.worker import MailWorker, backend_for
 from api.metrics import router as metrics_router
 from api.openapi import API_DESCRIPTION, TAGS, install_openapi, operation_id
-from api.petitions.models import CountPublic, PetitionStats
 from api.petitions.router import router as petitions_router
+from api.petitions.schemas import CountPublic, PetitionStats
 from api.petitions.validation import zip_place
 from api.web.events import CountBroadcaster
 from api.web.router import router as web_router

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from api.incident.service import load_fact_base
-from api.petitions.service import load_petitions
+from api.petitions.catalog import load_petitions
 
 
 def load_seed(session: Session, directory: Path) -> dict[str, int]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from api.petitions.service import EMAILS_PER_SIGNATURE
+from api.petitions.signing import EMAILS_PER_SIGNATURE
 from bench.report import Knobs, Row
 from bench.servers import ADVOCACY, Server, free_port, fresh_database, prepare, service_env
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from api.admin.schemas import ExportFormat
 from api.db import Database
-from api.petitions.service import confirmed_signatures_query
+from api.petitions.stats import confirmed_signatures_query
 from api.text import FORMULA_PREFIXES
 
 BATCH_SIZE = 1000

@@ -26,7 +26,7 @@ from api.incident.models import (
     SourceCreate,
     SourceUpdate,
 )
-from api.petitions import service as petitions
+from api.petitions import catalog
 
 # --- sources ------------------------------------------------------------------------------
 
@@ -81,7 +81,7 @@ def update_fact(session: Session, actor: Actor, fact_id: str, data: FactUpdate) 
 
 def delete_fact(session: Session, actor: Actor, fact_id: str) -> None:
     before = snapshot(incident.get_fact(session, fact_id))
-    citing = petitions.petitions_citing_fact(session, fact_id)
+    citing = catalog.petitions_citing_fact(session, fact_id)
     if citing:
         raise Conflict(
             f"The text of petition '{citing[0]}' refers to [fact:{fact_id}]; edit it first."

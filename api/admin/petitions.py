@@ -25,8 +25,11 @@ from api.db import utcnow
 from api.errors import Conflict, NotFound, invalid
 from api.incident import service as incident
 from api.pagination import PageParams
-from api.petitions import service as petitions
-from api.petitions.models import Petition, PetitionStatus, VersionPublic
+from api.petitions import catalog
+from api.petitions.catalog import NewPetition
+from api.petitions.counts import verified_counts
+from api.petitions.models import Petition, PetitionStatus
+from api.petitions.schemas import VersionPublic
 
 # --- what staff see -----------------------------------------------------------------------
 
@@ -48,7 +51,7 @@ def _petition_admin(
     assert petition.id is not None
     pauses = _pauses(session) if pauses is None else pauses
     if counts is None:
-        counts = petitions.verified_counts(session, [petition.id])
+        counts = verified_counts(session, [petition.id])
     pause = pauses.get(petition.slug) or pauses.get(ALL_PETITIONS)
     return PetitionAdmin(
         slug=petition.slug,
@@ -75,7 +78,7 @@ def _petition_admin(
 
 def _petition_detail(session: Session, petition: Petition) -> PetitionDetail:
     assert petition.id is not None
-    versions = petitions.petition_versions(session, petition.id)
+    versions = catalog.petition_versions(session, petition.id)
     return PetitionDetail(
         **_petition_admin(session, petition).model_dump(),
         versions=[PetitionVersionAdmin.model_validate(v, from_attributes=True) for v in versions],
@@ -87,14 +90,14 @@ def _petition_snapshot(session: Session, petition: Petition) -> dict[str, Any]:
 
 
 def list_petitions(session: Session, page: PageParams) -> tuple[list[PetitionAdmin], str | None]:
-    rows, cursor = petitions.list_all_petitions(session, page)
+    rows, cursor = catalog.list_all_petitions(session, page)
     pauses = _pauses(session)
-    counts = petitions.verified_counts(session, [p.id for p in rows if p.id is not None])
+    counts = verified_counts(session, [p.id for p in rows if p.id is not None])
     return [_petition_admin(session, p, pauses, counts) for p in rows], cursor
 
 
 def get_petition(session: Session, slug: str) -> PetitionDetail:
-    return _petition_detail(session, petitions.petition_by_slug(session, slug))
+    return _petition_detail(session, catalog.petition_by_slug(session, slug))
 
 
 # --- editing ------------------------------------------------------------------------------
@@ -117,14 +120,10 @@ def create_petition(session: Session, actor: Actor, data: PetitionCreate) -> Pet
     if session.exec(select(Petition.id).where(Petition.slug == data.slug)).first() is not None:
         raise Conflict(f"A petition with slug '{data.slug}' already exists.")
     _check_window(data.opens_at, data.closes_at)
-    fields = data.model_dump()
-    fields["status"] = "draft"
-    # create_petition reads times as ISO strings (as in the seed files).
-    for name in ("opens_at", "closes_at"):
-        fields[name] = iso_time(fields[name])
     _check_fact_references(session, data.body)
     with audited(session, actor, "petition.create", "petition") as step:
-        petition = petitions.create_petition(session, fields)
+        draft = NewPetition(**data.model_dump(), status=PetitionStatus.draft)
+        petition = catalog.create_petition(session, draft)
         step.target_id = petition.slug
         step.after = _petition_snapshot(session, petition)
     return _petition_detail(session, petition)
@@ -133,7 +132,7 @@ def create_petition(session: Session, actor: Actor, data: PetitionCreate) -> Pet
 def update_petition(
     session: Session, actor: Actor, slug: str, data: PetitionUpdate
 ) -> PetitionDetail:
-    petition = petitions.petition_by_slug(session, slug, for_update=True)
+    petition = catalog.petition_by_slug(session, slug, for_update=True)
     before = _petition_snapshot(session, petition)
     changes = {name: getattr(data, name) for name in data.model_fields_set}
     _check_window(
@@ -142,7 +141,7 @@ def update_petition(
     if "body" in changes:
         _check_fact_references(session, changes["body"])
     with audited(session, actor, "petition.update", "petition", slug, before=before) as step:
-        petitions.update_petition(session, petition, changes)
+        catalog.update_petition(session, petition, changes)
         step.after = _petition_snapshot(session, petition)
     return _petition_detail(session, petition)
 
@@ -151,11 +150,11 @@ def set_petition_text(
     session: Session, actor: Actor, slug: str, lang: str, text: PetitionText | None
 ) -> PetitionDetail:
     """Set (or remove, with None) the petition's text in one language: a new version."""
-    petition = petitions.petition_by_slug(session, slug, for_update=True)
+    petition = catalog.petition_by_slug(session, slug, for_update=True)
     action = "petition.text.set" if text is not None else "petition.text.delete"
     before = _petition_snapshot(session, petition)
     with audited(session, actor, action, "petition", f"{slug}/{lang}", before=before) as step:
-        petitions.set_petition_text(
+        catalog.set_petition_text(
             session, petition, lang, text.model_dump() if text is not None else None
         )
         step.after = _petition_snapshot(session, petition)
@@ -163,19 +162,19 @@ def set_petition_text(
 
 
 def open_petition(session: Session, actor: Actor, slug: str) -> PetitionDetail:
-    petition = petitions.petition_by_slug(session, slug, for_update=True)
+    petition = catalog.petition_by_slug(session, slug, for_update=True)
     before = {"status": petition.status, "closed_at": iso_time(petition.closed_at)}
     with audited(session, actor, "petition.open", "petition", slug, before=before) as step:
-        petitions.open_petition(session, petition)
+        catalog.open_petition(session, petition)
         step.after = {"status": petition.status, "closed_at": None}
     return _petition_detail(session, petition)
 
 
 def close_petition(session: Session, actor: Actor, slug: str) -> PetitionDetail:
-    petition = petitions.petition_by_slug(session, slug, for_update=True)
+    petition = catalog.petition_by_slug(session, slug, for_update=True)
     before = {"status": petition.status, "closed_at": None}
     with audited(session, actor, "petition.close", "petition", slug, before=before) as step:
-        petitions.close_petition(session, petition)
+        catalog.close_petition(session, petition)
         step.after = {"status": petition.status, "closed_at": iso_time(petition.closed_at)}
     return _petition_detail(session, petition)
 
@@ -192,7 +191,7 @@ def pause_signing(session: Session, actor: Actor, scope: str, data: PauseRequest
     """Stop signing on one petition (`scope` = its slug) or on all (`*`). Pausing again
     replaces the reason and the retry time."""
     if scope != ALL_PETITIONS:
-        petitions.petition_by_slug(session, scope)  # 404 for an unknown slug
+        catalog.petition_by_slug(session, scope)  # 404 for an unknown slug
     pause = session.get(SigningPause, scope)
     before = snapshot(_pause_public(pause)) if pause is not None else None
     with audited(session, actor, "signing.pause", "signing", scope, before=before) as step:

@@ -12,7 +12,8 @@ from pydantic import Field as PydanticField
 
 from api.fields import Slug
 from api.incident.models import omittable
-from api.petitions.models import PetitionStatus, SignatureStatus, VersionPublic
+from api.petitions.models import PetitionStatus, SignatureStatus
+from api.petitions.schemas import VersionPublic
 from api.petitions.validation import POSTAL_CODE_MAX, normalise_email
 
 # Below the column's 20,000: any valid request body fits the default body cap (64 KiB) even at

@@ -26,7 +26,7 @@ from api.admin.schemas import (
 )
 from api.errors import Conflict
 from api.pagination import PageParams
-from api.petitions import service as petitions
+from api.petitions import catalog, moderation
 from api.petitions.models import Petition, Signature, SignatureStatus
 from api.petitions.validation import canonical_email
 from api.security import keyed_hash
@@ -44,14 +44,14 @@ def mask_email(email: str) -> str:
 
 def signature_filters(
     session: Session, secret: bytes, query: SignatureQuery
-) -> petitions.SignatureFilters:
+) -> moderation.SignatureFilters:
     petition_id = None
     if query.petition is not None:
-        petition_id = petitions.petition_by_slug(session, query.petition).id
+        petition_id = catalog.petition_by_slug(session, query.petition).id
     postal_code = None
     if query.postal_code is not None:
         postal_code = " ".join(query.postal_code.split()).upper()
-    return petitions.SignatureFilters(
+    return moderation.SignatureFilters(
         petition_id=petition_id,
         status=query.status,
         signed_from=query.signed_from,
@@ -92,12 +92,12 @@ def search_signatures(
     session: Session, actor: Actor, secret: bytes, query: SignatureQuery, page: PageParams
 ) -> tuple[list[SignatureAdmin], str | None]:
     filters = signature_filters(session, secret, query)
-    rows, cursor = petitions.search_signatures(session, filters, page)
+    rows, cursor = moderation.search_signatures(session, filters, page)
     return _signature_views(session, rows, actor), cursor
 
 
 def get_signature(session: Session, actor: Actor, signature_id: int) -> SignatureAdmin:
-    return _signature_views(session, [petitions.get_signature(session, signature_id)], actor)[0]
+    return _signature_views(session, [moderation.get_signature(session, signature_id)], actor)[0]
 
 
 def _criteria_for_audit(criteria: SignatureFilter) -> dict[str, Any]:
@@ -115,11 +115,11 @@ Outcome = TypeVar("Outcome", bound=_Outcome)
 def _change_one(
     session: Session,
     signature: Signature,
-    change: Callable[[Session, petitions.SignatureFilters], Outcome],
+    change: Callable[[Session, moderation.SignatureFilters], Outcome],
     done: str,
 ) -> Outcome:
     """Strike or release one signature, which another request may have changed meanwhile."""
-    outcome = change(session, petitions.SignatureFilters(signature_id=signature.id))
+    outcome = change(session, moderation.SignatureFilters(signature_id=signature.id))
     if not outcome.signature_ids:  # withdrawn, struck or released by someone else meanwhile
         raise Conflict(f"Signature {signature.id} changed meanwhile; it was not {done}.")
     session.refresh(signature)
@@ -132,11 +132,11 @@ def _change_one(
 def strike_signature(
     session: Session, actor: Actor, signature_id: int, reason: str
 ) -> SignatureAdmin:
-    signature = petitions.get_signature(session, signature_id)
-    if signature.status not in {status.value for status in petitions.STRIKABLE}:
+    signature = moderation.get_signature(session, signature_id)
+    if signature.status not in {status.value for status in moderation.STRIKABLE}:
         raise Conflict(f"Signature {signature_id} is {signature.status}; it cannot be struck.")
     with audited(session, actor, "signature.strike", "signature", str(signature_id)) as step:
-        outcome = _change_one(session, signature, petitions.strike_signatures, "struck")
+        outcome = _change_one(session, signature, moderation.strike_signatures, "struck")
         before_status = next(status for status, n in outcome.by_status.items() if n)
         step.before = {"status": before_status}
         step.after = {"status": signature.status, "reason": reason}
@@ -148,7 +148,7 @@ def strike_by_filter(
 ) -> StrikeResult:
     filters = signature_filters(session, secret, data.filter)
     if data.dry_run:
-        counts = petitions.count_strikable(session, filters)
+        counts = moderation.count_strikable(session, filters)
         return StrikeResult(
             dry_run=True,
             struck=sum(counts.values()),
@@ -156,7 +156,7 @@ def strike_by_filter(
         )
     target = data.filter.petition or ALL_PETITIONS
     with audited(session, actor, "signatures.strike", "signatures", target) as step:
-        outcome = petitions.strike_signatures(session, filters)
+        outcome = moderation.strike_signatures(session, filters)
         # What was struck is known only once it is: the statuses it had are the "before".
         step.before = {"by_status": outcome.by_status}
         step.after = {
@@ -178,13 +178,13 @@ def strike_by_filter(
 def release_signature(
     session: Session, actor: Actor, signature_id: int, reason: str
 ) -> SignatureAdmin:
-    signature = petitions.get_signature(session, signature_id)
+    signature = moderation.get_signature(session, signature_id)
     if signature.status != SignatureStatus.held.value:
         raise Conflict(f"Signature {signature_id} is {signature.status}, not held.")
     was_held = {"status": SignatureStatus.held.value}
     target = str(signature_id)
     with audited(session, actor, "signature.release", "signature", target, before=was_held) as step:
-        outcome = _change_one(session, signature, petitions.release_signatures, "released")
+        outcome = _change_one(session, signature, moderation.release_signatures, "released")
         step.after = {
             "status": signature.status,
             "reason": reason,
@@ -198,14 +198,14 @@ def release_by_filter(
 ) -> ReleaseResult:
     filters = signature_filters(session, secret, data.filter)
     if data.dry_run:
-        held, confirmed = petitions.count_held(session, filters)
+        held, confirmed = moderation.count_held(session, filters)
         return ReleaseResult(dry_run=True, released=held, counted=confirmed)
     was_held = {"status": SignatureStatus.held.value}
     target = data.filter.petition or ALL_PETITIONS
     with audited(
         session, actor, "signatures.release", "signatures", target, before=was_held
     ) as step:
-        outcome = petitions.release_signatures(session, filters)
+        outcome = moderation.release_signatures(session, filters)
         step.after = {
             "reason": data.reason,
             "filter": _criteria_for_audit(data.filter),
@@ -237,7 +237,7 @@ def start_export(
     and only if asked), and log the export: personal data leaving the system."""
     with_email = include_email and actor.has(Scope.signatures_export)
     with audited(session, actor, "signatures.export", "petition", slug) as step:
-        petition = petitions.petition_by_slug(session, slug)
+        petition = catalog.petition_by_slug(session, slug)
         step.after = {"format": export_format.value, "with_email": with_email}
     assert petition.id is not None
     return ExportStart(petition_id=petition.id, with_email=with_email)

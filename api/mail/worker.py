@@ -17,7 +17,7 @@ from api.mail import service
 from api.mail.backends import FileBackend, MailBackend, SmtpBackend
 from api.mail.ledger import SentLedger
 from api.mail.templates import OutgoingMail, render
-from api.petitions.service import prepare_claimed_mail
+from api.petitions.selfservice import prepare_claimed_mail
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from api.db import utcnow
 from api.petitions.models import Petition, PetitionStatus, Signature, SignatureStatus
-from api.petitions.service import (
+from api.petitions.signing import (
     CONFIRM_TOKEN_LIFETIME,
     EMAILS_PER_SIGNATURE,
     SigningContext,

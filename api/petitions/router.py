@@ -32,13 +32,14 @@ from api.fields import PetitionSlugPath
 from api.groupcommit import GroupCommit
 from api.mail.service import RecipientLimit
 from api.pagination import Page, PageParams, page_of, page_params
-from api.petitions import service
-from api.petitions.models import (
+from api.petitions import catalog, confirmation, selfservice, signing
+from api.petitions import stats as petition_stats
+from api.petitions.models import Language
+from api.petitions.schemas import (
     AccessRequest,
     AccessRequested,
     ConfirmResult,
     CountPublic,
-    Language,
     MySignatures,
     MyWithdrawal,
     PetitionPublic,
@@ -80,8 +81,8 @@ def _say_language(response: Response, petition: PetitionPublic, explicit: bool) 
         response.headers["Vary"] = "Accept-Language"
 
 
-def signing_context(request: Request, settings: Settings) -> service.SigningContext:
-    return service.SigningContext(
+def signing_context(request: Request, settings: Settings) -> signing.SigningContext:
+    return signing.SigningContext(
         secret=settings.secret(),
         public_base_url=settings.public_base_url,
         client_ip=request_ip(request),
@@ -110,7 +111,7 @@ def list_petitions(
     paging: Paging,
     lang: LangQuery = None,
 ) -> Page[PetitionPublic]:
-    items, cursor = service.list_petitions(session, paging, text_language(request, lang))
+    items, cursor = catalog.list_petitions(session, paging, text_language(request, lang))
     if lang is None:
         response.headers["Vary"] = "Accept-Language"
     return page_of(request, items, cursor)
@@ -135,7 +136,7 @@ def read_petition(
     session: ReadSession,
     lang: LangQuery = None,
 ) -> PetitionPublic:
-    petition = service.get_petition(session, slug, text_language(request, lang))
+    petition = catalog.get_petition(session, slug, text_language(request, lang))
     _say_language(response, petition, explicit=lang is not None)
     return petition
 
@@ -156,7 +157,7 @@ def read_count(slug: PetitionSlugPath, request: Request, database: DatabaseDep) 
 
     def load() -> CountPublic:
         with database.session() as session:
-            return service.get_count(session, slug)
+            return catalog.get_count(session, slug)
 
     count: CountPublic = cache.get(slug, load)
     return count
@@ -175,7 +176,7 @@ def read_count(slug: PetitionSlugPath, request: Request, database: DatabaseDep) 
 def read_stats(slug: PetitionSlugPath, request: Request, database: DatabaseDep) -> PetitionStats:
     def load() -> PetitionStats:
         with database.session() as session:
-            return service.stats(session, slug)
+            return petition_stats.stats(session, slug)
 
     stats: PetitionStats = request.app.state.stats_cache.get(slug, load)
     return stats
@@ -194,7 +195,7 @@ def read_stats(slug: PetitionSlugPath, request: Request, database: DatabaseDep) 
 def recent_signatures(
     slug: PetitionSlugPath, request: Request, session: ReadSession, paging: Paging
 ) -> Page[RecentSignature]:
-    items, cursor = service.recent_signatures(session, slug, paging)
+    items, cursor = petition_stats.recent_signatures(session, slug, paging)
     return page_of(request, items, cursor)
 
 
@@ -235,8 +236,8 @@ async def sign(
 ) -> SignatureAccepted:
     # Group commit (api/groupcommit.py): committed, with its mail, before this answers.
     context = signing_context(request, settings)
-    await committer.run(lambda session: service.sign(session, slug, body, context))
-    tie_to_signer(request, service.signer_key(context.secret, body.email))
+    await committer.run(lambda session: signing.sign(session, slug, body, context))
+    tie_to_signer(request, signing.signer_key(context.secret, body.email))
     metrics.SIGNATURES.labels("accepted").inc()
     return SignatureAccepted()
 
@@ -256,7 +257,7 @@ async def sign(
     dependencies=[NO_STORE],
 )
 async def confirm(body: TokenBody, committer: GroupCommit) -> ConfirmResult:
-    result = await committer.run(lambda session: service.confirm(session, body.token))
+    result = await committer.run(lambda session: confirmation.confirm(session, body.token))
     if result.status == "confirmed":
         metrics.SIGNATURES.labels("confirmed").inc()
     return result
@@ -277,7 +278,7 @@ async def confirm(body: TokenBody, committer: GroupCommit) -> ConfirmResult:
     dependencies=[NO_STORE],
 )
 async def withdraw(body: TokenBody, committer: GroupCommit) -> WithdrawResult:
-    result = await committer.run(lambda session: service.withdraw(session, body.token))
+    result = await committer.run(lambda session: confirmation.withdraw(session, body.token))
     return _counted_withdrawal(result)
 
 
@@ -299,9 +300,9 @@ async def request_access(
 ) -> AccessRequested:
     context = signing_context(request, settings)
     await committer.run(
-        lambda session: service.request_access(session, body.email, body.locale, context)
+        lambda session: selfservice.request_access(session, body.email, body.locale, context)
     )
-    tie_to_signer(request, service.signer_key(context.secret, body.email))
+    tie_to_signer(request, signing.signer_key(context.secret, body.email))
     return AccessRequested()
 
 
@@ -316,9 +317,9 @@ async def request_access(
     dependencies=[NO_STORE],
 )
 def my_signatures(body: TokenBody, request: Request, session: ReadSession) -> MySignatures:
-    email_hash = service.access_holder(session, body.token)
+    email_hash = selfservice.access_holder(session, body.token)
     tie_to_signer(request, email_hash)
-    return service.signatures_of(session, email_hash)
+    return selfservice.signatures_of(session, email_hash)
 
 
 @router.post(
@@ -338,7 +339,7 @@ def my_signatures(body: TokenBody, request: Request, session: ReadSession) -> My
 )
 async def withdraw_mine(body: MyWithdrawal, committer: GroupCommit) -> WithdrawResult:
     result = await committer.run(
-        lambda session: service.withdraw_mine(session, body.token, body.petition_slug)
+        lambda session: selfservice.withdraw_mine(session, body.token, body.petition_slug)
     )
     return _counted_withdrawal(result)
 

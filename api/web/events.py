@@ -33,7 +33,7 @@ from api.config import Settings
 from api.db import Database
 from api.deps import DatabaseDep
 from api.errors import NotFound, ServiceUnavailable, TooManyRequests, problem_responses
-from api.petitions import service as petitions
+from api.petitions import catalog
 from api.petitions.models import SLUG_MAX
 
 logger = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ def database_count_reader(database: Database) -> CountReader:
 
     def read_sync(slug: str) -> Count:
         with database.session() as session:
-            count = petitions.get_count(session, slug)
+            count = catalog.get_count(session, slug)
         return Count(verified=count.verified, goal=count.goal)
 
     async def read(slug: str) -> Count:

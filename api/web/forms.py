@@ -43,7 +43,7 @@ from api.errors import (
     UnprocessableContent,
     validation_field_errors,
 )
-from api.petitions.models import SignatureCreate
+from api.petitions.schemas import SignatureCreate
 from api.web.i18n import strings
 
 FORM_TOKEN_HOURS = 24

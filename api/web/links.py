@@ -23,9 +23,10 @@ from api.db import Database
 from api.deps import AppSettings, DatabaseDep
 from api.errors import AppError, Gone, NotFound, TooManyRequests
 from api.groupcommit import GroupCommit
-from api.petitions import service as petitions
-from api.petitions.models import SLUG_MAX, AccessRequest, MySignatures, PetitionPublic
+from api.petitions import catalog, confirmation, selfservice
+from api.petitions.models import SLUG_MAX
 from api.petitions.router import signing_context
+from api.petitions.schemas import AccessRequest, MySignatures, PetitionPublic
 from api.web.forms import from_this_site, read_form
 from api.web.i18n import BABEL_LOCALES, choose_language, fill, strings
 from api.web.pages import LINK_PAGE_CACHE, TOKEN_MAX, read_in_thread, render
@@ -118,7 +119,7 @@ async def _token_action(
     elif not token:
         outcome, status_code = "link_unknown", 404
     else:
-        run = petitions.confirm if action == "confirm" else petitions.withdraw
+        run = confirmation.confirm if action == "confirm" else confirmation.withdraw
         try:
             result = await committer.run(lambda session: run(session, token))
         except AppError as exc:
@@ -131,7 +132,7 @@ async def _token_action(
                 # In the page's language: a Spanish page names the petition in Spanish.
                 petition = await read_in_thread(
                     database,
-                    lambda session: petitions.get_petition(session, result.petition_slug, lang),
+                    lambda session: catalog.get_petition(session, result.petition_slug, lang),
                 )
     return _token_page(request, action, outcome=outcome, petition=petition, status_code=status_code)
 
@@ -236,7 +237,7 @@ async def request_access_form(
         await access_limit_check(request, Response())
         context = signing_context(request, settings)
         await committer.run(
-            lambda session: petitions.request_access(session, body.email, body.locale, context)
+            lambda session: selfservice.request_access(session, body.email, body.locale, context)
         )
     except AppError as exc:
         message = "rate_limited" if isinstance(exc, TooManyRequests) else "server_error"
@@ -254,7 +255,7 @@ async def _listing(
     t = strings(lang)
 
     def load(session: Session) -> MySignatures:
-        return petitions.signatures_of(session, petitions.access_holder(session, token))
+        return selfservice.signatures_of(session, selfservice.access_holder(session, token))
 
     try:
         mine = await read_in_thread(database, load)
@@ -309,12 +310,14 @@ async def withdraw_mine_form(
     if form.get("confirm") != "yes":
         return await _listing(request, database, token, asking=slug)
     try:
-        result = await committer.run(lambda session: petitions.withdraw_mine(session, token, slug))
+        result = await committer.run(
+            lambda session: selfservice.withdraw_mine(session, token, slug)
+        )
     except AppError:
         return await _listing(request, database, token, listing_message=t["mine_withdraw_failed"])
 
     title = await read_in_thread(
-        database, lambda session: petitions.get_petition(session, result.petition_slug).title
+        database, lambda session: catalog.get_petition(session, result.petition_slug).title
     )
     key = "mine_withdrawn" if result.status == "withdrawn" else "mine_already"
     return await _listing(request, database, token, listing_message=fill(t[key], title=title))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from api.petitions.models import StatBucket
+from api.petitions.schemas import StatBucket
 
 COUNTIES_FILE = Path(__file__).resolve().parent / "data" / "florida-counties.json"
 SHADES = 5  # css classes county-shade-0 (no signer) to county-shade-4 (the most)

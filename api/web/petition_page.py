@@ -23,8 +23,10 @@ from api.incident import service as incident
 from api.incident.models import CitationPublic, DiscrepancyKind, FactPublic, SourcePublic
 from api.incident.support import FACT_REFERENCE
 from api.pagination import MAX_LIMIT, PageParams
-from api.petitions import service as petitions
-from api.petitions.models import PetitionPublic, PetitionStatus, known_referral, signing_state
+from api.petitions import catalog
+from api.petitions import stats as petition_stats
+from api.petitions.models import PetitionStatus, signing_state
+from api.petitions.schemas import PetitionPublic, known_referral
 from api.web import share
 from api.web.forms import SignForm, form_token
 from api.web.i18n import choose_language, country_names
@@ -177,7 +179,7 @@ def page_signing_state(petition: PetitionPublic, now: dt.datetime) -> str:
 
 def home_slug(session: Session) -> str | None:
     """The open petition (the oldest, if several are open)."""
-    listed, _ = petitions.list_petitions(session, PageParams(limit=MAX_LIMIT, cursor=None))
+    listed, _ = catalog.list_petitions(session, PageParams(limit=MAX_LIMIT, cursor=None))
     now = dt.datetime.now(dt.UTC)
     # One taking signatures now, else one about to, else the latest closed one.
     chosen = (
@@ -201,7 +203,7 @@ def render_petition_page(
 ) -> HTMLResponse:
     try:
         # The petition's text in the page's language, when it has that text.
-        petition = petitions.get_petition(session, slug, choose_language(request).lang)
+        petition = catalog.get_petition(session, slug, choose_language(request).lang)
     except NotFound:
         return not_found_page(request)
     facts = _all_facts(session)
@@ -213,9 +215,9 @@ def render_petition_page(
     milestone = next_milestone(petition.verified_count, petition.goal, petition.milestones)
     # The same numbers as /v1/petitions/{slug}/stats, from the same per-process cache.
     stats = request.app.state.stats_cache.get(
-        petition.slug, lambda: petitions.stats(session, petition.slug)
+        petition.slug, lambda: petition_stats.stats(session, petition.slug)
     )
-    recent, _ = petitions.recent_signatures(
+    recent, _ = petition_stats.recent_signatures(
         session, petition.slug, PageParams(limit=RECENT_SIGNERS, cursor=None)
     )
     ref = known_referral(request.query_params.get("ref"))

@@ -25,7 +25,7 @@ from api.config import Settings
 from api.deps import DatabaseDep, ReadSession
 from api.errors import AppError, NotFound
 from api.groupcommit import GroupCommit
-from api.petitions import service as petitions
+from api.petitions import catalog, signing
 from api.petitions.router import signing_context
 from api.web import events, links, site
 from api.web.forms import read_sign_form
@@ -82,7 +82,7 @@ async def sign_form(
         try:
             async with signing_allowance(request, Response()):
                 context = signing_context(request, settings)
-                await committer.run(lambda session: petitions.sign(session, slug, body, context))
+                await committer.run(lambda session: signing.sign(session, slug, body, context))
         except NotFound:
             return not_found_page(request)
         except AppError as exc:
@@ -105,7 +105,7 @@ def share_image_png(request: Request, slug: str, database: DatabaseDep) -> Respo
     def draw() -> ShareImage:
         # An unknown slug raises NotFound here, so only petitions that exist are cached.
         with database.session() as session:
-            petition = petitions.get_petition(session, slug)
+            petition = catalog.get_petition(session, slug)
         return petition_share_image(petition, lang)
 
     try:

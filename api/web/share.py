@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.petitions.models import PetitionPublic
+from api.petitions.schemas import PetitionPublic
 from api.web.i18n import choose_language, fill, format_number, strings
 
 SHARE_IMAGE_SIZE = (1200, 630)

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from api.db import Database
 from api.main import create_app
-from api.petitions import service
+from api.petitions import moderation
 from api.petitions.models import Signature
 from tests.conftest import link_in
 from tests.petitions.helpers import SIGN_URL, signer
@@ -124,7 +124,7 @@ def test_a_struck_signer_who_signs_again_gets_no_link_that_would_fail(
     mail_worker.drain()
     [first] = smtp_server.messages
     with clean_database.session(write=True) as session:
-        service.strike_signatures(session, service.SignatureFilters())
+        moderation.strike_signatures(session, moderation.SignatureFilters())
     again = client.post(SIGN_URL, json=signer())
     assert again.status_code == 202 and again.json() == {"status": "pending_confirmation"}
     mail_worker.drain()

@@ -12,8 +12,9 @@ from sqlmodel import select
 from api.admin.auth import create_api_key, revoke_api_key
 from api.admin.models import Scope
 from api.db import Database, utcnow
-from api.petitions import service as petitions
-from api.petitions.models import Petition, Signature
+from api.petitions import catalog, counts
+from api.petitions.catalog import NewPetition
+from api.petitions.models import Petition, PetitionStatus, Signature
 from tests.petitions.helpers import SLUG
 
 ALL_SCOPES = [s.value for s in Scope]
@@ -50,17 +51,17 @@ def petition_id(database: Database, slug: str = SLUG) -> int:
 
 def create_draft(database: Database, slug: str = "a-draft") -> str:
     with database.session(write=True) as session:
-        petitions.create_petition(
+        catalog.create_petition(
             session,
-            {
-                "slug": slug,
-                "title": "A draft",
-                "ask": "Ask",
-                "target": "Someone",
-                "body": "Body",
-                "goal": 100,
-                "status": "draft",
-            },
+            NewPetition(
+                slug=slug,
+                title="A draft",
+                ask="Ask",
+                target="Someone",
+                body="Body",
+                goal=100,
+                status=PetitionStatus.draft,
+            ),
         )
     return slug
 
@@ -96,7 +97,7 @@ def insert_signatures(
         first = session.exec(select(func.max(Signature.id))).one() or 0
         session.execute(insert(Signature), rows)
         if status == "confirmed":
-            petitions._add_to_count(session, pid, count)
+            counts.add_to_count(session, pid, count)
         ids = list(
             session.exec(select(Signature.id).where(Signature.id > first).order_by(Signature.id))
         )

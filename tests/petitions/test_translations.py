@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.cli import SEED_DIR
 from api.main import create_app
-from api.petitions.service import content_hash
+from api.petitions.catalog import content_hash
 from tests.admin.helpers import auth, make_key
 from tests.petitions.helpers import SIGN_URL, SLUG, signer
 from tests.test_errors import assert_problem

@@ -20,7 +20,7 @@ from api.config import Settings
 from api.db import Database
 from api.mail.worker import MailWorker
 from api.main import create_app
-from api.petitions.models import StatBucket
+from api.petitions.schemas import StatBucket
 from api.web.forms import FORM_TOKEN_HOURS, form_token, valid_form_token
 from api.web.momentum import county_key, county_map, florida_counties, next_milestone
 from tests.admin.helpers import auth, make_key

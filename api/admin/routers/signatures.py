@@ -29,8 +29,9 @@ from api.deps import AppSettings, DatabaseDep, ReadSession, WriteSession
 from api.errors import Conflict, NotFound
 from api.fields import PetitionSlugPath
 from api.pagination import Page, page_of
-from api.petitions import service as petitions
-from api.petitions.models import ReferralCount, SignatureStatus
+from api.petitions.models import SignatureStatus
+from api.petitions.schemas import ReferralCount
+from api.petitions.stats import referral_counts
 
 router = admin_router()
 
@@ -120,7 +121,7 @@ def release_by_filter(
     responses=problems(NotFound),
 )
 def referrals(actor: Reader, slug: PetitionSlugPath, session: ReadSession) -> list[ReferralCount]:
-    return petitions.referral_counts(session, slug)
+    return referral_counts(session, slug)
 
 
 @router.post(
