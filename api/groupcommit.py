@@ -15,9 +15,9 @@ On PostgreSQL the same batching saves commits and keeps row-lock waits (hot coun
 the request threads.
 
     committer = GroupCommitter(database)
-    result = await committer.run(lambda session: service.sign(session, ...))   # async code
+    result = await committer.run(lambda session: confirm(session, token))       # async code
     result = committer.run_sync(lambda session: ...)                           # threads
-    result = await committer.run_batched(SIGNING, request)                      # see Batchable
+    result = await committer.run_batched(SIGNING, SignRequest(...))             # see Batchable
 
 Units of one `Batchable` kind that follow each other in a batch are written together: one
 statement per table for the run instead of a few per unit (the signing hot path). Each unit

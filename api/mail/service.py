@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,8 +55,7 @@ class RecipientLimit:
         return cls(mails, dt.timedelta(seconds=seconds))
 
 
-def enqueue(
-    session: Session,
+def mail_row(
     *,
     template: str,
     locale: str,
@@ -63,31 +63,48 @@ def enqueue(
     payload: dict[str, Any],
     signature_id: int | None = None,
     recipient_hash: str | None = None,
-) -> None:
-    """Add a mail to the outbox. It is sent only if the caller's transaction commits.
-    `recipient_hash` (the keyed hash of the canonical address) is what the cap counts by."""
-    now = utcnow()
-    connection = session.connection()
-    # A Core insert, not a MailMessage object: it is run for every signature, and the ORM's
-    # object and flush cost more than the statement. So the model's defaults are given here.
-    connection.execute(
-        _MAIL_INSERT,
-        {
-            "template": template,
-            "locale": locale,
-            "to_address": to_address,
-            "payload": payload,
-            "recipient_hash": recipient_hash,
-            "signature_id": signature_id,
-            "status": MailStatus.pending.value,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "lease_until": None,
-            "created_at": now,
-            "sent_at": None,
-            "last_error": None,
-        },
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """One outbox row, with the model's defaults (rows are written with Core statements: they
+    are written for every signature, and the ORM's object and flush cost more than the
+    statement). `recipient_hash` (the keyed hash of the canonical address) is what the cap
+    counts by."""
+    now = now or utcnow()
+    return {
+        "template": template,
+        "locale": locale,
+        "to_address": to_address,
+        "payload": payload,
+        "recipient_hash": recipient_hash,
+        "signature_id": signature_id,
+        "status": MailStatus.pending.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "lease_until": None,
+        "created_at": now,
+        "sent_at": None,
+        "last_error": None,
+    }
+
+
+def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add mails (`mail_row`s) to the outbox, in one statement. They are sent only if the
+    caller's transaction commits."""
+    if rows:
+        session.connection().execute(_MAIL_INSERT, rows)
+
+
+def recent_counts(
+    session: Session, recipient_hashes: Collection[str], window: dt.timedelta
+) -> dict[str, int]:
+    """How many mails each recipient was queued within `window`, in one query."""
+    if not recipient_hashes:
+        return {}
+    rows = session.connection().execute(
+        _RECENT_BY_RECIPIENT,
+        {"recipient_hashes": list(set(recipient_hashes)), "since": utcnow() - window},
     )
+    return {recipient: count for recipient, count in rows}
 
 
 def recipient_capped(session: Session, recipient_hash: str, limit: RecipientLimit | None) -> bool:
@@ -97,26 +114,19 @@ def recipient_capped(session: Session, recipient_hash: str, limit: RecipientLimi
     number of concurrent requests."""
     if limit is None:
         return False
-    recent = (
-        session.connection()
-        .execute(
-            _RECENT_TO_RECIPIENT,
-            {"recipient_hash": recipient_hash, "since": utcnow() - limit.window},
-        )
-        .scalar_one()
-    )
-    return bool(recent >= limit.mails)
+    recent = recent_counts(session, [recipient_hash], limit.window).get(recipient_hash, 0)
+    return recent >= limit.mails
 
 
 _MAIL = table_of(MailMessage)
 _MAIL_INSERT = insert(_MAIL)
-_RECENT_TO_RECIPIENT = (
-    sqlalchemy.select(func.count())
-    .select_from(_MAIL)
+_RECENT_BY_RECIPIENT = (
+    sqlalchemy.select(_MAIL.c.recipient_hash, func.count())
     .where(
-        _MAIL.c.recipient_hash == sqlalchemy.bindparam("recipient_hash"),
+        _MAIL.c.recipient_hash.in_(sqlalchemy.bindparam("recipient_hashes", expanding=True)),
         _MAIL.c.created_at > sqlalchemy.bindparam("since", type_=UtcDateTime),
     )
+    .group_by(_MAIL.c.recipient_hash)
 )
 
 

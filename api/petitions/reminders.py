@@ -21,8 +21,9 @@ from api.petitions.models import Petition, PetitionStatus, Signature, SignatureS
 from api.petitions.signing import (
     CONFIRM_TOKEN_LIFETIME,
     EMAILS_PER_SIGNATURE,
+    Letter,
     SigningContext,
-    queue_signer_mail,
+    queue_letters,
 )
 
 BATCH_SIZE = 200
@@ -79,9 +80,8 @@ def send_due_reminders(
             select(Petition).where(col(Petition.id).in_({row[1] for row in claimed}))
         )
     }
-    for signature_id, petition_id, email, email_hash, first_name, locale in claimed:
-        queue_signer_mail(
-            session,
+    letters = [
+        Letter(
             petitions[petition_id],
             signature_id,
             email,
@@ -91,4 +91,7 @@ def send_due_reminders(
             "reminder",
             context,
         )
+        for signature_id, petition_id, email, email_hash, first_name, locale in claimed
+    ]
+    queue_letters(session, letters)
     return len(claimed)

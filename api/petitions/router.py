@@ -236,7 +236,7 @@ async def sign(
 ) -> SignatureAccepted:
     # Group commit (api/groupcommit.py): committed, with its mail, before this answers.
     context = signing_context(request, settings)
-    await committer.run(lambda session: signing.sign(session, slug, body, context))
+    await committer.run_batched(signing.SIGNING, signing.SignRequest(slug, body, context))
     tie_to_signer(request, signing.signer_key(context.secret, body.email))
     metrics.SIGNATURES.labels("accepted").inc()
     return SignatureAccepted()

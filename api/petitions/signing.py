@@ -13,7 +13,8 @@ from sqlmodel import Session, col
 
 from api.abuse import service as abuse
 from api.db import table_of, utcnow
-from api.errors import PetitionNotOpen
+from api.errors import AppError, PetitionNotOpen
+from api.groupcommit import Batchable
 from api.mail import links
 from api.mail import service as mail
 from api.petitions.catalog import petition_text, published_petition
@@ -29,7 +30,7 @@ from api.petitions.models import (
     signing_state,
 )
 from api.petitions.schemas import SignatureCreate
-from api.petitions.validation import canonical_email, resolve_postal_code
+from api.petitions.validation import PostalPlace, canonical_email, resolve_postal_code
 from api.security import keyed_hash, new_token
 
 CONFIRM_TOKEN_LIFETIME = dt.timedelta(days=7)
@@ -68,15 +69,25 @@ _TOKEN = table_of(SignatureToken)
 
 @functools.cache
 def _signature_insert(dialect: str) -> Any:
-    """Inserts a signature unless its email already signed; returns the new id, if any."""
+    """Inserts signatures (one statement for many rows), except those whose email already
+    signed; returns (id, petition_id, email_hash) of each one inserted."""
     return (
         DIALECT_INSERTS[dialect](_SIGNATURE)
         .on_conflict_do_nothing(index_elements=["petition_id", "email_hash"])
-        .returning(_SIGNATURE.c.id)
+        .returning(_SIGNATURE.c.id, _SIGNATURE.c.petition_id, _SIGNATURE.c.email_hash)
     )
 
 
 _TOKEN_INSERT = sqlalchemy.insert(_TOKEN)
+
+
+@dataclass(frozen=True)
+class SignRequest:
+    """One request to sign: what `sign_many` takes for each."""
+
+    slug: str
+    data: SignatureCreate
+    context: SigningContext
 
 
 def sign(session: Session, slug: str, data: SignatureCreate, context: SigningContext) -> None:
@@ -85,33 +96,96 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
     One signature per canonical email per petition is enforced by a unique constraint on the
     keyed hash, so concurrent requests cannot create two.
     """
-    # Checked with the other fields when the body was read (SignatureCreate); the look-up is
-    # cached, so resolving it again for its state and county costs nothing.
-    place = resolve_postal_code(data.postal_code, data.country)
-    petition = _petition_taking_signatures(session, slug)
-    abuse.check_signer(session, data.email, context.client_ip)
-    assert petition.id is not None
-    if data.website:
-        # The honeypot: people never see this field; a bot that fills it gets the usual
-        # answer, and nothing is stored or sent.
-        return
+    outcome = sign_many(session, [SignRequest(slug, data, context)])[0]
+    if outcome is not None:
+        raise outcome
 
-    email_hash = signer_key(context.secret, data.email)
+
+def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseException | None]:
+    """`sign` for many requests in one transaction, in order, with one statement per table
+    for all of them (group commit hands the signing requests that arrived together here).
+
+    Each request's outcome is its own: None (taken, or a repeat reminded, or the honeypot), or
+    the error it alone is answered with, having written nothing. Every check a request can
+    fail comes before the first write.
+    """
+    outcomes: list[BaseException | None] = [None] * len(requests)
+    taken: list[_Taken] = []
+    for index, request in enumerate(requests):
+        data, context = request.data, request.context
+        try:
+            # Checked with the other fields when the body was read (SignatureCreate); the
+            # look-up is cached, so resolving it again for its state and county costs nothing.
+            place = resolve_postal_code(data.postal_code, data.country)
+            petition = _petition_taking_signatures(session, request.slug)
+            abuse.check_signer(session, data.email, context.client_ip)
+        except AppError as exc:
+            outcomes[index] = exc
+            continue
+        if data.website:
+            # The honeypot: people never see this field; a bot that fills it gets the usual
+            # answer, and nothing is stored or sent.
+            continue
+        email_hash = signer_key(context.secret, data.email)
+        taken.append(_Taken(request, petition, email_hash, place))
+    if not taken:
+        return outcomes
+
     connection = session.connection()
-    signature_id = connection.execute(
-        _signature_insert(connection.dialect.name),
-        {
-            "petition_id": petition.id,
-            "petition_version": petition.version,
+    now = utcnow()
+    inserted = {
+        (petition_id, email_hash): signature_id
+        for signature_id, petition_id, email_hash in connection.execute(
+            _signature_insert(connection.dialect.name), [t.row(now) for t in taken]
+        )
+    }
+    letters: list[Letter] = []
+    for t in taken:
+        data = t.request.data
+        # pop: a second request for one address in the same run is a repeat of the first.
+        signature_id = inserted.pop((t.petition.id, t.email_hash), None)
+        if signature_id is not None:
+            letters.append(
+                Letter(
+                    t.petition,
+                    signature_id,
+                    data.email,
+                    t.email_hash,
+                    data.first_name,
+                    data.locale,
+                    "confirm",
+                    t.request.context,
+                )
+            )
+        else:
+            letters += _reminder_of_repeat(session, t)
+    queue_letters(session, letters)
+    return outcomes
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """A request that passed every check: its row is written with the others of its run."""
+
+    request: SignRequest
+    petition: Petition
+    email_hash: str
+    place: PostalPlace
+
+    def row(self, now: dt.datetime) -> dict[str, Any]:
+        data, context = self.request.data, self.request.context
+        return {
+            "petition_id": self.petition.id,
+            "petition_version": self.petition.version,
             "status": SignatureStatus.held if context.hold_for_review else SignatureStatus.pending,
-            "email_hash": email_hash,
+            "email_hash": self.email_hash,
             "email": data.email,
             "first_name": data.first_name,
             "last_name": data.last_name,
-            "postal_code": place.postal_code,
+            "postal_code": self.place.postal_code,
             "country": data.country,
-            "state": place.state,
-            "county": place.county,
+            "state": self.place.state,
+            "county": self.place.county,
             "comment": data.comment or None,
             "ip_hash": keyed_hash(context.secret, "ip", context.client_ip)
             if context.client_ip
@@ -121,25 +195,15 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
             "locale": data.locale,
             "referral": data.ref,
             "emails_sent": 1,
-            "created_at": utcnow(),
+            "created_at": now,
             "confirmed_at": None,
             "withdrawn_at": None,
-        },
-    ).scalar()
-    if signature_id is not None:
-        queue_signer_mail(
-            session,
-            petition,
-            signature_id,
-            data.email,
-            email_hash,
-            data.first_name,
-            data.locale,
-            "confirm",
-            context,
-        )
-        return
+        }
 
+
+def _reminder_of_repeat(session: Session, taken: _Taken) -> list[Letter]:
+    """The address already signed: a reminder (or an "already signed" mail), within the cap."""
+    petition_id = taken.petition.id
     # Columns, not an ORM object: one loaded earlier in this transaction would keep the state
     # it had then, and confirmations update rows with Core statements.
     existing_id, email, first_name, confirmed_at, status = session.execute(
@@ -149,7 +213,10 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
             col(Signature.first_name),
             col(Signature.confirmed_at),
             col(Signature.status),
-        ).where(col(Signature.petition_id) == petition.id, col(Signature.email_hash) == email_hash)
+        ).where(
+            col(Signature.petition_id) == petition_id,
+            col(Signature.email_hash) == taken.email_hash,
+        )
     ).one()
     assert existing_id is not None
     # Atomic: of many concurrent repeats, only EMAILS_PER_SIGNATURE - 1 win a reminder.
@@ -164,20 +231,26 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
     if not claimed or email is None or status == SignatureStatus.struck:
         # A struck signature stays struck: no link that could only answer 410. The answer
         # is still the usual 202, so it reveals nothing either.
-        return
+        return []
     # A held signature whose signer confirmed needs nothing more from them either.
     template = "already_signed" if confirmed_at is not None else "confirm"
-    queue_signer_mail(
-        session,
-        petition,
-        existing_id,
-        email,
-        email_hash,
-        first_name or "",
-        data.locale,
-        template,
-        context,
-    )
+    return [
+        Letter(
+            taken.petition,
+            existing_id,
+            email,
+            taken.email_hash,
+            first_name or "",
+            taken.request.data.locale,
+            template,
+            taken.request.context,
+        )
+    ]
+
+
+SIGNING: Batchable[SignRequest, None] = Batchable(
+    "signing", one=lambda session, r: sign(session, r.slug, r.data, r.context), many=sign_many
+)
 
 
 def _petition_taking_signatures(session: Session, slug: str) -> Petition:
@@ -214,53 +287,78 @@ def _require_open(petition: Petition) -> None:
     raise PetitionNotOpen(f"The petition '{petition.slug}' {verb} at {when.isoformat()}.")
 
 
-def queue_signer_mail(
-    session: Session,
-    petition: Petition,
-    signature_id: int,
-    email: str,
-    email_hash: str,
-    first_name: str,
-    locale: str,
-    template: str,
-    context: SigningContext,
-) -> None:
-    """Queue a mail about one signature with a fresh withdraw link and, for the templates that
-    ask to confirm, a fresh confirm link."""
-    if mail.recipient_capped(session, email_hash, context.recipient_limit):
-        return  # no mail, and so no links to make
+@dataclass(frozen=True)
+class Letter:
+    """A mail about one signature, to be queued with a fresh withdraw link and, for the
+    templates that ask to confirm, a fresh confirm link."""
+
+    petition: Petition
+    signature_id: int
+    email: str
+    email_hash: str
+    first_name: str
+    locale: str
+    template: str
+    context: SigningContext
+
+
+def queue_letters(session: Session, letters: list[Letter]) -> None:
+    """Queue the letters, in order, each within its recipient's cap: one query for the caps,
+    one statement for the tokens and one for the mails, however many letters."""
+    limits = {letter.context.recipient_limit for letter in letters} - {None}
+    window = max((limit.window for limit in limits if limit), default=None)
+    sent = (
+        mail.recent_counts(session, [letter.email_hash for letter in letters], window)
+        if window is not None
+        else {}
+    )
     now = utcnow()
-    payload: dict[str, Any] = {
-        "first_name": first_name,
-        # The title in the signer's language: a Spanish subject must not switch to English.
-        "petition_title": petition_text(petition, locale).title,
-        "about_url": links.about_url(context.public_base_url, locale),
-    }
     tokens: list[dict[str, Any]] = []
-    if template in CONFIRMING_TEMPLATES:
+    mails: list[dict[str, Any]] = []
+    for letter in letters:
+        limit = letter.context.recipient_limit
+        if limit is not None:
+            if sent.get(letter.email_hash, 0) >= limit.mails:
+                continue  # no mail, and so no links to make
+            sent[letter.email_hash] = sent.get(letter.email_hash, 0) + 1
+        mails.append(_mail_of(letter, tokens, now))
+    if tokens:
+        session.connection().execute(_TOKEN_INSERT, tokens)
+    mail.enqueue(session, mails)
+
+
+def _mail_of(letter: Letter, tokens: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
+    """The letter's outbox row; its tokens are added to `tokens`."""
+    base, locale = letter.context.public_base_url, letter.locale
+    payload: dict[str, Any] = {
+        "first_name": letter.first_name,
+        # The title in the signer's language: a Spanish subject must not switch to English.
+        "petition_title": petition_text(letter.petition, locale).title,
+        "about_url": links.about_url(base, locale),
+    }
+    if letter.template in CONFIRMING_TEMPLATES:
         confirm_token, confirm_hash = new_token()
         tokens.append(
             _token_row(
                 confirm_hash,
-                signature_id,
+                letter.signature_id,
                 TokenPurpose.confirm,
                 now,
                 expires_at=now + CONFIRM_TOKEN_LIFETIME,
             )
         )
-        payload["confirm_url"] = links.confirm_url(context.public_base_url, confirm_token, locale)
+        payload["confirm_url"] = links.confirm_url(base, confirm_token, locale)
     withdraw_token, withdraw_hash = new_token()
-    tokens.append(_token_row(withdraw_hash, signature_id, TokenPurpose.withdraw, now))
-    session.connection().execute(_TOKEN_INSERT, tokens)
-    payload["withdraw_url"] = links.withdraw_url(context.public_base_url, withdraw_token, locale)
-    mail.enqueue(
-        session,
-        template=template,
+    tokens.append(_token_row(withdraw_hash, letter.signature_id, TokenPurpose.withdraw, now))
+    payload["withdraw_url"] = links.withdraw_url(base, withdraw_token, locale)
+    return mail.mail_row(
+        template=letter.template,
         locale=locale,
-        to_address=email,
+        to_address=letter.email,
         payload=payload,
-        signature_id=signature_id,
-        recipient_hash=email_hash,
+        signature_id=letter.signature_id,
+        recipient_hash=letter.email_hash,
+        now=now,
     )
 
 

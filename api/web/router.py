@@ -82,7 +82,8 @@ async def sign_form(
         try:
             async with signing_allowance(request, Response()):
                 context = signing_context(request, settings)
-                await committer.run(lambda session: signing.sign(session, slug, body, context))
+                signed = signing.SignRequest(slug, body, context)
+                await committer.run_batched(signing.SIGNING, signed)
         except NotFound:
             return not_found_page(request)
         except AppError as exc:
