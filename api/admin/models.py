@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from api.db import UtcDateTime, utcnow
 from api.fields import Slug
-from api.incident.models import omittable
+from api.incident.admin_schemas import omittable
 from api.petitions.models import PetitionStatus, SignatureStatus, VersionPublic
 from api.petitions.validation import POSTAL_CODE_MAX, normalise_email
 

@@ -49,21 +49,20 @@ from api.admin.models import (
 )
 from api.db import utcnow
 from api.errors import Conflict, NotFound, UnprocessableContent, field_error, invalid
-from api.incident import service as incident
-from api.incident.models import (
+from api.incident import discrepancies, facts, reads, sources
+from api.incident.admin_schemas import (
     CitationAdmin,
     CitationIn,
     CitationUpdate,
     DiscrepancyCreate,
-    DiscrepancyPublic,
     DiscrepancyUpdate,
     FactCreate,
-    FactPublic,
     FactUpdate,
     SourceAdmin,
     SourceCreate,
     SourceUpdate,
 )
+from api.incident.schemas import DiscrepancyPublic, FactPublic
 from api.pagination import PageParams, paginate
 from api.petitions import service as petitions
 from api.petitions.models import (
@@ -213,7 +212,7 @@ def _check_window(opens_at: Any, closes_at: Any) -> None:
 
 def _check_fact_references(session: Session, body: str) -> None:
     """Every `[fact:ID]` in a petition's text must name a fact (api.incident.support)."""
-    unknown = incident.unknown_fact_references(session, body)
+    unknown = reads.unknown_fact_references(session, body)
     if unknown:
         names = ", ".join(f"[fact:{fact_id}]" for fact_id in unknown)
         raise invalid("body", f"Refers to no such fact: {names}.", "unknown_fact")
@@ -698,7 +697,7 @@ def _source_snapshot(source: SourceAdmin) -> dict[str, Any]:
 
 
 def create_source(session: Session, actor: Actor, data: SourceCreate) -> SourceAdmin:
-    source = incident.create_source(session, data)
+    source = sources.create_source(session, data)
     record(session, actor, "source.create", "source", source.id, after=_source_snapshot(source))
     return source
 
@@ -706,45 +705,45 @@ def create_source(session: Session, actor: Actor, data: SourceCreate) -> SourceA
 def update_source(
     session: Session, actor: Actor, source_id: str, data: SourceUpdate
 ) -> SourceAdmin:
-    before = _source_snapshot(incident.get_source_admin(session, source_id))
-    source = incident.update_source(session, source_id, data)
+    before = _source_snapshot(sources.get_source_admin(session, source_id))
+    source = sources.update_source(session, source_id, data)
     after = _source_snapshot(source)
     record(session, actor, "source.update", "source", source_id, before=before, after=after)
     return source
 
 
 def delete_source(session: Session, actor: Actor, source_id: str) -> None:
-    before = _source_snapshot(incident.get_source_admin(session, source_id))
-    incident.delete_source(session, source_id)
+    before = _source_snapshot(sources.get_source_admin(session, source_id))
+    sources.delete_source(session, source_id)
     record(session, actor, "source.delete", "source", source_id, before=before)
 
 
 def create_fact(session: Session, actor: Actor, data: FactCreate) -> FactPublic:
-    fact = incident.create_fact(session, data)
+    fact = facts.create_fact(session, data)
     record(session, actor, "fact.create", "fact", fact.id, after=_dump(fact))
     return fact
 
 
 def update_fact(session: Session, actor: Actor, fact_id: str, data: FactUpdate) -> FactPublic:
-    before = _dump(incident.get_fact(session, fact_id))
-    fact = incident.update_fact(session, fact_id, data)
+    before = _dump(reads.get_fact(session, fact_id))
+    fact = facts.update_fact(session, fact_id, data)
     record(session, actor, "fact.update", "fact", fact_id, before=before, after=_dump(fact))
     return fact
 
 
 def delete_fact(session: Session, actor: Actor, fact_id: str) -> None:
-    before = _dump(incident.get_fact(session, fact_id))
+    before = _dump(reads.get_fact(session, fact_id))
     citing = petitions.petitions_citing_fact(session, fact_id)
     if citing:
         raise Conflict(
             f"The text of petition '{citing[0]}' refers to [fact:{fact_id}]; edit it first."
         )
-    incident.delete_fact(session, fact_id)
+    facts.delete_fact(session, fact_id)
     record(session, actor, "fact.delete", "fact", fact_id, before=before)
 
 
 def add_citation(session: Session, actor: Actor, fact_id: str, data: CitationIn) -> CitationAdmin:
-    citation = incident.add_citation(session, fact_id, data)
+    citation = facts.add_citation(session, fact_id, data)
     target = f"{fact_id}/{citation.position}"
     record(session, actor, "citation.create", "citation", target, after=_dump(citation))
     return citation
@@ -753,8 +752,8 @@ def add_citation(session: Session, actor: Actor, fact_id: str, data: CitationIn)
 def update_citation(
     session: Session, actor: Actor, fact_id: str, position: int, data: CitationUpdate
 ) -> CitationAdmin:
-    before = _dump(incident.get_citation(session, fact_id, position))
-    citation = incident.update_citation(session, fact_id, position, data)
+    before = _dump(facts.get_citation(session, fact_id, position))
+    citation = facts.update_citation(session, fact_id, position, data)
     target = f"{fact_id}/{position}"
     after = _dump(citation)
     record(session, actor, "citation.update", "citation", target, before=before, after=after)
@@ -762,15 +761,15 @@ def update_citation(
 
 
 def delete_citation(session: Session, actor: Actor, fact_id: str, position: int) -> None:
-    before = _dump(incident.get_citation(session, fact_id, position))
-    incident.delete_citation(session, fact_id, position)
+    before = _dump(facts.get_citation(session, fact_id, position))
+    facts.delete_citation(session, fact_id, position)
     record(session, actor, "citation.delete", "citation", f"{fact_id}/{position}", before=before)
 
 
 def create_discrepancy(
     session: Session, actor: Actor, data: DiscrepancyCreate
 ) -> DiscrepancyPublic:
-    discrepancy = incident.create_discrepancy(session, data)
+    discrepancy = discrepancies.create_discrepancy(session, data)
     after = _dump(discrepancy)
     record(session, actor, "discrepancy.create", "discrepancy", discrepancy.id, after=after)
     return discrepancy
@@ -779,8 +778,8 @@ def create_discrepancy(
 def update_discrepancy(
     session: Session, actor: Actor, discrepancy_id: str, data: DiscrepancyUpdate
 ) -> DiscrepancyPublic:
-    before = _dump(incident.get_discrepancy(session, discrepancy_id))
-    discrepancy = incident.update_discrepancy(session, discrepancy_id, data)
+    before = _dump(reads.get_discrepancy(session, discrepancy_id))
+    discrepancy = discrepancies.update_discrepancy(session, discrepancy_id, data)
     after = _dump(discrepancy)
     record(
         session,
@@ -795,8 +794,8 @@ def update_discrepancy(
 
 
 def delete_discrepancy(session: Session, actor: Actor, discrepancy_id: str) -> None:
-    before = _dump(incident.get_discrepancy(session, discrepancy_id))
-    incident.delete_discrepancy(session, discrepancy_id)
+    before = _dump(reads.get_discrepancy(session, discrepancy_id))
+    discrepancies.delete_discrepancy(session, discrepancy_id)
     record(session, actor, "discrepancy.delete", "discrepancy", discrepancy_id, before=before)
 
 

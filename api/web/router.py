@@ -38,8 +38,9 @@ from api.errors import (
     validation_field_errors,
 )
 from api.groupcommit import GroupCommit
-from api.incident import service as incident
-from api.incident.models import DiscrepancyKind, FactPublic, SourcePublic
+from api.incident import reads as incident
+from api.incident.models import DiscrepancyKind
+from api.incident.schemas import FactPublic, SourcePublic
 from api.incident.support import FACT_REFERENCE
 from api.pagination import MAX_LIMIT, PageParams
 from api.petitions import service as petitions

@@ -43,8 +43,8 @@ def seed(
     ] = SEED_DIR,
 ) -> None:
     """Load the fact base and the petition. Idempotent: rows that exist are left as they are."""
+    from api.cli.seeding import load_seed
     from api.db import Database
-    from api.seed import load_seed
 
     database = Database(get_settings())
     try:
@@ -224,8 +224,8 @@ def verify_citations(
     `[fact:ID]` names a fact; every source label comes from its text. Exits 1 listing every
     problem and every source with no file.
     """
+    from api.cli.citations import verify_citations as verify
     from api.db import Database
-    from api.incident.service import verify_citations as verify
 
     database = Database(get_settings())
     try:
