@@ -17,6 +17,12 @@ the request threads.
     committer = GroupCommitter(database)
     result = await committer.run(lambda session: service.sign(session, ...))   # async code
     result = committer.run_sync(lambda session: ...)                           # threads
+    result = await committer.run_batched(SIGNING, request)                      # see Batchable
+
+Units of one `Batchable` kind that follow each other in a batch are written together: one
+statement per table for the run instead of a few per unit (the signing hot path). Each unit
+still gets its own outcome; should the run as a whole fail, its units are run again one by one,
+each in its own SAVEPOINT, exactly as plain units are.
 """
 
 from __future__ import annotations
@@ -41,6 +47,23 @@ from api.db import Database
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
+
+
+@dataclass(frozen=True, eq=False)
+class Batchable(Generic[ItemT, T]):
+    """A kind of unit of work that can be written for many requests at once.
+
+    `many(session, items)` returns one outcome per item, in order: its result, or the
+    exception (an instance) that item alone is answered with. An item given an exception must
+    have written nothing; anything `many` raises undoes the whole run, whose items are then
+    run through `one(session, item)`, each in its own SAVEPOINT.
+    """
+
+    name: str
+    one: Callable[[Session, ItemT], T]
+    many: Callable[[Session, list[ItemT]], list[T | BaseException]]
+
 
 MAX_BATCH = 128
 POSTGRES_WRITERS = 4
@@ -50,6 +73,8 @@ POSTGRES_WRITERS = 4
 class _Job(Generic[T]):
     work: Callable[[Session], T]
     future: Future[T] = field(default_factory=Future)
+    kind: Batchable[Any, T] | None = None
+    item: Any = None
 
 
 _STOP = object()
@@ -80,7 +105,16 @@ class GroupCommitter:
     def submit(self, work: Callable[[Session], T]) -> Future[T]:
         """Queue a unit of work; the future resolves after its batch commits (or with the
         exception the work raised, or the commit's error)."""
-        job: _Job[T] = _Job(work)
+        return self._submit(_Job(work))
+
+    def submit_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> Future[T]:
+        """Queue `kind.one(session, item)`, to be written with its neighbours of one kind."""
+        return self._submit(_Job(lambda session: kind.one(session, item), kind=kind, item=item))
+
+    async def run_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> T:
+        return await asyncio.wrap_future(self.submit_batched(kind, item))
+
+    def _submit(self, job: _Job[T]) -> Future[T]:
         with self._lock:
             if not self._threads:
                 self._threads = [
@@ -145,28 +179,23 @@ class GroupCommitter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job[Any]]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
+        outcomes: dict[_Job[Any], tuple[bool, Any]] = {}
         try:
             with self._turn(), self.database.session(write=True) as session:
-                for job in batch:
-                    if not job.future.set_running_or_notify_cancel():
-                        outcomes.append((False, None))
-                        continue
-                    try:
-                        # The outcome is recorded after the savepoint's release, which can
-                        # fail too (the ORM flushes there): one outcome per unit, either way.
-                        with session.begin_nested():
-                            value = job.work(session)
-                        outcomes.append((True, value))
-                    except Exception as exc:
-                        outcomes.append((False, exc))
+                for run in _runs(batch):
+                    live = [job for job in run if job.future.set_running_or_notify_cancel()]
+                    if len(live) > 1 and live[0].kind is not None:
+                        written = _outcomes_of_run(session, live[0].kind, live)
+                        outcomes.update(zip(live, written, strict=True))
+                    else:
+                        outcomes.update((job, _outcome_of(session, job)) for job in live)
         except Exception as exc:
             # The commit (or BEGIN) failed: nothing in this batch was stored. The waiting
             # requests get the error (an outage becomes their 503); the thread carries on.
             availability = self.database.availability
             # A unit that lost the connection leaves the transaction unusable, and the
             # commit's own error then only says so: the unit's error says why.
-            lost = [v for ok, v in outcomes if not ok and v is not None]
+            lost = [v for ok, v in outcomes.values() if not ok]
             exc = next((e for e in lost if availability.failure_of(e)), exc)
             if availability.failure_of(exc):
                 availability.failed(exc, write=True)  # logged once per outage
@@ -186,13 +215,53 @@ class GroupCommitter:
             self.batches += 1
             self.units += len(batch)
         metrics.GROUP_COMMIT_BATCH.observe(len(batch))
-        for job, (ok, value) in zip(batch, outcomes, strict=True):
-            if not job.future.running():
-                continue
+        for job, (ok, value) in outcomes.items():
             if ok:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
+
+
+def _runs(batch: list[_Job[Any]]) -> Iterator[list[_Job[Any]]]:
+    """The batch in order, cut where the kind changes: neighbours of one Batchable kind form
+    a run (written together); every plain unit is a run of its own. Order is kept, so a unit
+    never overtakes one queued before it (a withdrawal never races its signature)."""
+    run: list[_Job[Any]] = []
+    for job in batch:
+        if run and (job.kind is None or job.kind is not run[-1].kind):
+            yield run
+            run = []
+        run.append(job)
+    if run:
+        yield run
+
+
+def _outcome_of(session: Session, job: _Job[Any]) -> tuple[bool, Any]:
+    try:
+        # The outcome is recorded after the savepoint's release, which can fail too (the
+        # ORM flushes there): one outcome per unit, either way.
+        with session.begin_nested():
+            value = job.work(session)
+        return True, value
+    except Exception as exc:
+        return False, exc
+
+
+def _outcomes_of_run(
+    session: Session, kind: Batchable[Any, Any], run: list[_Job[Any]]
+) -> list[tuple[bool, Any]]:
+    try:
+        with session.begin_nested():
+            values = kind.many(session, [job.item for job in run])
+        if len(values) != len(run):
+            raise RuntimeError(f"{kind.name}: {len(values)} outcomes for {len(run)} units")
+    except Exception as exc:
+        # Undone as a whole: each unit again on its own, so one bad unit fails alone.
+        logger.warning("batched %s of %d units failed (%s); one by one", kind.name, len(run), exc)
+        return [_outcome_of(session, job) for job in run]
+    return [
+        (False, value) if isinstance(value, BaseException) else (True, value) for value in values
+    ]
 
 
 def _sqlite_lock_path(database: Database) -> str | None:

@@ -103,7 +103,7 @@ async def _status(probe: Probe) -> DependencyStatus:
     description="Answers 200 while the process is up. Checks nothing else.",
     response_model=Health,
 )
-def healthz() -> Health:
+async def healthz() -> Health:
     return Health()
 
 

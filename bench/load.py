@@ -54,6 +54,7 @@ def run_wrk(
     connections: int = 64,
     threads: int = 2,
     timeout: float = 5.0,
+    env: dict[str, str] | None = None,
 ) -> WrkResult:
     command = [
         wrk_binary(),
@@ -67,8 +68,8 @@ def run_wrk(
     ]
     if script_args:
         command += ["--", *script_args]
-    env = {**os.environ, "BENCH_WRK_DIR": str(WRK_DIR)}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    environment = {**os.environ, **(env or {}), "BENCH_WRK_DIR": str(WRK_DIR)}
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")

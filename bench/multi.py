@@ -21,16 +21,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import create_engine, text
 
 from api.petitions.service import EMAILS_PER_SIGNATURE
+from bench.report import Knobs, Row
 from bench.servers import ADVOCACY, Server, free_port, fresh_database, prepare, service_env
-
-if TYPE_CHECKING:
-    from bench.run import Knobs, Row
 
 SLUG = "florida-minimum-arrest-age-12"
 CONVERGE_SECONDS = 5.0
@@ -124,8 +121,6 @@ async def _confirm_all(bases: list[str], tokens: list[str], concurrency: int) ->
 
 
 def run_multi_instance(knobs: Knobs, work_dir: Path) -> list[Row]:
-    from bench.run import Row
-
     rows: list[Row] = []
     redis_url = _redis_url()
     with fresh_database("postgresql", work_dir / "db") as url:

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from api.abuse.models import BlockedEmailDomain
 from api.db import Database
-from api.groupcommit import GroupCommitter
+from api.groupcommit import Batchable, GroupCommitter
 from tests.databases import unreachable_settings
 
 
@@ -168,3 +168,88 @@ def test_a_database_that_cannot_be_reached_fails_the_waiting_units(tmp_path) -> 
     finally:
         committer.close()
         database.dispose()
+
+
+# --- batched units (Batchable) -------------------------------------------------------------
+
+
+def _add_many(calls: list[list[str]]) -> Batchable[str, str]:
+    """A Batchable that adds many domains in one flush; names ending in `.refused` are
+    answered with their own error, and a name starting with `boom` breaks the whole run."""
+
+    def many(session: Session, names: list[str]) -> list[str | BaseException]:
+        calls.append(list(names))
+        if any(name.startswith("boom") for name in names):
+            raise RuntimeError("the run as a whole failed")
+        kept = [name for name in names if not name.endswith(".refused")]
+        session.add_all(BlockedEmailDomain(domain=name, reason="test") for name in kept)
+        session.flush()
+        return [ValueError(name) if name.endswith(".refused") else name for name in names]
+
+    def one(session: Session, name: str) -> str:
+        if name.startswith("boom"):
+            raise ValueError(name)
+        return _add(name)(session)
+
+    return Batchable("add-domains", one=one, many=many)
+
+
+def test_neighbouring_batched_units_are_written_together_each_with_its_outcome(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    calls: list[list[str]] = []
+    kind = _add_many(calls)
+    release = _hold_writer(committer)
+    names = ("gb-1.example", "gb-2.example", "gb-3.refused", "gb-4.example")
+    futures = [committer.submit_batched(kind, name) for name in names]
+    release.set()
+    assert [futures[i].result(10) for i in (0, 1, 3)] == [names[0], names[1], names[3]]
+    with pytest.raises(ValueError, match=r"gb-3\.refused"):
+        futures[2].result(10)
+    assert calls == [list(names)]
+    assert _domains(clean_database, "gb-") == {"gb-1.example", "gb-2.example", "gb-4.example"}
+
+
+def test_a_failed_run_is_undone_and_its_units_run_one_by_one(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    calls: list[list[str]] = []
+    kind = _add_many(calls)
+    release = _hold_writer(committer)
+    names = ("gf-1.example", "boom.example", "gf-2.example")
+    futures = [committer.submit_batched(kind, name) for name in names]
+    release.set()
+    assert futures[0].result(10) == "gf-1.example"
+    assert futures[2].result(10) == "gf-2.example"
+    with pytest.raises(ValueError, match=r"boom\.example"):
+        futures[1].result(10)
+    assert len(calls) == 1  # tried together once, then one by one
+    assert _domains(clean_database, "gf-") == {"gf-1.example", "gf-2.example"}
+    assert _domains(clean_database, "boom") == set()
+
+
+def test_a_plain_unit_between_batched_ones_keeps_its_place(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    calls: list[list[str]] = []
+    kind = _add_many(calls)
+    seen: list[str] = []
+
+    def plain(session: Session) -> None:
+        # Sees what was queued before it, and nothing queued after it.
+        rows = session.exec(
+            select(BlockedEmailDomain.domain).where(
+                col(BlockedEmailDomain.domain).startswith("go-")
+            )
+        ).all()
+        seen.extend(sorted(rows))
+
+    release = _hold_writer(committer)
+    first = [committer.submit_batched(kind, f"go-{i}.example") for i in (1, 2)]
+    middle = committer.submit(plain)
+    last = [committer.submit_batched(kind, f"go-{i}.example") for i in (3, 4)]
+    release.set()
+    for future in (*first, middle, *last):
+        future.result(10)
+    assert calls == [["go-1.example", "go-2.example"], ["go-3.example", "go-4.example"]]
+    assert seen == ["go-1.example", "go-2.example"]

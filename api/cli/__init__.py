@@ -267,8 +267,8 @@ def create_api_key(
 
     The key alone goes to stdout (KEY=$(advocacy create-api-key ...)); the rest to stderr.
     """
+    from api.admin.api_keys import issue_api_key
     from api.admin.auth import CLI_ACTOR
-    from api.admin.service import issue_api_key
     from api.db import Database
 
     database = Database(get_settings())
@@ -297,8 +297,8 @@ def revoke_api_key(
     key: Annotated[str, typer.Argument(help="The key's id, or the name of an active key.")],
 ) -> None:
     """Revoke an API key: from now on it is answered 401."""
+    from api.admin.api_keys import revoke_key
     from api.admin.auth import CLI_ACTOR
-    from api.admin.service import revoke_key
     from api.db import Database
     from api.errors import NotFound
 

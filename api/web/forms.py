@@ -17,6 +17,9 @@ personal (it is cached for everyone, so it cannot carry a per-visitor token or c
 
 The confirm, withdraw and my-signatures forms carry the emailed link's token, which is itself
 the secret a forger would need; they get the first two checks.
+
+The signing form as the page shows it again (what was entered, the errors next to fields, a
+message above the button) is `SignForm`; `read_sign_form` gives it with the JSON API's body.
 """
 
 from __future__ import annotations
@@ -24,12 +27,24 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from hashlib import sha256
 from urllib.parse import parse_qsl, urlsplit
 
+from pydantic import ValidationError
 from starlette.requests import Request
 
-from api.errors import FieldError
+from api.config import Settings
+from api.errors import (
+    AppError,
+    Conflict,
+    FieldError,
+    TooManyRequests,
+    UnprocessableContent,
+    validation_field_errors,
+)
+from api.petitions.models import SignatureCreate
+from api.web.i18n import strings
 
 FORM_TOKEN_HOURS = 24
 MAX_FORM_FIELDS = 30
@@ -40,6 +55,11 @@ SIGN_FIELDS = ("first_name", "last_name", "email", "postal_code", "country", "co
 REQUIRED_FIELDS = ("first_name", "last_name", "email", "postal_code")
 # What the signing form keeps when it is shown again with errors.
 FORM_VALUES = (*SIGN_FIELDS, "display_publicly", "contact_opt_in", "ref")
+# What the signing form says when the service refuses, by its error (as petition.js does).
+FORM_FAILURES: dict[type[AppError], str] = {
+    Conflict: "not_open",
+    TooManyRequests: "rate_limited",
+}
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -127,3 +147,51 @@ def field_messages(errors: Sequence[FieldError], lang: str, t: Mapping[str, str]
         message = message[0].upper() + message[1:]
         messages[name] = message if message.endswith((".", "!", "?")) else message + "."
     return messages
+
+
+# --- the signing form, as the page shows it again ----------------------------------------------
+
+
+@dataclass
+class SignForm:
+    """The signing form as the page shows it: what was entered, the errors next to fields,
+    a message above the button, and the address the link went to once signed."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    signed_email: str | None = None
+
+    def refused(self, error: AppError, lang: str) -> None:
+        """The service's refusal as the page shows it: the fields it names, or a message."""
+        t = strings(lang)
+        if isinstance(error, UnprocessableContent):
+            self.errors = field_messages(error.errors or [], lang, t)
+            self.message = t["errors_summary"]
+        else:
+            self.message = t[FORM_FAILURES.get(type(error), "server_error")]
+
+
+async def read_sign_form(
+    request: Request, slug: str, settings: Settings, lang: str
+) -> tuple[SignForm, SignatureCreate | None, int]:
+    """The posted signing form, checked as the JSON API checks a signature: the form to show
+    again, the API's body when the form is valid, and the status to answer with (403 for a
+    cross-site or stale post, 422 for invalid fields, else 200)."""
+    t = strings(lang)
+    form = await read_form(request)
+    state = SignForm(values={name: form.get(name, "") for name in FORM_VALUES})
+    if not (
+        from_this_site(request, settings.public_base_url)
+        and valid_form_token(settings.secret(), f"sign|{slug}", form.get("form_token", ""))
+    ):
+        state.message = t["form_expired"]
+        return state, None, 403
+    state.errors = missing_fields(form, t)
+    if not state.errors:
+        try:
+            return state, SignatureCreate.model_validate(signature_fields(form, lang)), 200
+        except ValidationError as exc:
+            state.errors = field_messages(validation_field_errors(exc.errors()), lang, t)
+    state.message = t["errors_summary"]
+    return state, None, 422

@@ -40,6 +40,14 @@ def fill(text: str, **values: object) -> str:
     return text
 
 
+def format_number(value: int, lang: str) -> str:
+    """A number as a reader of `lang` writes it ("1,234")."""
+    # Imported on first use, as in country_names: api.errors imports this module everywhere.
+    from babel.numbers import format_decimal
+
+    return format_decimal(value, locale=BABEL_LOCALES[lang])
+
+
 @dataclass(frozen=True)
 class LanguageChoice:
     lang: str

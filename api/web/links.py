@@ -12,9 +12,9 @@ from typing import Any
 
 from babel.dates import format_date
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
+from sqlmodel import Session
 from starlette.responses import Response
 
 from api.abuse.deps import rate_limit
@@ -28,30 +28,61 @@ from api.petitions.models import SLUG_MAX, AccessRequest, MySignatures, Petition
 from api.petitions.router import signing_context
 from api.web.forms import from_this_site, read_form
 from api.web.i18n import BABEL_LOCALES, choose_language, fill, strings
-from api.web.pages import LINK_PAGE_CACHE, TOKEN_MAX, render
+from api.web.pages import LINK_PAGE_CACHE, TOKEN_MAX, read_in_thread, render
 from api.web.share import share_context
 
 router = APIRouter()
 access_limit_check = rate_limit("access").dependency
 
+# The tokens the service issues are longer than this; a shorter posted token is refused unread.
+POSTED_TOKEN_MIN = 16
+
+
+def _link_token(request: Request) -> str:
+    """The emailed link's `?token=`, or "" when it is missing or longer than any token."""
+    token = request.query_params.get("token", "")
+    return token if len(token) <= TOKEN_MAX else ""
+
+
+def _posted_token(form: dict[str, str]) -> str:
+    """The token a page's form posted back, or "" when it cannot be one."""
+    token = form.get("token", "")
+    return token if POSTED_TOKEN_MIN <= len(token) <= TOKEN_MAX else ""
+
+
 # --- the emailed links: confirm and withdraw --------------------------------------------------
 
 
-def _token_page(request: Request, action: str) -> HTMLResponse:
-    token = request.query_params.get("token", "")
-    has_token = 0 < len(token) <= TOKEN_MAX
+def _token_page(
+    request: Request,
+    action: str,
+    *,
+    token: str = "",
+    outcome: str | None = None,
+    petition: PetitionPublic | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The confirm or withdraw page: the button that posts the link's token, or once posted
+    the outcome (with the petition's share actions when it is confirmed)."""
+    lang = choose_language(request).lang
+    t = strings(lang)
+    answered = {"outcome_text": t[outcome]} if outcome else {}
+    sharing = share_context(request, petition, lang) if petition else {}
     return render(
         request,
         "token.html",
-        action=action,
-        has_token=has_token,
-        token=token if has_token else "",
-        outcome=None,
-        petition=None,
+        status_code=status_code,
         cache=LINK_PAGE_CACHE,
-        page_data={"action": action, "hasToken": has_token},
+        action=action,
+        has_token=bool(token),
+        token=token,
+        outcome=outcome,
+        petition=petition,
+        page_data={"action": action, "hasToken": bool(token)},
         canonical_path=f"/{action}",
-        title=strings(choose_language(request).lang)[f"{action}_title"],
+        title=t[f"{action}_title"],
+        **answered,
+        **sharing,
     )
 
 
@@ -59,13 +90,13 @@ def _token_page(request: Request, action: str) -> HTMLResponse:
 def confirm_page(request: Request) -> HTMLResponse:
     """The emailed confirmation link: a button that confirms (a form POST), which the page's
     script presses as the page opens. Opening the link alone changes nothing."""
-    return _token_page(request, "confirm")
+    return _token_page(request, "confirm", token=_link_token(request))
 
 
 @router.get("/withdraw", include_in_schema=False, response_class=HTMLResponse)
 def withdraw_page(request: Request) -> HTMLResponse:
     """The emailed withdrawal link. Withdrawing takes a click: mail scanners open links."""
-    return _token_page(request, "withdraw")
+    return _token_page(request, "withdraw", token=_link_token(request))
 
 
 # What a failed confirm or withdraw says, by the service's error.
@@ -76,16 +107,15 @@ async def _token_action(
     request: Request, action: str, committer: GroupCommit, database: Database
 ) -> HTMLResponse:
     lang = choose_language(request).lang
-    t = strings(lang)
     settings: Settings = request.app.state.settings
     form = await read_form(request)
-    token = form.get("token", "")
+    token = _posted_token(form)
     outcome: str
     status_code = 200
     petition: PetitionPublic | None = None
     if not from_this_site(request, settings.public_base_url):
         outcome, status_code = "form_expired", 403
-    elif not 16 <= len(token) <= TOKEN_MAX:
+    elif not token:
         outcome, status_code = "link_unknown", 404
     else:
         run = petitions.confirm if action == "confirm" else petitions.withdraw
@@ -98,30 +128,12 @@ async def _token_action(
         else:
             outcome = LINK_OUTCOMES[result.status]
             if result.status in ("confirmed", "already_confirmed"):
-
-                def load() -> PetitionPublic:
-                    with database.session() as session:
-                        # In the page's language: a Spanish page names the petition in Spanish.
-                        return petitions.get_petition(session, result.petition_slug, lang)
-
-                petition = await run_in_threadpool(load)
-    sharing = share_context(request, petition, lang) if petition else {}
-    return render(
-        request,
-        "token.html",
-        status_code=status_code,
-        cache=LINK_PAGE_CACHE,
-        action=action,
-        has_token=False,
-        token="",
-        outcome=outcome,
-        outcome_text=t[outcome],
-        petition=petition,
-        page_data={"action": action, "hasToken": False},
-        canonical_path=f"/{action}",
-        title=t[f"{action}_title"],
-        **sharing,
-    )
+                # In the page's language: a Spanish page names the petition in Spanish.
+                petition = await read_in_thread(
+                    database,
+                    lambda session: petitions.get_petition(session, result.petition_slug, lang),
+                )
+    return _token_page(request, action, outcome=outcome, petition=petition, status_code=status_code)
 
 
 LINK_OUTCOMES = {
@@ -189,13 +201,12 @@ def my_signatures_page(request: Request) -> HTMLResponse:
     the script, a button posts the token to /my-signatures/list. Opening the link changes
     nothing. Without a token the page asks for the email address to send such a link to.
     """
-    token = request.query_params.get("token", "")
-    has_token = 0 < len(token) <= TOKEN_MAX
+    token = _link_token(request)
     return _mine_page(
         request,
-        has_token=has_token,
-        token=token if has_token else "",
-        bad_link=len(token) > TOKEN_MAX,
+        has_token=bool(token),
+        token=token,
+        bad_link=len(request.query_params.get("token", "")) > TOKEN_MAX,
     )
 
 
@@ -242,12 +253,11 @@ async def _listing(
     lang = choose_language(request).lang
     t = strings(lang)
 
-    def load() -> MySignatures:
-        with database.session() as session:
-            return petitions.signatures_of(session, petitions.access_holder(session, token))
+    def load(session: Session) -> MySignatures:
+        return petitions.signatures_of(session, petitions.access_holder(session, token))
 
     try:
-        mine = await run_in_threadpool(load)
+        mine = await read_in_thread(database, load)
     except AppError as exc:
         message = "mine_link_expired" if isinstance(exc, Gone) else "link_unknown"
         return _mine_page(
@@ -273,11 +283,6 @@ async def _listing(
     )
     context.setdefault("listing_message", default_message)
     return _mine_page(request, token=token, listing=listing, **context)
-
-
-def _posted_token(form: dict[str, str]) -> str:
-    token = form.get("token", "")
-    return token if 16 <= len(token) <= TOKEN_MAX else ""
 
 
 @router.post("/my-signatures/list", include_in_schema=False, response_class=HTMLResponse)
@@ -308,10 +313,8 @@ async def withdraw_mine_form(
     except AppError:
         return await _listing(request, database, token, listing_message=t["mine_withdraw_failed"])
 
-    def title_of() -> str:
-        with database.session() as session:
-            return petitions.get_petition(session, result.petition_slug).title
-
-    title = await run_in_threadpool(title_of)
+    title = await read_in_thread(
+        database, lambda session: petitions.get_petition(session, result.petition_slug).title
+    )
     key = "mine_withdrawn" if result.status == "withdrawn" else "mine_already"
     return await _listing(request, database, token, listing_message=fill(t[key], title=title))

@@ -64,10 +64,9 @@ def florida_counties() -> CountyOutlines:
 
 
 @dataclass(frozen=True)
-class MapCounty:
-    fips: str
-    name: str
-    d: str
+class MapCounty(CountyShape):
+    """A county's outline on the map, with its confirmed signers and the shade they give it."""
+
     count: int
     shade: int
 

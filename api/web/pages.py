@@ -10,23 +10,26 @@ and styling live in files under /static.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path as FilePath
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from babel.numbers import format_decimal
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.utils import htmlsafe_json_dumps
+from sqlmodel import Session
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from api.web.i18n import BABEL_LOCALES, LANGUAGES, choose_language, fill, strings
+from api.db import Database
+from api.petitions.models import SLUG_MAX
+from api.web.i18n import LANGUAGES, choose_language, fill, strings
 from api.web.share import SHARE_IMAGE_SIZE
 
 WEB_DIR = FilePath(__file__).resolve().parent
@@ -198,5 +201,21 @@ def not_found_page(request: Request) -> HTMLResponse:
     return render(request, "not_found.html", status_code=404, cache="no-cache")
 
 
-def format_number(value: int, lang: str) -> str:
-    return format_decimal(value, locale=BABEL_LOCALES[lang])
+def impossible_slug_page(request: Request, slug: str) -> HTMLResponse | None:
+    """The not-found page for a slug longer than any petition's (SLUG_MAX), answered before
+    anything reads the body, the database or a cache with it; None for any other slug."""
+    return not_found_page(request) if len(slug) > SLUG_MAX else None
+
+
+Result = TypeVar("Result")
+
+
+async def read_in_thread(database: Database, read: Callable[[Session], Result]) -> Result:
+    """`read` in a session of its own, in the thread pool: how an async form handler reads
+    what it shows once its unit of work has committed."""
+
+    def run() -> Result:
+        with database.session() as session:
+            return read(session)
+
+    return await run_in_threadpool(run)

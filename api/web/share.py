@@ -21,9 +21,10 @@ from urllib.parse import quote, urlencode
 
 from PIL import Image, ImageDraw, ImageFont
 from starlette.requests import Request
+from starlette.responses import Response
 
 from api.petitions.models import PetitionPublic
-from api.web.i18n import choose_language, fill, strings
+from api.web.i18n import choose_language, fill, format_number, strings
 
 SHARE_IMAGE_SIZE = (1200, 630)
 # Pillow's wheels ship FreeType; DejaVu is on most Linux systems. Without it, Pillow's own
@@ -168,3 +169,26 @@ class ShareImage:
     @classmethod
     def of(cls, png: bytes) -> ShareImage:
         return cls(png, '"' + hashlib.blake2b(png, digest_size=12).hexdigest() + '"')
+
+
+def petition_share_image(petition: PetitionPublic, lang: str) -> ShareImage:
+    """The petition's image in `lang`: its title, its count and its goal."""
+    t = strings(lang)
+    count = t["count_text_one" if petition.verified_count == 1 else "count_text"]
+    return ShareImage.of(
+        draw_share_image(
+            petition.title,
+            fill(count, verified=format_number(petition.verified_count, lang)),
+            fill(t["count_goal"], goal=format_number(petition.goal, lang)),
+            t["site_name"],
+            petition.progress,
+        )
+    )
+
+
+def share_image_response(request: Request, image: ShareImage, max_age_seconds: float) -> Response:
+    """The image, or 304 when the crawler already holds this drawing (its ETag)."""
+    headers = {"ETag": image.etag, "Cache-Control": f"public, max-age={int(max_age_seconds)}"}
+    if image.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(image.png, media_type="image/png", headers=headers)

@@ -316,9 +316,12 @@ def gone(env: Env, doc: Documented):
     return env.client.post(doc.path, json=token_body(doc, token))
 
 
-def admin_call(method: str, path: str, **kwargs: Any):
+def admin_call(path: str | None = None, **kwargs: Any):
+    """The operation itself, with a key holding every scope: on `path`, or by default on its
+    own path naming nothing that exists (`/v1/admin/signatures/999999/strike`)."""
+
     def call(env: Env, doc: Documented):
-        return env.client.request(method, path, headers=env.admin, **kwargs)
+        return send(env, doc, path or url(doc, found=False), **kwargs)
 
     return call
 
@@ -326,71 +329,46 @@ def admin_call(method: str, path: str, **kwargs: Any):
 def source_with_anothers_content(env: Env, doc: Documented):
     other = env.client.get("/v1/admin/sources/article-please-let-me-go", headers=env.admin)
     digest = other.json()["content_sha256"]
-    return env.client.patch(
-        f"/v1/admin/sources/{QUOTE['source_id']}",
-        json={"content_sha256": digest},
-        headers=env.admin,
-    )
+    path = f"/v1/admin/sources/{QUOTE['source_id']}"
+    return send(env, doc, path, json={"content_sha256": digest})
 
 
 def fact_the_petition_cites(env: Env, doc: Documented):
     body = env.client.get(f"/v1/petitions/{SLUG}").json()["body"]
     fact_id = re.findall(r"\[fact:([^\]]+)\]", body)[0]
-    return env.client.delete(f"/v1/admin/facts/{fact_id}", headers=env.admin)
+    return send(env, doc, f"/v1/admin/facts/{fact_id}")
 
 
 def only_citation(env: Env, doc: Documented):
     facts = env.client.get("/v1/facts", params={"status": "single_source", "limit": 1}).json()
     fact_id = facts["items"][0]["id"]
-    return env.client.delete(f"/v1/admin/facts/{fact_id}/citations/0", headers=env.admin)
+    return send(env, doc, f"/v1/admin/facts/{fact_id}/citations/0")
 
+
+UNKNOWN_PETITION = {"petition": "no-such-petition"}
+REASON = {"reason": "Test."}
 
 SPECIAL = {
-    ("adminResumeAll", "404"): admin_call("POST", "/v1/admin/signing/resume"),
+    ("adminResumeAll", "404"): admin_call(),
     ("adminUpdateSource", "409"): source_with_anothers_content,
-    ("adminDeleteSource", "409"): admin_call("DELETE", f"/v1/admin/sources/{QUOTE['source_id']}"),
+    ("adminDeleteSource", "409"): admin_call(f"/v1/admin/sources/{QUOTE['source_id']}"),
     ("adminDeleteFact", "409"): fact_the_petition_cites,
     ("adminDeleteCitation", "409"): only_citation,
-    ("adminAddCitation", "404"): admin_call(
-        "POST", "/v1/admin/facts/no-such-fact/citations", json=QUOTE
-    ),
-    ("adminListSignatures", "404"): admin_call(
-        "GET", "/v1/admin/signatures", params={"petition": "no-such-petition"}
-    ),
-    ("adminStrikeByFilter", "404"): admin_call(
-        "POST",
-        "/v1/admin/signatures/strike",
-        json={"reason": "Test.", "filter": {"petition": "no-such-petition"}},
-    ),
-    ("adminStrikeSignature", "404"): admin_call(
-        "POST", "/v1/admin/signatures/999999/strike", json={"reason": "Test."}
-    ),
-    ("adminUnblockDomain", "404"): admin_call(
-        "DELETE", "/v1/admin/blocklist/email-domains", params={"domain": "spam.example"}
-    ),
-    ("adminUnblockRange", "404"): admin_call(
-        "DELETE", "/v1/admin/blocklist/ip-ranges", params={"cidr": "203.0.113.0/24"}
-    ),
+    ("adminAddCitation", "404"): admin_call(json=QUOTE),
+    ("adminListSignatures", "404"): admin_call(params=UNKNOWN_PETITION),
+    ("adminListHeld", "404"): admin_call(params=UNKNOWN_PETITION),
+    ("adminStrikeByFilter", "404"): admin_call(json={**REASON, "filter": UNKNOWN_PETITION}),
+    ("adminReleaseByFilter", "404"): admin_call(json={**REASON, "filter": UNKNOWN_PETITION}),
+    ("adminStrikeSignature", "404"): admin_call(json=REASON),
+    ("adminReleaseSignature", "404"): admin_call(json=REASON),
+    ("adminUnblockDomain", "404"): admin_call(params={"domain": "spam.example"}),
+    ("adminUnblockRange", "404"): admin_call(params={"cidr": "203.0.113.0/24"}),
     ("adminSetPetitionText", "404"): admin_call(
-        "PUT",
         "/v1/admin/petitions/no-such-petition/text/es",
         json={"title": "Título", "ask": "Pedido.", "target": "Legislatura", "body": "Texto."},
     ),
-    ("adminDeletePetitionText", "404"): admin_call(
-        "DELETE", "/v1/admin/petitions/no-such-petition/text/es"
-    ),
-    ("adminDeletePetitionText", "409"): admin_call("DELETE", f"/v1/admin/petitions/{SLUG}/text/en"),
-    ("adminListHeld", "404"): admin_call(
-        "GET", "/v1/admin/signatures/held", params={"petition": "no-such-petition"}
-    ),
-    ("adminReleaseByFilter", "404"): admin_call(
-        "POST",
-        "/v1/admin/signatures/release",
-        json={"reason": "Test.", "filter": {"petition": "no-such-petition"}},
-    ),
-    ("adminReleaseSignature", "404"): admin_call(
-        "POST", "/v1/admin/signatures/999999/release", json={"reason": "Test."}
-    ),
+    ("adminDeletePetitionText", "404"): admin_call("/v1/admin/petitions/no-such-petition/text/es"),
+    ("adminDeletePetitionText", "409"): admin_call(f"/v1/admin/petitions/{SLUG}/text/en"),
     ("streamPetitionCount", "429"): streams_full(per_client=1, total=10),
     ("streamPetitionCount", "503"): streams_full(per_client=10, total=1),
     ("getIncident", "404"): no_incident,

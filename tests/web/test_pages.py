@@ -14,8 +14,8 @@ from api.db import Database
 from api.incident.models import FactStatus
 from api.incident.schemas import CitationPublic, FactPublic
 from api.main import create_app
-from api.web.i18n import LANGUAGES, language_from_accept, strings
-from api.web.router import Reference, case_paragraphs, fill
+from api.web.i18n import LANGUAGES, fill, language_from_accept, strings
+from api.web.petition_page import Reference, case_paragraphs
 from tests.web.conftest import SLUG
 
 FORM_FIELDS = [
@@ -177,7 +177,7 @@ def test_strings_exist_in_both_languages() -> None:
             key: set(re.findall(r"\{(\w+)\}", value)) for key, value in english.items()
         }, lang
     # Every key a template or script asks for exists.
-    from api.web.router import STATIC_DIR, TEMPLATES_DIR
+    from api.web.pages import STATIC_DIR, TEMPLATES_DIR
 
     used: set[str] = set()
     for path in TEMPLATES_DIR.glob("*.html"):

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
-from api.admin import service
+from api.admin import audit
 from api.admin.auth import Actor, require
-from api.admin.models import AuditEntryPublic, AuditTargetType, Scope
+from api.admin.models import Scope
 from api.admin.routers.common import ID_MAX, Paging, admin_router, problems
+from api.admin.schemas import AuditEntryPublic, AuditTargetType
 from api.deps import ReadSession
 from api.pagination import Page, page_of
 
@@ -40,7 +41,7 @@ def list_audit(
     ] = None,
     key_id: Annotated[int | None, Query(ge=1, le=ID_MAX, description="An API key's id.")] = None,
 ) -> Page[AuditEntryPublic]:
-    items, cursor = service.list_audit(
+    items, cursor = audit.list_audit(
         session,
         paging,
         action=action,

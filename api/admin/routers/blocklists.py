@@ -10,16 +10,16 @@ from typing import Annotated
 
 from fastapi import Query, Request, status
 
-from api.admin import service
+from api.admin import blocklists
 from api.admin.auth import Actor, require
-from api.admin.models import (
+from api.admin.models import Scope
+from api.admin.routers.common import Paging, admin_router, problems
+from api.admin.schemas import (
     BlockedDomainCreate,
     BlockedDomainPublic,
     BlockedRangeCreate,
     BlockedRangePublic,
-    Scope,
 )
-from api.admin.routers.common import Paging, admin_router, problems
 from api.deps import ReadSession, WriteSession
 from api.errors import Conflict, NotFound
 from api.pagination import Page, page_of
@@ -43,7 +43,7 @@ TAKES_EFFECT = " Takes effect within seconds on every instance."
 def list_domains(
     actor: Moderator, request: Request, session: ReadSession, paging: Paging
 ) -> Page[BlockedDomainPublic]:
-    items, cursor = service.list_blocked_domains(session, paging)
+    items, cursor = blocklists.list_blocked_domains(session, paging)
     return page_of(request, items, cursor)
 
 
@@ -60,7 +60,7 @@ def list_domains(
 def block_domain(
     actor: Moderator, body: BlockedDomainCreate, session: WriteSession
 ) -> BlockedDomainPublic:
-    return service.block_domain(session, actor, body)
+    return blocklists.block_domain(session, actor, body)
 
 
 @router.delete(
@@ -77,7 +77,7 @@ def unblock_domain(
     session: WriteSession,
     domain: Annotated[str, Query(min_length=3, max_length=255, examples=["spam.example"])],
 ) -> None:
-    service.unblock_domain(session, actor, domain)
+    blocklists.unblock_domain(session, actor, domain)
 
 
 @router.get(
@@ -90,7 +90,7 @@ def unblock_domain(
 def list_ranges(
     actor: Moderator, request: Request, session: ReadSession, paging: Paging
 ) -> Page[BlockedRangePublic]:
-    items, cursor = service.list_blocked_ranges(session, paging)
+    items, cursor = blocklists.list_blocked_ranges(session, paging)
     return page_of(request, items, cursor)
 
 
@@ -107,7 +107,7 @@ def list_ranges(
 def block_range(
     actor: Moderator, body: BlockedRangeCreate, session: WriteSession
 ) -> BlockedRangePublic:
-    return service.block_range(session, actor, body)
+    return blocklists.block_range(session, actor, body)
 
 
 @router.delete(
@@ -123,4 +123,4 @@ def unblock_range(
     session: WriteSession,
     cidr: Annotated[str, Query(min_length=2, max_length=64, examples=["203.0.113.0/24"])],
 ) -> None:
-    service.unblock_range(session, actor, cidr)
+    blocklists.unblock_range(session, actor, cidr)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Path, Response, status
 
-from api.admin import service
+from api.admin import facts
 from api.admin.auth import Actor, require
 from api.admin.models import Scope
 from api.admin.routers.common import admin_router, problems
@@ -77,7 +77,7 @@ def read_source(actor: FactsWriter, source_id: SourceId, session: ReadSession) -
 def create_source(
     actor: FactsWriter, body: SourceCreate, session: WriteSession, response: Response
 ) -> SourceAdmin:
-    source = service.create_source(session, actor, body)
+    source = facts.create_source(session, actor, body)
     response.headers["Location"] = f"/v1/admin/sources/{source.id}"
     return source
 
@@ -94,7 +94,7 @@ def create_source(
 def update_source(
     actor: FactsWriter, source_id: SourceId, body: SourceUpdate, session: WriteSession
 ) -> SourceAdmin:
-    return service.update_source(session, actor, source_id, body)
+    return facts.update_source(session, actor, source_id, body)
 
 
 @router.delete(
@@ -106,7 +106,7 @@ def update_source(
     responses=problems(NotFound, Conflict),
 )
 def delete_source(actor: FactsWriter, source_id: SourceId, session: WriteSession) -> None:
-    service.delete_source(session, actor, source_id)
+    facts.delete_source(session, actor, source_id)
 
 
 # --- facts --------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def delete_source(actor: FactsWriter, source_id: SourceId, session: WriteSession
 def create_fact(
     actor: FactsWriter, body: FactCreate, session: WriteSession, response: Response
 ) -> FactPublic:
-    fact = service.create_fact(session, actor, body)
+    fact = facts.create_fact(session, actor, body)
     response.headers["Location"] = f"/v1/facts/{fact.id}"
     return fact
 
@@ -142,7 +142,7 @@ def create_fact(
 def update_fact(
     actor: FactsWriter, fact_id: FactId, body: FactUpdate, session: WriteSession
 ) -> FactPublic:
-    return service.update_fact(session, actor, fact_id, body)
+    return facts.update_fact(session, actor, fact_id, body)
 
 
 @router.delete(
@@ -154,7 +154,7 @@ def update_fact(
     responses=problems(NotFound, Conflict),
 )
 def delete_fact(actor: FactsWriter, fact_id: FactId, session: WriteSession) -> None:
-    service.delete_fact(session, actor, fact_id)
+    facts.delete_fact(session, actor, fact_id)
 
 
 @router.post(
@@ -169,7 +169,7 @@ def delete_fact(actor: FactsWriter, fact_id: FactId, session: WriteSession) -> N
 def add_citation(
     actor: FactsWriter, fact_id: FactId, body: CitationIn, session: WriteSession
 ) -> CitationAdmin:
-    return service.add_citation(session, actor, fact_id, body)
+    return facts.add_citation(session, actor, fact_id, body)
 
 
 @router.patch(
@@ -188,7 +188,7 @@ def update_citation(
     body: CitationUpdate,
     session: WriteSession,
 ) -> CitationAdmin:
-    return service.update_citation(session, actor, fact_id, position, body)
+    return facts.update_citation(session, actor, fact_id, position, body)
 
 
 @router.delete(
@@ -202,7 +202,7 @@ def update_citation(
 def delete_citation(
     actor: FactsWriter, fact_id: FactId, position: Position, session: WriteSession
 ) -> None:
-    service.delete_citation(session, actor, fact_id, position)
+    facts.delete_citation(session, actor, fact_id, position)
 
 
 # --- discrepancies ------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def delete_citation(
 def create_discrepancy(
     actor: FactsWriter, body: DiscrepancyCreate, session: WriteSession
 ) -> DiscrepancyPublic:
-    return service.create_discrepancy(session, actor, body)
+    return facts.create_discrepancy(session, actor, body)
 
 
 @router.patch(
@@ -237,7 +237,7 @@ def update_discrepancy(
     body: DiscrepancyUpdate,
     session: WriteSession,
 ) -> DiscrepancyPublic:
-    return service.update_discrepancy(session, actor, discrepancy_id, body)
+    return facts.update_discrepancy(session, actor, discrepancy_id, body)
 
 
 @router.delete(
@@ -251,4 +251,4 @@ def update_discrepancy(
 def delete_discrepancy(
     actor: FactsWriter, discrepancy_id: DiscrepancyId, session: WriteSession
 ) -> None:
-    service.delete_discrepancy(session, actor, discrepancy_id)
+    facts.delete_discrepancy(session, actor, discrepancy_id)

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import Path, Request, Response, status
 
 from api.abuse.models import ALL_PETITIONS
-from api.admin import service
+from api.admin import petitions
 from api.admin.auth import Actor, require
-from api.admin.models import (
+from api.admin.models import Scope
+from api.admin.routers.common import Paging, admin_router, problems
+from api.admin.schemas import (
     PausePublic,
     PauseRequest,
     PetitionAdmin,
@@ -17,9 +19,7 @@ from api.admin.models import (
     PetitionDetail,
     PetitionText,
     PetitionUpdate,
-    Scope,
 )
-from api.admin.routers.common import Paging, admin_router, problems
 from api.deps import ReadSession, WriteSession
 from api.errors import Conflict, NotFound
 from api.fields import PetitionSlugPath
@@ -44,7 +44,7 @@ TextLanguage = Annotated[Language, Path(description="The language of the text.",
 def list_petitions(
     actor: PetitionsWriter, request: Request, session: ReadSession, paging: Paging
 ) -> Page[PetitionAdmin]:
-    items, cursor = service.list_petitions(session, paging)
+    items, cursor = petitions.list_petitions(session, paging)
     return page_of(request, items, cursor)
 
 
@@ -60,7 +60,7 @@ def list_petitions(
 def create_petition(
     actor: PetitionsWriter, body: PetitionCreate, session: WriteSession, response: Response
 ) -> PetitionDetail:
-    petition = service.create_petition(session, actor, body)
+    petition = petitions.create_petition(session, actor, body)
     response.headers["Location"] = f"/v1/admin/petitions/{petition.slug}"
     return petition
 
@@ -75,7 +75,7 @@ def create_petition(
 def read_petition(
     actor: PetitionsWriter, slug: PetitionSlugPath, session: ReadSession
 ) -> PetitionDetail:
-    return service.get_petition(session, slug)
+    return petitions.get_petition(session, slug)
 
 
 @router.patch(
@@ -91,7 +91,7 @@ def read_petition(
 def update_petition(
     actor: PetitionsWriter, slug: PetitionSlugPath, body: PetitionUpdate, session: WriteSession
 ) -> PetitionDetail:
-    return service.update_petition(session, actor, slug, body)
+    return petitions.update_petition(session, actor, slug, body)
 
 
 @router.put(
@@ -113,7 +113,7 @@ def set_petition_text(
     body: PetitionText,
     session: WriteSession,
 ) -> PetitionDetail:
-    return service.set_petition_text(session, actor, slug, lang, body)
+    return petitions.set_petition_text(session, actor, slug, lang, body)
 
 
 @router.delete(
@@ -127,7 +127,7 @@ def set_petition_text(
 def delete_petition_text(
     actor: PetitionsWriter, slug: PetitionSlugPath, lang: TextLanguage, session: WriteSession
 ) -> PetitionDetail:
-    return service.set_petition_text(session, actor, slug, lang, None)
+    return petitions.set_petition_text(session, actor, slug, lang, None)
 
 
 @router.post(
@@ -142,7 +142,7 @@ def delete_petition_text(
 def open_petition(
     actor: PetitionsWriter, slug: PetitionSlugPath, session: WriteSession
 ) -> PetitionDetail:
-    return service.open_petition(session, actor, slug)
+    return petitions.open_petition(session, actor, slug)
 
 
 @router.post(
@@ -157,7 +157,7 @@ def open_petition(
 def close_petition(
     actor: PetitionsWriter, slug: PetitionSlugPath, session: WriteSession
 ) -> PetitionDetail:
-    return service.close_petition(session, actor, slug)
+    return petitions.close_petition(session, actor, slug)
 
 
 @router.post(
@@ -172,7 +172,7 @@ def close_petition(
 def pause_petition(
     actor: PetitionsWriter, slug: PetitionSlugPath, body: PauseRequest, session: WriteSession
 ) -> PausePublic:
-    return service.pause_signing(session, actor, slug, body)
+    return petitions.pause_signing(session, actor, slug, body)
 
 
 @router.post(
@@ -184,7 +184,7 @@ def pause_petition(
     responses=problems(NotFound),
 )
 def resume_petition(actor: PetitionsWriter, slug: PetitionSlugPath, session: WriteSession) -> None:
-    service.resume_signing(session, actor, slug)
+    petitions.resume_signing(session, actor, slug)
 
 
 @router.get(
@@ -196,7 +196,7 @@ def resume_petition(actor: PetitionsWriter, slug: PetitionSlugPath, session: Wri
     responses=problems(),
 )
 def list_pauses(actor: PetitionsWriter, session: ReadSession) -> list[PausePublic]:
-    return service.list_pauses(session)
+    return petitions.list_pauses(session)
 
 
 @router.post(
@@ -208,7 +208,7 @@ def list_pauses(actor: PetitionsWriter, session: ReadSession) -> list[PausePubli
     responses=problems(),
 )
 def pause_all(actor: PetitionsWriter, body: PauseRequest, session: WriteSession) -> PausePublic:
-    return service.pause_signing(session, actor, ALL_PETITIONS, body)
+    return petitions.pause_signing(session, actor, ALL_PETITIONS, body)
 
 
 @router.post(
@@ -220,4 +220,4 @@ def pause_all(actor: PetitionsWriter, body: PauseRequest, session: WriteSession)
     responses=problems(NotFound),
 )
 def resume_all(actor: PetitionsWriter, session: WriteSession) -> None:
-    service.resume_signing(session, actor, ALL_PETITIONS)
+    petitions.resume_signing(session, actor, ALL_PETITIONS)

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api import metrics
-from api.admin import export, service
+from api.admin import export, signatures
 from api.admin.auth import Actor, require
-from api.admin.models import (
+from api.admin.models import Scope
+from api.admin.routers.common import ID_MAX, Paging, admin_router, problems
+from api.admin.schemas import (
     ExportFormat,
     ReleaseByFilterRequest,
     ReleaseRequest,
     ReleaseResult,
-    Scope,
     SignatureAdmin,
     SignatureQuery,
     StrikeByFilterRequest,
     StrikeRequest,
     StrikeResult,
 )
-from api.admin.routers.common import ID_MAX, Paging, admin_router, problems
 from api.db import utcnow
 from api.deps import AppSettings, DatabaseDep, ReadSession, WriteSession
 from api.errors import Conflict, NotFound
@@ -42,6 +43,27 @@ EMAIL_RULE = (
 )
 
 
+@dataclass
+class SignatureSearch:
+    """What the search and the held list both take: the criteria, the page, and the request."""
+
+    request: Request
+    session: ReadSession
+    settings: AppSettings
+    query: Annotated[SignatureQuery, Query()]
+    paging: Paging
+
+    def page(self, actor: Actor, query: SignatureQuery) -> Page[SignatureAdmin]:
+        secret = self.settings.secret()
+        items, cursor = signatures.search_signatures(
+            self.session, actor, secret, query, self.paging
+        )
+        return page_of(self.request, items, cursor)
+
+
+Search = Annotated[SignatureSearch, Depends()]
+
+
 @router.get(
     "/signatures",
     summary="List and search signatures",
@@ -52,27 +74,8 @@ EMAIL_RULE = (
     response_model=Page[SignatureAdmin],
     responses=problems(NotFound),
 )
-def list_signatures(
-    actor: Reader,
-    request: Request,
-    session: ReadSession,
-    settings: AppSettings,
-    query: Annotated[SignatureQuery, Query()],
-    paging: Paging,
-) -> Page[SignatureAdmin]:
-    return _search(actor, request, session, settings, query, paging)
-
-
-def _search(
-    actor: Actor,
-    request: Request,
-    session: ReadSession,
-    settings: AppSettings,
-    query: SignatureQuery,
-    paging: Paging,
-) -> Page[SignatureAdmin]:
-    items, cursor = service.search_signatures(session, actor, settings.secret(), query, paging)
-    return page_of(request, items, cursor)
+def list_signatures(actor: Reader, search: Search) -> Page[SignatureAdmin]:
+    return search.page(actor, search.query)
 
 
 @router.get(
@@ -86,16 +89,8 @@ def _search(
     response_model=Page[SignatureAdmin],
     responses=problems(NotFound),
 )
-def list_held(
-    actor: Moderator,
-    request: Request,
-    session: ReadSession,
-    settings: AppSettings,
-    query: Annotated[SignatureQuery, Query()],
-    paging: Paging,
-) -> Page[SignatureAdmin]:
-    held = query.model_copy(update={"status": SignatureStatus.held})
-    return _search(actor, request, session, settings, held, paging)
+def list_held(actor: Moderator, search: Search) -> Page[SignatureAdmin]:
+    return search.page(actor, search.query.model_copy(update={"status": SignatureStatus.held}))
 
 
 @router.post(
@@ -111,7 +106,7 @@ def list_held(
 def release_by_filter(
     actor: Moderator, body: ReleaseByFilterRequest, session: WriteSession, settings: AppSettings
 ) -> ReleaseResult:
-    return service.release_by_filter(session, actor, settings.secret(), body)
+    return signatures.release_by_filter(session, actor, settings.secret(), body)
 
 
 @router.get(
@@ -142,7 +137,7 @@ def referrals(actor: Reader, slug: PetitionSlugPath, session: ReadSession) -> li
 def strike_by_filter(
     actor: Moderator, body: StrikeByFilterRequest, session: WriteSession, settings: AppSettings
 ) -> StrikeResult:
-    result = service.strike_by_filter(session, actor, settings.secret(), body)
+    result = signatures.strike_by_filter(session, actor, settings.secret(), body)
     if not result.dry_run:
         metrics.SIGNATURES.labels("struck").inc(result.struck)
     return result
@@ -160,7 +155,7 @@ def strike_by_filter(
 def read_signature(
     actor: Reader, signature_id: SignatureId, session: ReadSession
 ) -> SignatureAdmin:
-    return service.get_signature(session, actor, signature_id)
+    return signatures.get_signature(session, actor, signature_id)
 
 
 @router.post(
@@ -176,7 +171,7 @@ def read_signature(
 def strike_signature(
     actor: Moderator, signature_id: SignatureId, body: StrikeRequest, session: WriteSession
 ) -> SignatureAdmin:
-    struck = service.strike_signature(session, actor, signature_id, body.reason)
+    struck = signatures.strike_signature(session, actor, signature_id, body.reason)
     metrics.SIGNATURES.labels("struck").inc()
     return struck
 
@@ -194,7 +189,7 @@ def strike_signature(
 def release_signature(
     actor: Moderator, signature_id: SignatureId, body: ReleaseRequest, session: WriteSession
 ) -> SignatureAdmin:
-    return service.release_signature(session, actor, signature_id, body.reason)
+    return signatures.release_signature(session, actor, signature_id, body.reason)
 
 
 CSV_EXAMPLE = (
@@ -244,12 +239,13 @@ def export_signatures(
         bool, Query(description="Set false to leave emails out even with `signatures:export`.")
     ] = True,
 ) -> StreamingResponse:
-    with_email = include_email and actor.has(Scope.signatures_export)
-    petition = service.start_export(session, actor, slug, export_format.value, with_email)
-    assert petition.id is not None
+    started = signatures.start_export(session, actor, slug, export_format, include_email)
     filename = f"{slug}-signatures-{utcnow():%Y%m%d-%H%M%S}.{export_format.value}"
+    chunks = export.export_chunks(
+        database, started.petition_id, export_format, with_email=started.with_email
+    )
     return StreamingResponse(
-        export.export_chunks(database, petition.id, export_format, with_email=with_email),
+        chunks,
         media_type=export.MEDIA_TYPES[export_format],
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
