@@ -21,9 +21,16 @@ class BackupError(Exception):
     pass
 
 
+class NotSqlite(BackupError):
+    """The database is not SQLite: its server's own tools copy it."""
+
+
 def backup_sqlite(database_url: str, target: Path) -> int:
     """Copy the SQLite database at `database_url` to `target`; returns its size in bytes."""
-    source_path = make_url(database_url).database
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        raise NotSqlite(f"{url.get_backend_name()} is not SQLite")
+    source_path = url.database
     if not source_path or source_path == ":memory:" or not Path(source_path).exists():
         raise BackupError(f"no SQLite database file at {source_path!r}")
     target = target.resolve()

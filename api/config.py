@@ -133,10 +133,6 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY is required when ENVIRONMENT=production")
         return self
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     def secret(self) -> bytes:
         """The server secret used for keyed hashes and tokens.
 

@@ -36,7 +36,7 @@ from api.errors import (
     documented,
     validation_detail,
 )
-from api.incident.models import CslItem
+from api.incident.csl import CslItem
 from api.pagination import page_name
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

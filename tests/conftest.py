@@ -26,12 +26,12 @@ from sqlalchemy import delete
 
 from api.abuse.service import forget_block_lists
 from api.cli import SEED_DIR
+from api.cli.seeding import load_seed
 from api.config import Settings
 from api.db import Database, metadata
 from api.mail.worker import MailWorker, backend_for
 from api.main import create_app
 from api.migrate import upgrade
-from api.seed import load_seed
 from tests.databases import create_database, drop_database
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"

@@ -11,21 +11,20 @@ from sqlmodel import Session
 from api.admin.audit import audited, snapshot
 from api.admin.auth import Actor
 from api.errors import Conflict
-from api.incident import service as incident
-from api.incident.models import (
+from api.incident import discrepancies, facts, reads, sources
+from api.incident.admin_schemas import (
     CitationAdmin,
     CitationIn,
     CitationUpdate,
     DiscrepancyCreate,
-    DiscrepancyPublic,
     DiscrepancyUpdate,
     FactCreate,
-    FactPublic,
     FactUpdate,
     SourceAdmin,
     SourceCreate,
     SourceUpdate,
 )
+from api.incident.schemas import DiscrepancyPublic, FactPublic
 from api.petitions import catalog
 
 # --- sources ------------------------------------------------------------------------------
@@ -40,7 +39,7 @@ def _source_snapshot(source: SourceAdmin) -> dict[str, Any]:
 
 def create_source(session: Session, actor: Actor, data: SourceCreate) -> SourceAdmin:
     with audited(session, actor, "source.create", "source") as step:
-        source = incident.create_source(session, data)
+        source = sources.create_source(session, data)
         step.target_id, step.after = source.id, _source_snapshot(source)
     return source
 
@@ -48,17 +47,17 @@ def create_source(session: Session, actor: Actor, data: SourceCreate) -> SourceA
 def update_source(
     session: Session, actor: Actor, source_id: str, data: SourceUpdate
 ) -> SourceAdmin:
-    before = _source_snapshot(incident.get_source_admin(session, source_id))
+    before = _source_snapshot(sources.get_source_admin(session, source_id))
     with audited(session, actor, "source.update", "source", source_id, before=before) as step:
-        source = incident.update_source(session, source_id, data)
+        source = sources.update_source(session, source_id, data)
         step.after = _source_snapshot(source)
     return source
 
 
 def delete_source(session: Session, actor: Actor, source_id: str) -> None:
-    before = _source_snapshot(incident.get_source_admin(session, source_id))
+    before = _source_snapshot(sources.get_source_admin(session, source_id))
     with audited(session, actor, "source.delete", "source", source_id, before=before):
-        incident.delete_source(session, source_id)
+        sources.delete_source(session, source_id)
 
 
 # --- facts --------------------------------------------------------------------------------
@@ -66,28 +65,28 @@ def delete_source(session: Session, actor: Actor, source_id: str) -> None:
 
 def create_fact(session: Session, actor: Actor, data: FactCreate) -> FactPublic:
     with audited(session, actor, "fact.create", "fact") as step:
-        fact = incident.create_fact(session, data)
+        fact = facts.create_fact(session, data)
         step.target_id, step.after = fact.id, snapshot(fact)
     return fact
 
 
 def update_fact(session: Session, actor: Actor, fact_id: str, data: FactUpdate) -> FactPublic:
-    before = snapshot(incident.get_fact(session, fact_id))
+    before = snapshot(reads.get_fact(session, fact_id))
     with audited(session, actor, "fact.update", "fact", fact_id, before=before) as step:
-        fact = incident.update_fact(session, fact_id, data)
+        fact = facts.update_fact(session, fact_id, data)
         step.after = snapshot(fact)
     return fact
 
 
 def delete_fact(session: Session, actor: Actor, fact_id: str) -> None:
-    before = snapshot(incident.get_fact(session, fact_id))
+    before = snapshot(reads.get_fact(session, fact_id))
     citing = catalog.petitions_citing_fact(session, fact_id)
     if citing:
         raise Conflict(
             f"The text of petition '{citing[0]}' refers to [fact:{fact_id}]; edit it first."
         )
     with audited(session, actor, "fact.delete", "fact", fact_id, before=before):
-        incident.delete_fact(session, fact_id)
+        facts.delete_fact(session, fact_id)
 
 
 # --- citations ----------------------------------------------------------------------------
@@ -95,7 +94,7 @@ def delete_fact(session: Session, actor: Actor, fact_id: str) -> None:
 
 def add_citation(session: Session, actor: Actor, fact_id: str, data: CitationIn) -> CitationAdmin:
     with audited(session, actor, "citation.create", "citation") as step:
-        citation = incident.add_citation(session, fact_id, data)
+        citation = facts.add_citation(session, fact_id, data)
         step.target_id, step.after = f"{fact_id}/{citation.position}", snapshot(citation)
     return citation
 
@@ -103,19 +102,19 @@ def add_citation(session: Session, actor: Actor, fact_id: str, data: CitationIn)
 def update_citation(
     session: Session, actor: Actor, fact_id: str, position: int, data: CitationUpdate
 ) -> CitationAdmin:
-    before = snapshot(incident.get_citation(session, fact_id, position))
+    before = snapshot(facts.get_citation(session, fact_id, position))
     target = f"{fact_id}/{position}"
     with audited(session, actor, "citation.update", "citation", target, before=before) as step:
-        citation = incident.update_citation(session, fact_id, position, data)
+        citation = facts.update_citation(session, fact_id, position, data)
         step.after = snapshot(citation)
     return citation
 
 
 def delete_citation(session: Session, actor: Actor, fact_id: str, position: int) -> None:
-    before = snapshot(incident.get_citation(session, fact_id, position))
+    before = snapshot(facts.get_citation(session, fact_id, position))
     target = f"{fact_id}/{position}"
     with audited(session, actor, "citation.delete", "citation", target, before=before):
-        incident.delete_citation(session, fact_id, position)
+        facts.delete_citation(session, fact_id, position)
 
 
 # --- discrepancies ------------------------------------------------------------------------
@@ -125,7 +124,7 @@ def create_discrepancy(
     session: Session, actor: Actor, data: DiscrepancyCreate
 ) -> DiscrepancyPublic:
     with audited(session, actor, "discrepancy.create", "discrepancy") as step:
-        discrepancy = incident.create_discrepancy(session, data)
+        discrepancy = discrepancies.create_discrepancy(session, data)
         step.target_id, step.after = discrepancy.id, snapshot(discrepancy)
     return discrepancy
 
@@ -133,18 +132,18 @@ def create_discrepancy(
 def update_discrepancy(
     session: Session, actor: Actor, discrepancy_id: str, data: DiscrepancyUpdate
 ) -> DiscrepancyPublic:
-    before = snapshot(incident.get_discrepancy(session, discrepancy_id))
+    before = snapshot(reads.get_discrepancy(session, discrepancy_id))
     with audited(
         session, actor, "discrepancy.update", "discrepancy", discrepancy_id, before=before
     ) as step:
-        discrepancy = incident.update_discrepancy(session, discrepancy_id, data)
+        discrepancy = discrepancies.update_discrepancy(session, discrepancy_id, data)
         step.after = snapshot(discrepancy)
     return discrepancy
 
 
 def delete_discrepancy(session: Session, actor: Actor, discrepancy_id: str) -> None:
-    before = snapshot(incident.get_discrepancy(session, discrepancy_id))
+    before = snapshot(reads.get_discrepancy(session, discrepancy_id))
     with audited(
         session, actor, "discrepancy.delete", "discrepancy", discrepancy_id, before=before
     ):
-        incident.delete_discrepancy(session, discrepancy_id)
+        discrepancies.delete_discrepancy(session, discrepancy_id)

@@ -23,7 +23,7 @@ from api.admin.schemas import (
 )
 from api.db import utcnow
 from api.errors import Conflict, NotFound, invalid
-from api.incident import service as incident
+from api.incident import reads as incident
 from api.pagination import PageParams
 from api.petitions import catalog
 from api.petitions.catalog import NewPetition

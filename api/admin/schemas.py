@@ -11,7 +11,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, model
 from pydantic import Field as PydanticField
 
 from api.fields import Slug
-from api.incident.models import omittable
+from api.incident.admin_schemas import omittable
 from api.petitions.models import PetitionStatus, SignatureStatus
 from api.petitions.schemas import VersionPublic
 from api.petitions.validation import POSTAL_CODE_MAX, normalise_email

@@ -9,14 +9,13 @@ from fastapi.responses import JSONResponse
 
 from api.deps import PUBLIC_CACHE, PUBLIC_CACHE_VALUE, ReadSession
 from api.errors import NotFound, problem_responses
-from api.fields import IsoDate
-from api.incident import service
-from api.incident.models import (
-    SLUG_MAX,
-    DiscrepancyKind,
+from api.fields import SLUG_MAX, IsoDate
+from api.incident import reads
+from api.incident.csl import source_as_csl
+from api.incident.models import DiscrepancyKind, FactStatus
+from api.incident.schemas import (
     DiscrepancyPublic,
     FactPublic,
-    FactStatus,
     IncidentPublic,
     SourcePublic,
     TimelineEntry,
@@ -74,7 +73,7 @@ Paging = Annotated[PageParams, Depends(page_params)]
     ),
 )
 def read_incident(session: ReadSession) -> IncidentPublic:
-    return service.get_incident(session)
+    return reads.get_incident(session)
 
 
 @router.get(
@@ -100,8 +99,8 @@ def list_facts(
     occurred_from: Annotated[IsoDate | None, Query()] = None,
     occurred_to: Annotated[IsoDate | None, Query()] = None,
 ) -> Page[FactPublic]:
-    filters = service.FactFilters(topic, source, status, q, occurred_from, occurred_to)
-    items, cursor = service.list_facts(session, filters, paging)
+    filters = reads.FactFilters(topic, source, status, q, occurred_from, occurred_to)
+    items, cursor = reads.list_facts(session, filters, paging)
     return page_of(request, items, cursor)
 
 
@@ -114,7 +113,7 @@ def list_facts(
     responses=problem_responses(NotFound("No fact with id 'no-such-fact'.")),
 )
 def read_fact(fact_id: FactIdPath, session: ReadSession) -> FactPublic:
-    return service.get_fact(session, fact_id)
+    return reads.get_fact(session, fact_id)
 
 
 @router.get(
@@ -147,11 +146,11 @@ def read_fact(fact_id: FactIdPath, session: ReadSession) -> FactPublic:
 def list_sources(
     request: Request, session: ReadSession, paging: Paging
 ) -> Page[SourcePublic] | JSONResponse:
-    items, cursor = service.list_sources(session, paging)
+    items, cursor = reads.list_sources(session, paging)
     page = page_of(request, items, cursor)
     if _wants_csl(request):
         csl = [
-            service.source_as_csl(item).model_dump(mode="json", by_alias=True, exclude_none=True)
+            source_as_csl(item).model_dump(mode="json", by_alias=True, exclude_none=True)
             for item in items
         ]
         return _csl_response(csl, {"Link": f'<{page.next}>; rel="next"'} if page.next else None)
@@ -173,9 +172,9 @@ def list_sources(
 def read_source(
     source_id: SourceIdPath, request: Request, session: ReadSession
 ) -> SourcePublic | JSONResponse:
-    source = service.get_source(session, source_id)
+    source = reads.get_source(session, source_id)
     if _wants_csl(request):
-        csl = service.source_as_csl(source)
+        csl = source_as_csl(source)
         return _csl_response(csl.model_dump(mode="json", by_alias=True, exclude_none=True))
     return source
 
@@ -190,7 +189,7 @@ def read_source(
     response_model=Page[TimelineEntry],
 )
 def read_timeline(request: Request, session: ReadSession, paging: Paging) -> Page[TimelineEntry]:
-    items, cursor = service.timeline(session, paging)
+    items, cursor = reads.timeline(session, paging)
     return page_of(request, items, cursor)
 
 
@@ -211,5 +210,5 @@ def list_discrepancies(
     paging: Paging,
     kind: Annotated[DiscrepancyKind | None, Query(description="Only this kind.")] = None,
 ) -> Page[DiscrepancyPublic]:
-    items, cursor = service.list_discrepancies(session, paging, kind)
+    items, cursor = reads.list_discrepancies(session, paging, kind)
     return page_of(request, items, cursor)

@@ -143,40 +143,6 @@ def create_petition(session: Session, new: NewPetition) -> Petition:
     return petition
 
 
-def load_petitions(session: Session, data: dict[str, Any]) -> int:
-    """Seed petitions that do not exist yet; existing ones are left as staff keep them."""
-    added = 0
-    for item in data["petitions"]:
-        if session.exec(select(Petition.id).where(Petition.slug == item["slug"])).first():
-            continue
-        create_petition(session, _seeded_petition(item))
-        added += 1
-    return added
-
-
-def _seeded_petition(item: dict[str, Any]) -> NewPetition:
-    """An entry of the seed file (times as ISO strings)."""
-    return NewPetition(
-        slug=item["slug"],
-        title=item["title"],
-        ask=item["ask"],
-        target=item["target"],
-        body=item["body"],
-        goal=item["goal"],
-        status=PetitionStatus(item.get("status", PetitionStatus.draft)),
-        milestones=list(item.get("milestones", [])),
-        opens_at=_parse_time(item.get("opens_at")),
-        closes_at=_parse_time(item.get("closes_at")),
-        translations=item.get("translations") or {},
-    )
-
-
-def _parse_time(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
-
-
 def published_petition(session: Session, slug: str) -> Petition:
     """A petition the public may see: drafts answer 404 like unknown slugs."""
     petition = petition_by_slug(session, slug)

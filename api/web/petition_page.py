@@ -19,8 +19,9 @@ from sqlmodel import Session
 
 from api.db import Database
 from api.errors import NotFound
-from api.incident import service as incident
-from api.incident.models import CitationPublic, DiscrepancyKind, FactPublic, SourcePublic
+from api.incident import reads as incident
+from api.incident.models import DiscrepancyKind
+from api.incident.schemas import CitationPublic, FactPublic, SourcePublic
 from api.incident.support import FACT_REFERENCE
 from api.pagination import MAX_LIMIT, PageParams
 from api.petitions import catalog

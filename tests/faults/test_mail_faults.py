@@ -180,9 +180,9 @@ def test_smtp_down_then_up_loses_nothing_and_sends_nothing_twice(
 
 
 @pytest.fixture
-def small_disk(settings: Settings, tmp_path: Path) -> Iterator[Path]:
+def small_disk(database: Database, tmp_path: Path) -> Iterator[Path]:
     """A 16 MiB tmpfs of our own for a SQLite database, if this machine lets us mount one."""
-    if not settings.is_sqlite:
+    if not database.is_sqlite:
         pytest.skip("on PostgreSQL the database's disk is the server's, not ours")
     mount_point = tmp_path / "disk"
     mount_point.mkdir()

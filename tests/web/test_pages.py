@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.db import Database
-from api.incident.models import CitationPublic, FactPublic, FactStatus
+from api.incident.models import FactStatus
+from api.incident.schemas import CitationPublic, FactPublic
 from api.main import create_app
 from api.web.i18n import LANGUAGES, fill, language_from_accept, strings
 from api.web.petition_page import Reference, case_paragraphs

@@ -12,22 +12,21 @@ from api.admin.models import Scope
 from api.admin.routers.common import admin_router, problems
 from api.deps import ReadSession, WriteSession
 from api.errors import Conflict, NotFound
-from api.incident import service as incident
-from api.incident.models import (
-    SLUG_MAX,
+from api.fields import SLUG_MAX
+from api.incident.admin_schemas import (
     CitationAdmin,
     CitationIn,
     CitationUpdate,
     DiscrepancyCreate,
-    DiscrepancyPublic,
     DiscrepancyUpdate,
     FactCreate,
-    FactPublic,
     FactUpdate,
     SourceAdmin,
     SourceCreate,
     SourceUpdate,
 )
+from api.incident.schemas import DiscrepancyPublic, FactPublic
+from api.incident.sources import get_source_admin
 
 router = admin_router()
 
@@ -61,7 +60,7 @@ Position = Annotated[
     responses=problems(NotFound),
 )
 def read_source(actor: FactsWriter, source_id: SourceId, session: ReadSession) -> SourceAdmin:
-    return incident.get_source_admin(session, source_id)
+    return get_source_admin(session, source_id)
 
 
 @router.post(

@@ -43,8 +43,8 @@ def seed(
     ] = SEED_DIR,
 ) -> None:
     """Load the fact base and the petition. Idempotent: rows that exist are left as they are."""
+    from api.cli.seeding import load_seed
     from api.db import Database
-    from api.seed import load_seed
 
     database = Database(get_settings())
     try:
@@ -173,18 +173,17 @@ def backup(
     Restore: stop the service, put the copy where DATABASE_URL points, start it again. On
     PostgreSQL use pg_dump and pg_restore instead (README, "Backups").
     """
-    from api.backup import BackupError, backup_sqlite
+    from api.backup import BackupError, NotSqlite, backup_sqlite
 
-    settings = get_settings()
-    if not settings.is_sqlite:
+    try:
+        size = backup_sqlite(get_settings().database_url, path)
+    except NotSqlite as exc:
         typer.echo(
             "error: advocacy backup copies SQLite databases. On PostgreSQL use pg_dump, e.g. "
             'pg_dump --format=custom --file=advocacy.dump "$DATABASE_URL" (README, Backups).',
             err=True,
         )
-        raise typer.Exit(code=2)
-    try:
-        size = backup_sqlite(settings.database_url, path)
+        raise typer.Exit(code=2) from exc
     except BackupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from exc
@@ -224,8 +223,8 @@ def verify_citations(
     `[fact:ID]` names a fact; every source label comes from its text. Exits 1 listing every
     problem and every source with no file.
     """
+    from api.cli.citations import verify_citations as verify
     from api.db import Database
-    from api.incident.service import verify_citations as verify
 
     database = Database(get_settings())
     try:
