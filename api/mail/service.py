@@ -87,9 +87,14 @@ def mail_row(
     }
 
 
-def enqueue(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Add mails (`mail_row`s) to the outbox, in one statement. They are sent only if the
+def enqueue(session: Session, **fields: Any) -> None:
+    """Add one mail (the arguments of `mail_row`) to the outbox. It is sent only if the
     caller's transaction commits."""
+    enqueue_rows(session, [mail_row(**fields)])
+
+
+def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add mails (`mail_row`s) to the outbox, in one statement."""
     if rows:
         session.connection().execute(_MAIL_INSERT, rows)
 

@@ -34,7 +34,8 @@ def request_access(session: Session, email: str, locale: str, context: SigningCo
     email_hash = signer_key(context.secret, email)
     if mail.recipient_capped(session, email_hash, context.recipient_limit):
         return
-    access = mail.mail_row(
+    mail.enqueue(
+        session,
         template="access",
         locale=locale,
         to_address=email,
@@ -45,7 +46,6 @@ def request_access(session: Session, email: str, locale: str, context: SigningCo
         },
         recipient_hash=email_hash,
     )
-    mail.enqueue(session, [access])
 
 
 def prepare_claimed_mail(

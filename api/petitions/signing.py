@@ -324,7 +324,7 @@ def queue_letters(session: Session, letters: list[Letter]) -> None:
         mails.append(_mail_of(letter, tokens, now))
     if tokens:
         session.connection().execute(_TOKEN_INSERT, tokens)
-    mail.enqueue(session, mails)
+    mail.enqueue_rows(session, mails)
 
 
 def _mail_of(letter: Letter, tokens: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
