@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import ServiceUnavailable, send_problem
+from api.error_handlers import send_problem
+from api.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 

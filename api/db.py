@@ -1,7 +1,7 @@
 """Engine and session factory, built from settings (never at import time).
 
-One request is one unit of work: `session_scope` commits on success and rolls back on error.
-Services flush, never commit.
+One request is one unit of work: `Database.session` commits on success and rolls back on error.
+Services flush, never commit; what they make stale is forgotten after the commit (api.caches).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from sqlmodel import Session, SQLModel
 
 from api import metrics
 from api.availability import DependencyState
+from api.caches import SESSION_CACHES, Caches, invalidate_committed
 from api.config import Settings
 
 # Set before any model is defined so every constraint has a predictable name that
@@ -210,9 +211,15 @@ def _note_connected(session: Session, _transaction: Any, _connection: Any) -> No
 
 
 class Database:
-    """The engine for the configured database, and units of work on it."""
+    """The engine for the configured database, and units of work on it.
 
-    def __init__(self, settings: Settings) -> None:
+    Every unit of work carries `caches` (the app's registry, api.caches): services reach the
+    caches of what they read through it, and the caches a unit makes stale forget after its
+    commit."""
+
+    def __init__(self, settings: Settings, caches: Caches | None = None) -> None:
+        self.caches = caches if caches is not None else Caches()
+        self._session_info = {SESSION_CACHES: self.caches}
         self.engine = build_engine(settings)
         metrics.watch_pool(self.engine)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
@@ -229,13 +236,14 @@ class Database:
         """
         self.availability.admit(write=write)
         bind = self._write_engine if write else self.engine
-        with Session(bind, expire_on_commit=False) as session:
+        with Session(bind, expire_on_commit=False, info=self._session_info) as session:
             try:
                 yield session
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
+            invalidate_committed(session)
             if session.info.get(_CONNECTED):  # only a unit that reached the database tells
                 self.availability.recovered(write=write)
 
@@ -245,7 +253,7 @@ class Database:
         process but maybe not of the machine. Only for records whose loss repeats harmless
         work (the mail ledger: a lost "sent" re-sends a message with its same Message-ID)."""
         bind = self._write_engine.execution_options(**{PROCESS_DURABLE_OPTION: True})
-        with Session(bind, expire_on_commit=False) as session:
+        with Session(bind, expire_on_commit=False, info=self._session_info) as session:
             try:
                 if not self.is_sqlite:
                     session.execute(text("SET LOCAL synchronous_commit TO OFF"))
@@ -254,6 +262,7 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            invalidate_committed(session)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -20,7 +20,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from api.config import Settings
 
-# The id of the request being served, set by api.http.AccessLogMiddleware.
+# The id of the request being served, set by api.middleware.access_log.
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

@@ -16,28 +16,28 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import health
 from api.abuse.deps import build_rate_limiter
-from api.abuse.idempotency import IdempotencyMiddleware
+from api.abuse.service import block_list_cache
 from api.admin.routers import router as admin_router
 from api.availability import DependencyState, OutageMiddleware
-from api.cache import TtlCache
+from api.caches import BLOCK_LISTS, COUNTS, RESPONSES, SHARE_IMAGES, STATS, Caches, TtlCache
 from api.config import Settings, get_settings
 from api.db import Database
 from api.deps import reject_unknown_query_parameters, write_slots
 from api.docs import install_docs
-from api.errors import install_error_handlers
+from api.error_handlers import install_error_handlers
 from api.groupcommit import GroupCommitter
 from api.housekeeping import run_housekeeping, send_reminders
-from api.http import (
-    AccessLogMiddleware,
-    BodySizeLimitMiddleware,
-    ConditionalGetMiddleware,
-    SecurityHeadersMiddleware,
-    StorableTextMiddleware,
-)
+from api.idempotency import IdempotencyMiddleware
 from api.incident.router import router as incident_router
 from api.logs import configure_logging
 from api.mail.worker import MailWorker, backend_for
 from api.metrics import router as metrics_router
+from api.middleware.access_log import AccessLogMiddleware
+from api.middleware.body_size import BodySizeLimitMiddleware
+from api.middleware.etag import ETagMiddleware
+from api.middleware.response_cache import ResponseCache, ResponseCacheMiddleware
+from api.middleware.security_headers import SecurityHeadersMiddleware
+from api.middleware.storable_text import StorableTextMiddleware
 from api.openapi import API_DESCRIPTION, TAGS, install_openapi, operation_id
 from api.petitions.router import router as petitions_router
 from api.petitions.schemas import CountPublic, PetitionStats
@@ -72,6 +72,17 @@ def end_event_streams(app: FastAPI) -> None:
     broadcaster: CountBroadcaster | None = getattr(app.state, "count_broadcaster", None)
     if broadcaster is not None:
         app.state.closing_streams = asyncio.ensure_future(broadcaster.close())
+
+
+def build_caches(settings: Settings) -> Caches:
+    """Every per-process cache of the app, by name (api.caches)."""
+    caches = Caches()
+    caches.register(RESPONSES, ResponseCache(fresh_seconds=settings.response_cache_seconds))
+    caches.register(COUNTS, TtlCache[CountPublic](ttl_seconds=settings.count_cache_seconds))
+    caches.register(STATS, TtlCache[PetitionStats](ttl_seconds=30.0))
+    caches.register(SHARE_IMAGES, TtlCache[ShareImage](ttl_seconds=settings.share_image_seconds))
+    caches.register(BLOCK_LISTS, block_list_cache())
+    return caches
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -120,16 +131,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(reject_unknown_query_parameters)],
     )
     app.state.settings = settings
-    app.state.database = Database(settings)
+    app.state.caches = caches = build_caches(settings)
+    app.state.database = Database(settings, caches)
     app.state.group_commit = GroupCommitter(app.state.database)
     # Each dependency whose outage is answered 503 (api.availability), and how /readyz asks it.
     app.state.dependency_states = [app.state.database.availability]
     app.state.readiness_probes = health.readiness_probes(settings, app.state.database)
     app.state.write_slots = write_slots(settings, app.state.database)
-    app.state.count_cache = TtlCache[CountPublic](ttl_seconds=settings.count_cache_seconds)
     app.state.rate_limiter = build_rate_limiter(settings)
-    app.state.stats_cache = TtlCache[PetitionStats](ttl_seconds=30.0)
-    app.state.share_image_cache = TtlCache[ShareImage](ttl_seconds=settings.share_image_seconds)
 
     install_error_handlers(app)
     app.include_router(health.router)
@@ -143,7 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Outermost last: logs see the final status; size cap runs before anything reads a body.
     app.add_middleware(IdempotencyMiddleware, database=app.state.database, settings=settings)
-    app.add_middleware(ConditionalGetMiddleware, fresh_seconds=settings.response_cache_seconds)
+    app.add_middleware(ETagMiddleware)
+    app.add_middleware(ResponseCacheMiddleware, cache=caches.get(RESPONSES, ResponseCache))
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

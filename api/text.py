@@ -1,5 +1,5 @@
 """Which text the databases can store: every request string is checked against this once, at
-the edge (api.http.StorableTextMiddleware), so no handler meets a string its database refuses.
+the edge (api.middleware.storable_text), so no handler meets a string its database refuses.
 
 PostgreSQL refuses NUL in text; neither database can encode a lone UTF-16 surrogate (JSON's
 "\\ud800" decodes to one) as UTF-8.

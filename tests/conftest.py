@@ -24,7 +24,6 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import delete
 
-from api.abuse.service import forget_block_lists
 from api.cli import SEED_DIR
 from api.cli.seeding import load_seed
 from api.config import Settings
@@ -75,8 +74,8 @@ def database(settings: Settings) -> Iterator[Database]:
 
 
 def reset_database(database: Database) -> None:
-    """Empty every table and load the seed again: each test starts from the same state."""
-    forget_block_lists()
+    """Empty every table and load the seed again: each test starts from the same state.
+    (Each app has its own caches: an app kept across a reset empties them, `caches.clear_all()`.)"""
     with database.session(write=True) as session:
         for table in reversed(metadata.sorted_tables):
             session.execute(delete(table))

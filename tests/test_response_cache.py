@@ -1,4 +1,4 @@
-"""The per-process micro-cache in `ConditionalGetMiddleware` (RESPONSE_CACHE_SECONDS)."""
+"""The per-process micro-cache, api.middleware.response_cache (RESPONSE_CACHE_SECONDS)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from collections.abc import Iterator
 import anyio
 import pytest
 from fastapi.testclient import TestClient
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.config import Settings
 from api.db import Database
-from api.http import ConditionalGetMiddleware
 from api.main import create_app
+from api.middleware.etag import ETagMiddleware
+from api.middleware.response_cache import ResponseCache, ResponseCacheMiddleware
 from tests.admin.helpers import auth, make_key
 from tests.petitions.helpers import SLUG
 
@@ -70,6 +71,11 @@ def test_a_response_not_marked_public_is_never_replayed(cached_client: TestClien
     assert "age" not in cached_client.get("/readyz").headers
 
 
+def _cached(app: ASGIApp, fresh_seconds: float) -> ResponseCacheMiddleware:
+    """`app` behind the ETag layer and the micro-cache, as api.main stacks them."""
+    return ResponseCacheMiddleware(ETagMiddleware(app), ResponseCache(fresh_seconds))
+
+
 def _request(path: str = "/thing") -> Scope:
     return {
         "type": "http",
@@ -80,7 +86,7 @@ def _request(path: str = "/thing") -> Scope:
     }
 
 
-async def _call(app: ConditionalGetMiddleware, scope: Scope) -> list[Message]:
+async def _call(app: ResponseCacheMiddleware, scope: Scope) -> list[Message]:
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -93,7 +99,7 @@ async def _call(app: ConditionalGetMiddleware, scope: Scope) -> list[Message]:
     return sent
 
 
-def _slow_json(cache_control: bytes) -> tuple[list[int], ConditionalGetMiddleware]:
+def _slow_json(cache_control: bytes) -> tuple[list[int], ResponseCacheMiddleware]:
     """A JSON endpoint taking 50 ms that numbers its answers, behind a 0.2 s micro-cache."""
     calls: list[int] = []
 
@@ -113,10 +119,10 @@ def _slow_json(cache_control: bytes) -> tuple[list[int], ConditionalGetMiddlewar
         )
         await send({"type": "http.response.body", "body": b'{"n": %d}' % number})
 
-    return calls, ConditionalGetMiddleware(slow_json, fresh_seconds=0.2)
+    return calls, _cached(slow_json, fresh_seconds=0.2)
 
 
-def _crowd_after_expiry(cache: ConditionalGetMiddleware) -> list[bytes]:
+def _crowd_after_expiry(cache: ResponseCacheMiddleware) -> list[bytes]:
     """Prime the cache, let the entry expire, then send 20 readers at once: their bodies."""
 
     async def scenario() -> list[list[Message]]:
@@ -204,7 +210,7 @@ def test_a_stream_on_the_same_url_never_waits_for_another() -> None:
         await send({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True})
         await anyio.sleep_forever()
 
-    cache = ConditionalGetMiddleware(endless_stream, fresh_seconds=30)
+    cache = _cached(endless_stream, fresh_seconds=30)
 
     async def scenario() -> None:
         async with anyio.create_task_group() as group:
@@ -240,7 +246,7 @@ def test_a_finished_request_never_releases_a_later_build_of_the_same_url() -> No
             await anyio.sleep(0.1)
         await send({"type": "http.response.body", "body": b"data: 1\n\n"})
 
-    cache = ConditionalGetMiddleware(app, fresh_seconds=30)
+    cache = _cached(app, fresh_seconds=30)
 
     async def after(delay: float) -> None:
         await anyio.sleep(delay)

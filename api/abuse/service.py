@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from api.abuse.client import in_networks
 from api.abuse.models import ALL_PETITIONS, BlockedEmailDomain, BlockedIpRange, SigningPause
-from api.cache import TtlCache
+from api.caches import BLOCK_LISTS, TtlCache, caches_of
 from api.errors import BlockedNetwork, SigningPaused, invalid_field
 
 
@@ -18,8 +18,10 @@ class BlockLists:
     ip_ranges: list[str]
 
 
-# Staff edits reach every process within this many seconds.
-_block_lists: TtlCache[BlockLists] = TtlCache(ttl_seconds=5.0)
+def block_list_cache() -> TtlCache[BlockLists]:
+    """The app's cache of the lists (registered as `blocklists`, api.caches). A staff edit
+    empties it in its own process; the others read the lists again within this many seconds."""
+    return TtlCache(ttl_seconds=5.0)
 
 
 def block_lists(session: Session) -> BlockLists:
@@ -29,12 +31,8 @@ def block_lists(session: Session) -> BlockLists:
             ip_ranges=list(session.exec(select(BlockedIpRange.cidr)).all()),
         )
 
-    return _block_lists.get("all", load)
-
-
-def forget_block_lists() -> None:
-    """For staff edits and tests: the next check reads the lists again."""
-    _block_lists.clear()
+    lists: BlockLists = caches_of(session).ttl(BLOCK_LISTS).get("all", load)
+    return lists
 
 
 def check_signing_paused(session: Session, slug: str) -> None:

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from api.admin.auth import Actor
 from api.admin.models import AuditEntry
 from api.admin.schemas import AuditEntryPublic
+from api.caches import ALL_CACHES, invalidate_after_commit
 from api.pagination import PageParams, paginate
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ def record(
             after=after,
         )
     )
+    # A staff write may change anything the public reads: every cache forgets it on commit.
+    invalidate_after_commit(session, *ALL_CACHES)
     # The action and the key only: targets may be personal (an IP range, a signer).
     logger.info("admin action %s on a %s by key %s", action, target_type, actor.key_id)
 

@@ -12,7 +12,6 @@ from typing import Generic, TypeVar
 from sqlmodel import Session, select
 
 from api.abuse.models import BlockedEmailDomain, BlockedIpRange
-from api.abuse.service import forget_block_lists
 from api.admin.audit import audited, snapshot
 from api.admin.auth import Actor
 from api.admin.schemas import (
@@ -113,7 +112,6 @@ class _BlockList(Generic[Row, Public]):
             session.flush()
             public = self.public.model_validate(row, from_attributes=True)
             step.after = snapshot(public)
-        forget_block_lists()
         return public
 
     def remove(self, session: Session, actor: Actor, key: str) -> None:
@@ -124,7 +122,6 @@ class _BlockList(Generic[Row, Public]):
         with audited(session, actor, "blocklist.remove", self._target_type, key, before=before):
             session.delete(row)
             session.flush()
-        forget_block_lists()
 
     @property
     def _target_type(self) -> str:

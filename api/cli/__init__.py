@@ -84,7 +84,7 @@ def serve(
         workers=workers,
         log_level=settings.log_level.lower(),
         log_config=None,  # api.logs (LOG_FORMAT, control characters escaped)
-        access_log=False,  # api.http.AccessLogMiddleware logs route templates, not paths
+        access_log=False,  # api.middleware.access_log logs route templates, not paths
         proxy_headers=False,  # X-Forwarded-For is judged by TRUSTED_PROXIES instead
         server_header=False,
         # Event streams are long-lived; don't let them hold a shutdown for minutes.

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from api import metrics
 from api.abuse.deps import HOLD_FOR_REVIEW, rate_limit, request_ip, signing_limit
-from api.abuse.idempotency import tie_to_signer
+from api.caches import COUNTS, STATS
 from api.config import Settings
 from api.deps import (
     PUBLIC_CACHE,
@@ -30,6 +30,7 @@ from api.errors import (
 )
 from api.fields import PetitionSlugPath
 from api.groupcommit import GroupCommit
+from api.idempotency import tie_to_signer
 from api.mail.service import RecipientLimit
 from api.pagination import Page, PageParams, page_of, page_params
 from api.petitions import catalog, confirmation, selfservice, signing
@@ -153,7 +154,7 @@ def read_petition(
     dependencies=[cache_control("public, max-age=2, stale-while-revalidate=10")],
 )
 def read_count(slug: PetitionSlugPath, request: Request, database: DatabaseDep) -> CountPublic:
-    cache = request.app.state.count_cache
+    cache = request.app.state.caches.ttl(COUNTS)
 
     def load() -> CountPublic:
         with database.session() as session:
@@ -178,7 +179,7 @@ def read_stats(slug: PetitionSlugPath, request: Request, database: DatabaseDep) 
         with database.session() as session:
             return petition_stats.stats(session, slug)
 
-    stats: PetitionStats = request.app.state.stats_cache.get(slug, load)
+    stats: PetitionStats = request.app.state.caches.ttl(STATS).get(slug, load)
     return stats
 
 

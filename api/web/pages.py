@@ -3,7 +3,7 @@
 
 Pages are rendered on the server from the same services that back the JSON API, so they read
 and work without JavaScript; the scripts in static/js only make them nicer. The strict
-Content-Security-Policy of pages (api.http) forbids inline scripts and styles: all behaviour
+Content-Security-Policy of pages (api.middleware.security_headers) forbids inline scripts and styles: all behaviour
 and styling live in files under /static.
 """
 

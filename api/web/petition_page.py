@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
+from api.caches import STATS
 from api.db import Database
 from api.errors import NotFound
 from api.incident import reads as incident
@@ -215,7 +216,7 @@ def render_petition_page(
     settings = request.app.state.settings
     milestone = next_milestone(petition.verified_count, petition.goal, petition.milestones)
     # The same numbers as /v1/petitions/{slug}/stats, from the same per-process cache.
-    stats = request.app.state.stats_cache.get(
+    stats = request.app.state.caches.ttl(STATS).get(
         petition.slug, lambda: petition_stats.stats(session, petition.slug)
     )
     recent, _ = petition_stats.recent_signatures(

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from api.abuse.deps import signing_allowance
+from api.caches import SHARE_IMAGES
 from api.config import Settings
 from api.deps import DatabaseDep, ReadSession
 from api.errors import AppError, NotFound
@@ -110,7 +111,8 @@ def share_image_png(request: Request, slug: str, database: DatabaseDep) -> Respo
         return petition_share_image(petition, lang)
 
     try:
-        image: ShareImage = request.app.state.share_image_cache.get(f"{lang}:{slug}", draw)
+        cache = request.app.state.caches.ttl(SHARE_IMAGES)
+        image: ShareImage = cache.get(f"{lang}:{slug}", draw)
     except NotFound:
         return not_found_page(request)
     return share_image_response(request, image, settings.share_image_seconds)

@@ -54,7 +54,7 @@ def test_a_struck_signature_leaves_every_count(
     assert count(client) == 1
     assert client.get(f"/v1/admin/petitions/{SLUG}", headers=admin).json()["verified_count"] == 1
     assert client.get(f"/v1/petitions/{SLUG}").json()["verified_count"] == 1
-    client.app.state.stats_cache.clear()
+    client.app.state.caches.invalidate("stats")
     stats = client.get(f"/v1/petitions/{SLUG}/stats").json()
     assert stats["by_state"] == [{"key": "FL", "count": 1}]
     assert client.get(f"/v1/petitions/{SLUG}/signatures/recent").json()["items"] == []

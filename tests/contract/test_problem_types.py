@@ -18,11 +18,11 @@ from pydantic import SecretStr
 from sqlalchemy import delete, update
 from sqlmodel import select
 
-from api.abuse.idempotency import HEADER, IdempotencyMiddleware, request_fingerprint
 from api.abuse.models import AccessToken, BlockedIpRange, SigningPause
 from api.config import Settings
 from api.db import Database, utcnow
 from api.errors import PROBLEM_TYPE_PREFIX, MethodNotAllowed, app_error_classes
+from api.idempotency import HEADER, IdempotencyMiddleware, request_fingerprint
 from api.incident.models import Incident
 from api.main import create_app
 from api.petitions.models import Petition, Signature, SignatureToken
@@ -77,6 +77,7 @@ class Env:
 def fresh_env(app: FastAPI, client: TestClient, database: Database, settings: Settings) -> Env:
     """The seeded state, with keys: all scopes, and two with one scope each."""
     reset_database(database)
+    app.state.caches.clear_all()
     clean_database = database
     return Env(
         app,

@@ -2,8 +2,8 @@
 suite's own, and a bounded signing load that records what every request got.
 
 Every test here is marked `faults` (run alone with `pytest -m faults`); they run in the default
-suite too. Servers are started the production way (bench.servers: `advocacy migrate`, `seed`,
-then `advocacy serve`), each logging to a file the test can read.
+suite too. Servers are started the production way (bench.servers: `advocacy migrate`, `seed`; then
+tests.servers: `advocacy serve`), each logging to a file the test can read.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.servers import Server, prepare, service_env
+from bench.servers import prepare, service_env
 from tests.databases import _libpq, create_database, drop_database
 from tests.faults.cluster import PostgresCluster
+from tests.servers import Server
 
 SLUG = "florida-minimum-arrest-age-12"
 PROBLEM = "application/problem+json"
@@ -102,33 +103,24 @@ class Service:
     settings."""
 
     def __init__(self, database_url: str, var_dir: Path, **env: str) -> None:
-        self.env = service_env(database_url, var_dir, **env)
         self.log_path = var_dir / "server.log"
-        self.server = Server(self.env, workers=1, log_path=self.log_path)
+        self.server = Server(service_env(database_url, var_dir, **env), self.log_path)
         self.database_url = database_url
 
     @property
     def base_url(self) -> str:
-        return self.server.base_url
+        return self.server.url
 
     def start(self) -> None:
-        self.server.command = []  # same port again after a restart
         self.server.start()
-        self.server.wait_ready(timeout=60)
 
     def kill(self) -> None:
         """kill -9 of the whole process group: no shutdown code runs."""
-        import os
-        import signal
-
-        assert self.server.process is not None
-        os.killpg(self.server.process.pid, signal.SIGKILL)
-        self.server.process.wait(10)
+        self.server.kill()
 
     def stop(self) -> None:
         """At the end of a test: at once (a graceful stop waits for open streams)."""
-        if self.server.process is not None and self.server.process.poll() is None:
-            self.kill()
+        self.server.stop()
 
     def log_lines(self) -> list[str]:
         return self.log_path.read_text(errors="replace").splitlines()

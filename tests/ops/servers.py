@@ -1,28 +1,17 @@
-"""Real `advocacy` processes for the operations tests: a server on a free port, a worker."""
+"""The environment of production-like processes for the operations tests, and what the tests
+measure on them. The servers themselves: tests.servers."""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 ADVOCACY = Path(sys.executable).parent / "advocacy"
 METRICS_TOKEN = "metrics-token-for-tests-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def process_env(database_url: str, var_dir: Path, **overrides: str) -> dict[str, str]:
@@ -47,73 +36,6 @@ def process_env(database_url: str, var_dir: Path, **overrides: str) -> dict[str,
     )
     env.update(overrides)
     return env
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def terminate(self, timeout: float = 30) -> int:
-        """SIGTERM, then wait for the exit code."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
-
-    def metrics(self) -> str:
-        response = httpx.get(
-            f"{self.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
-        )
-        response.raise_for_status()
-        return response.text
-
-
-@contextmanager
-def running_server(
-    env: dict[str, str],
-    log: Path,
-    *,
-    workers: int = 1,
-    command: list[str] | None = None,
-    cwd: Path | None = None,
-) -> Iterator[Server]:
-    """`advocacy serve --workers N` on a free port, ready (every worker answering) when yielded;
-    killed at the end if it is still running."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**env, "PUBLIC_BASE_URL": url}
-    argv = command or [str(ADVOCACY)]
-    argv = [*argv, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    with open(log, "ab") as log_file:
-        process = subprocess.Popen(
-            argv, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=cwd
-        )
-    server = Server(process, url, log)
-    try:
-        _wait_ready(server, workers)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-
-
-def _wait_ready(server: Server, workers: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    answered = 0
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"the server exited: {server.log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:
-                answered += 1
-                # Each worker imports the app on its own: give the others a moment too.
-                if answered >= 3 * workers:
-                    return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the server did not become ready: {server.log.read_text()[-2000:]}")
 
 
 def sample(exposition: str, name: str, **labels: str) -> float:

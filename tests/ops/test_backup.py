@@ -13,7 +13,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.ops.servers import ADVOCACY, SignLoad, process_env, running_server, stored_emails
+from tests.ops.servers import ADVOCACY, SignLoad, process_env, stored_emails
+from tests.servers import running_server
 
 
 def _backend(url: str) -> str:

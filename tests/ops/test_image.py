@@ -14,8 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.ops.servers import process_env, running_server
+from tests.ops.servers import process_env
 from tests.petitions.helpers import SIGN_URL, signer
+from tests.servers import running_server
 
 REPO = Path(__file__).resolve().parents[2]
 UV = REPO / ".tools" / "bin" / "uv"

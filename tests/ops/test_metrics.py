@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.main import create_app
-from tests.ops.servers import METRICS_TOKEN, process_env, running_server, sample
+from tests.ops.servers import METRICS_TOKEN, process_env, sample
 from tests.petitions.helpers import SIGN_URL, SLUG, signer
+from tests.servers import running_server
 
 AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 

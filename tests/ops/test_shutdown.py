@@ -14,8 +14,9 @@ import httpx
 from api.db import Database
 from api.mail import service as mail_service
 from tests.conftest import SmtpSink
-from tests.ops.servers import ADVOCACY, SignLoad, process_env, running_server, stored_emails
+from tests.ops.servers import ADVOCACY, SignLoad, process_env, stored_emails
 from tests.petitions.helpers import SLUG
+from tests.servers import running_server
 
 
 def test_sigterm_under_sign_load_loses_no_acknowledged_signature(

@@ -129,7 +129,7 @@ def test_share_image_is_a_1200x630_png_cached_with_an_etag(client: TestClient) -
     assert again.status_code == 304 and again.content == b""
     assert client.get("/petitions/no-such-petition/share.png").status_code == 404
     # Made-up slugs are not kept: only petitions that exist have a cached image.
-    kept = client.app.state.share_image_cache._values  # type: ignore[attr-defined]
+    kept = client.app.state.caches["share_images"]._values  # type: ignore[attr-defined]
     assert list(kept) == [f"en:{SLUG}"]
 
 

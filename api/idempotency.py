@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.abuse.models import IdempotencyRecord
 from api.config import Settings
 from api.db import Database, utcnow
+from api.error_handlers import send_problem
 from api.errors import (
     FieldError,
     IdempotencyInProgress,
@@ -40,7 +41,6 @@ from api.errors import (
     UnprocessableContent,
     coded_error,
     language,
-    send_problem,
 )
 from api.security import keyed_hash
 
