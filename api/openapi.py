@@ -38,6 +38,7 @@ from api.errors import (
 )
 from api.incident.csl import CslItem
 from api.pagination import page_name
+from api.petitions.schemas import SignatureCreate
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 SEEDED_PETITION = "florida-minimum-arrest-age-12"
@@ -232,6 +233,8 @@ def install_openapi(app: FastAPI) -> None:
 def complete(schema: dict[str, Any], routes: dict[str, RouteContext]) -> None:
     components = schema.setdefault("components", {})
     components["headers"] = RESPONSE_HEADERS
+    # Read by api.request_body.json_body, not as a body parameter: named in openapi_extra.
+    _add_models(components.setdefault("schemas", {}), SignatureCreate)
     for path, method, operation in _operations(schema):
         route = routes.get(operation.get("operationId", ""))
         _prefill_parameters(operation)
@@ -245,7 +248,7 @@ def complete(schema: dict[str, Any], routes: dict[str, RouteContext]) -> None:
         schemas.pop(unused, None)
     _list_problem_types(schemas)
     _name_pages(schema)
-    _add_models(schemas, CslItem)
+    _add_models(schemas, CslItem)  # named only in a second media type
 
 
 def _add_models(schemas: dict[str, Any], *models: type[BaseModel]) -> None:
