@@ -129,6 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by api.docs with local assets
         redoc_url=None,
         dependencies=[Depends(reject_unknown_query_parameters)],
+        # FastAPI's built-in OpenTelemetry hooks run on every request even with no provider
+        # configured; this service exports Prometheus metrics and its own access log instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.caches = caches = build_caches(settings)
@@ -141,10 +144,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = build_rate_limiter(settings)
 
     install_error_handlers(app)
+    # Matched in this order, one route at a time: the busiest first (liveness probes, then
+    # signing, confirming and counts), the admin API and the pages last.
     app.include_router(health.router)
-    app.include_router(metrics_router)
-    app.include_router(incident_router)
     app.include_router(petitions_router)
+    app.include_router(incident_router)
+    app.include_router(metrics_router)
     app.include_router(admin_router)
     app.include_router(web_router)
     install_openapi(app)

@@ -26,6 +26,7 @@ from api.openapi_problems import (
     problem_json,
 )
 from api.pagination import page_name
+from api.petitions.schemas import SignatureCreate
 
 SEEDED_PETITION = "florida-minimum-arrest-age-12"
 
@@ -206,6 +207,8 @@ def install_openapi(app: FastAPI) -> None:
 def complete(schema: dict[str, Any], routes: dict[str, RouteContext]) -> None:
     components = schema.setdefault("components", {})
     components["headers"] = RESPONSE_HEADERS
+    # Read by api.request_body.json_body, not as a body parameter: named in openapi_extra.
+    _add_models(components.setdefault("schemas", {}), SignatureCreate)
     for path, method, operation in _operations(schema):
         route = routes.get(operation.get("operationId", ""))
         _prefill_parameters(operation)
@@ -219,7 +222,7 @@ def complete(schema: dict[str, Any], routes: dict[str, RouteContext]) -> None:
         schemas.pop(unused, None)
     list_problem_types(schemas)
     _name_pages(schema)
-    _add_models(schemas, CslItem)
+    _add_models(schemas, CslItem)  # named only in a second media type
 
 
 def _add_models(schemas: dict[str, Any], *models: type[BaseModel]) -> None:

@@ -29,7 +29,7 @@ from api.errors import (
     problem_responses,
 )
 from api.fields import PetitionSlugPath
-from api.groupcommit import GroupCommit
+from api.groupcommit import GroupCommit, GroupCommitter
 from api.idempotency import tie_to_signer
 from api.mail.service import RecipientLimit
 from api.pagination import Page, PageParams, page_of, page_params
@@ -51,6 +51,7 @@ from api.petitions.schemas import (
     TokenBody,
     WithdrawResult,
 )
+from api.request_body import json_body, json_body_openapi
 from api.web.i18n import language_from_accept
 
 router = APIRouter(prefix="/v1")
@@ -227,16 +228,16 @@ def recent_signatures(
         ServiceUnavailable,
     ),
     dependencies=[NO_STORE, signing_limit()],
+    openapi_extra=json_body_openapi(SignatureCreate),
 )
-async def sign(
-    slug: PetitionSlugPath,
-    body: SignatureCreate,
-    request: Request,
-    committer: GroupCommit,
-    settings: AppSettings,
-) -> SignatureAccepted:
-    # Group commit (api/groupcommit.py): committed, with its mail, before this answers.
-    context = signing_context(request, settings)
+async def sign(slug: PetitionSlugPath, request: Request) -> SignatureAccepted:
+    # The hot path: the body is validated once from its bytes, and the app's parts are read
+    # directly rather than solved as dependencies (api/request_body.py).
+    body = await json_body(request, SignatureCreate)
+    context = signing_context(request, request.app.state.settings)
+    # Group commit (api/groupcommit.py): committed, with its mail, before this answers; the
+    # signatures that arrive together are written together.
+    committer: GroupCommitter = request.app.state.group_commit
     await committer.run_batched(signing.SIGNING, signing.SignRequest(slug, body, context))
     tie_to_signer(request, signing.signer_key(context.secret, body.email))
     metrics.SIGNATURES.labels("accepted").inc()

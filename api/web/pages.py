@@ -3,8 +3,8 @@
 
 Pages are rendered on the server from the same services that back the JSON API, so they read
 and work without JavaScript; the scripts in static/js only make them nicer. The strict
-Content-Security-Policy of pages (api.middleware.security_headers) forbids inline scripts and styles: all behaviour
-and styling live in files under /static.
+Content-Security-Policy of pages (api.middleware.security_headers) forbids inline scripts and
+styles: all behaviour and styling live in files under /static.
 """
 
 from __future__ import annotations
