@@ -7,14 +7,10 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request, Response
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
-from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.config import Settings
 from api.db import Database
-from api.errors import UnprocessableContent, coded_error
 
 
 # The small dependencies are `async def` although they never await: a sync dependency costs a
@@ -80,48 +76,3 @@ def cache_control(value: str) -> Any:
 
 PUBLIC_CACHE_VALUE = "public, max-age=60, stale-while-revalidate=300"
 PUBLIC_CACHE = cache_control(PUBLIC_CACHE_VALUE)
-
-
-API_PREFIX = "/v1/"
-
-
-def _query_names(route: APIRoute) -> frozenset[str]:
-    """The query parameters a route declares (itself and through its dependencies), worked
-    out once per route and kept on it (routes are not hashable)."""
-    known: frozenset[str] | None = getattr(route, "_advocacy_query_names", None)
-    if known is not None:
-        return known
-    names: set[str] = set()
-    todo: list[Dependant] = [route.dependant]
-    while todo:
-        dependant = todo.pop()
-        todo.extend(dependant.dependencies)
-        for param in dependant.query_params:
-            model = param.field_info.annotation
-            if isinstance(model, type) and issubclass(model, BaseModel):  # a Query() model
-                names.update(f.alias or n for n, f in model.model_fields.items())
-            else:
-                names.add(param.alias)
-    known = frozenset(names)
-    route._advocacy_query_names = known  # type: ignore[attr-defined]
-    return known
-
-
-async def reject_unknown_query_parameters(request: Request) -> None:
-    """An API request naming a query parameter its route does not take is a 422 naming it,
-    as an unknown body field is. Why refuse rather than ignore: a typo (`limt=5`) would
-    silently answer something else, and every made-up parameter would be a new URL for the
-    response cache, forcing a database read each (finding: `&x=<random>` cut /v1/facts from
-    8,838 to 116 answers a second). Web pages (outside /v1/) take links with tracking
-    parameters, so they are left alone."""
-    if not request.url.path.startswith(API_PREFIX) or not request.scope.get("query_string"):
-        return
-    route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
-        return
-    unknown = sorted(set(request.query_params) - _query_names(route))
-    if unknown:
-        raise UnprocessableContent(
-            f"Unknown query parameter: {', '.join(unknown[:5])}.",
-            errors=[coded_error(["query", name], "unknown_parameter") for name in unknown[:20]],
-        )

@@ -11,7 +11,7 @@ from types import FrameType
 from typing import Any
 
 from anyio import to_thread
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import health
@@ -22,7 +22,7 @@ from api.availability import DependencyState, OutageMiddleware
 from api.caches import BLOCK_LISTS, COUNTS, RESPONSES, SHARE_IMAGES, STATS, Caches, TtlCache
 from api.config import Settings, get_settings
 from api.db import Database
-from api.deps import reject_unknown_query_parameters, write_slots
+from api.deps import write_slots
 from api.docs import install_docs
 from api.error_handlers import install_error_handlers
 from api.groupcommit import GroupCommitter
@@ -128,7 +128,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
         docs_url=None,  # served by api.docs with local assets
         redoc_url=None,
-        dependencies=[Depends(reject_unknown_query_parameters)],
         # FastAPI's built-in OpenTelemetry hooks run on every request even with no provider
         # configured; this service exports Prometheus metrics and its own access log instead.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},

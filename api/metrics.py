@@ -106,9 +106,21 @@ for _outcome in ("sent", "failed"):
     MAIL.labels(_outcome)
 
 
+# The labelled children, by (route, method, status): `labels()` builds and locks on every
+# call, and this runs on every request. Route templates, methods and statuses are few.
+_REQUEST_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(route, method, str(status)).inc()
-    REQUEST_SECONDS.labels(route, method).observe(seconds)
+    children = _REQUEST_CHILDREN.get((route, method, status))
+    if children is None:
+        children = (
+            REQUESTS.labels(route, method, str(status)),
+            REQUEST_SECONDS.labels(route, method),
+        )
+        _REQUEST_CHILDREN[(route, method, status)] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def watch_pool(engine: Engine) -> None:

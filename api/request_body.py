@@ -9,9 +9,10 @@ raises, located under `body`, so the answer to a bad body is the same problem do
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
@@ -24,13 +25,36 @@ async def json_body(request: Request, model: type[Model]) -> Model:
         missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
         raise RequestValidationError([missing])
     try:
-        if _is_json(request.headers.get("content-type")):
+        if not _is_json(request.headers.get("content-type")):
+            # As FastAPI does: a body that is not JSON is validated as it is (and refused).
+            return model.model_validate(raw)
+        if raw.isascii() or _is_utf8(raw):
             return model.model_validate_json(raw)
-        # As FastAPI does: a body that is not JSON is validated as it is (and refused).
-        return model.model_validate(raw)
+        # Not UTF-8: what FastAPI does (json.loads also reads UTF-16 and UTF-32 text, and
+        # bytes it cannot read are a 400).
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            invalid = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
+            raise RequestValidationError(
+                [{**invalid, "input": {}, "ctx": {"error": exc.msg}}]
+            ) from None
+        except Exception:
+            raise HTTPException(
+                status_code=400, detail="There was an error parsing the body"
+            ) from None
+        return model.model_validate(value)
     except ValidationError as exc:
         errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         raise RequestValidationError(errors) from None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_json(content_type: str | None) -> bool:

@@ -21,6 +21,7 @@ from api.incident.schemas import (
     TimelineEntry,
 )
 from api.pagination import Page, PageParams, page_of, page_params
+from api.routing import ApiRoute
 
 CSL_MEDIA_TYPE = "application/vnd.citationstyles.csl+json"
 CSL_ITEM_REF = {"$ref": "#/components/schemas/CslItem"}  # api.openapi adds the schema
@@ -43,7 +44,7 @@ def _wants_csl(request: Request) -> bool:
     return CSL_MEDIA_TYPE in request.headers.get("accept", "")
 
 
-router = APIRouter(prefix="/v1", dependencies=[PUBLIC_CACHE])
+router = APIRouter(prefix="/v1", dependencies=[PUBLIC_CACHE], route_class=ApiRoute)
 
 FactIdPath = Annotated[
     str, Path(max_length=SLUG_MAX, description="The fact's stable id.", examples=["kaia-age-six"])

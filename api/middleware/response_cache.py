@@ -199,7 +199,7 @@ async def _replay(send: Send, stored: _Stored, if_none_match: str | None) -> Non
 def _canonical_query(scope: Scope) -> bytes:
     """The query as parameters, not as bytes: the same parameters in another order or
     percent-encoding are one cache entry. (Parameters a route does not take never get here
-    as a 200: they are refused, see api.deps.reject_unknown_query_parameters.)"""
+    as a 200: they are refused, see api.routing.ApiRoute.)"""
     query: bytes = scope["query_string"]
     if not query:
         return query

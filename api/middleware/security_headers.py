@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.middleware.headers import add_missing, header_value
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+# Encoded once: this runs on every response.
+_ALWAYS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+_PAGE_CSP = (b"content-security-policy", PAGE_CSP.encode())
+_API_CSP = (b"content-security-policy", API_CSP.encode())
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 class SecurityHeadersMiddleware:
-    """Headers every response carries; HSTS only when the request came over HTTPS."""
+    """Headers every response carries (unless it sets them itself); HSTS only when the
+    request came over HTTPS."""
 
-    PAGE_CSP = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        "object-src 'none'"
-    )
-    API_CSP = "default-src 'none'; frame-ancestors 'none'"
+    PAGE_CSP = PAGE_CSP
+    API_CSP = API_CSP
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -24,23 +39,18 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         https = scope.get("scheme") == "https"
-        path: str = scope["path"]
+        # The interactive docs load their own scripts and styles: no CSP there.
+        with_csp = not scope["path"].startswith(("/docs", "/redoc"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("x-content-type-options", "nosniff")
-                headers.setdefault("referrer-policy", "no-referrer")
-                headers.setdefault("x-frame-options", "DENY")
-                if not path.startswith(("/docs", "/redoc")):
-                    is_page = headers.get("content-type", "").startswith("text/html")
-                    headers.setdefault(
-                        "content-security-policy", self.PAGE_CSP if is_page else self.API_CSP
-                    )
+                extra = list(_ALWAYS)
+                if with_csp:
+                    content_type = header_value(message, b"content-type") or b""
+                    extra.append(_PAGE_CSP if content_type.startswith(b"text/html") else _API_CSP)
                 if https:
-                    headers.setdefault(
-                        "strict-transport-security", "max-age=31536000; includeSubDomains"
-                    )
+                    extra.append(_HSTS)
+                add_missing(message, extra)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -52,9 +52,10 @@ from api.petitions.schemas import (
     WithdrawResult,
 )
 from api.request_body import json_body, json_body_openapi
+from api.routing import ApiRoute
 from api.web.i18n import language_from_accept
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=ApiRoute)
 
 Paging = Annotated[PageParams, Depends(page_params)]
 NO_STORE = cache_control("no-store")

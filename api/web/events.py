@@ -35,6 +35,7 @@ from api.deps import DatabaseDep
 from api.errors import NotFound, ServiceUnavailable, TooManyRequests, problem_responses
 from api.petitions import catalog
 from api.petitions.models import SLUG_MAX
+from api.routing import ApiRoute
 
 logger = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ class EventStreamResponse(StreamingResponse):
                 self.release()
 
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=ApiRoute)
 
 EXAMPLE_STREAM = (
     "retry: 3000\n\n"

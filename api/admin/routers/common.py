@@ -6,19 +6,19 @@ from collections import defaultdict
 from typing import Annotated, Any, ClassVar
 
 from fastapi import APIRouter, Depends, HTTPException
-from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from api.deps import cache_control
 from api.errors import AppError, Forbidden, Unauthorized, problem_responses
 from api.pagination import PageParams, page_params
+from api.routing import ApiRoute
 
 ID_MAX = 2**53  # ids stay exact in JavaScript, and within every database's integer
 
 Paging = Annotated[PageParams, Depends(page_params)]
 
 
-class AdminRoute(APIRoute):
+class AdminRoute(ApiRoute):
     """A route whose 405 lists every method its path supports.
 
     Admin paths carry several operations (GET and PATCH on one resource, say), each its own
