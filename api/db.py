@@ -29,7 +29,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
-from api import metrics
 from api.availability import DependencyState
 from api.caches import SESSION_CACHES, Caches, invalidate_committed
 from api.config import Settings
@@ -221,7 +220,6 @@ class Database:
         self.caches = caches if caches is not None else Caches()
         self._session_info = {SESSION_CACHES: self.caches}
         self.engine = build_engine(settings)
-        metrics.watch_pool(self.engine)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
         self.availability = DependencyState("database", is_database_outage)

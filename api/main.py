@@ -14,7 +14,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api import health
+from api import health, metrics
 from api.abuse.deps import build_rate_limiter
 from api.abuse.service import block_list_cache
 from api.admin.routers import router as admin_router
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.caches = caches = build_caches(settings)
     app.state.database = Database(settings, caches)
+    metrics.watch_pool(app.state.database.engine)
     app.state.group_commit = GroupCommitter(app.state.database)
     # Each dependency whose outage is answered 503 (api.availability), and how /readyz asks it.
     app.state.dependency_states = [app.state.database.availability]

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from api.admin.schemas import ExportFormat
+from api.admin.signature_schemas import ExportFormat
 from api.db import Database
 from api.petitions.stats import confirmed_signatures_query
 from api.text import FORMULA_PREFIXES

@@ -14,7 +14,7 @@ from api.abuse.models import ALL_PETITIONS
 from api.admin.audit import audited
 from api.admin.auth import Actor
 from api.admin.models import Scope
-from api.admin.schemas import (
+from api.admin.signature_schemas import (
     ExportFormat,
     ReleaseByFilterRequest,
     ReleaseResult,

@@ -127,6 +127,7 @@ def worker(
     import signal
     import threading
 
+    from api import metrics
     from api.db import Database
     from api.housekeeping import run_housekeeping, send_reminders
     from api.logs import configure_logging
@@ -135,6 +136,7 @@ def worker(
     settings = get_settings()
     configure_logging(settings)
     database = Database(settings)
+    metrics.watch_pool(database.engine)
     mail_worker = MailWorker(
         database,
         settings,

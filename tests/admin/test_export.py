@@ -8,7 +8,7 @@ import json
 import tracemalloc
 
 from api.admin.export import export_chunks, protect
-from api.admin.schemas import ExportFormat
+from api.admin.signature_schemas import ExportFormat
 from api.db import Database
 from tests.admin.helpers import auth, insert_signatures, make_key, petition_id
 from tests.petitions.helpers import SLUG

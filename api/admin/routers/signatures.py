@@ -13,7 +13,7 @@ from api.admin import export, signatures
 from api.admin.auth import Actor, require
 from api.admin.models import Scope
 from api.admin.routers.common import ID_MAX, Paging, admin_router, problems
-from api.admin.schemas import (
+from api.admin.signature_schemas import (
     ExportFormat,
     ReleaseByFilterRequest,
     ReleaseRequest,
