@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy
@@ -10,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from api.db import UtcDateTime, table_of, utcnow
 from api.errors import Gone, NotFound
+from api.groupcommit import Batchable
 from api.housekeeping import ERASED_FIELDS, erase_idempotency_records
 from api.mail import service as mail
 from api.petitions.counts import add_to_count
@@ -24,7 +26,7 @@ _TOKEN = table_of(SignatureToken)
 _PETITION = table_of(Petition)
 
 
-_LINK = (
+_LINK_COLUMNS = (
     sqlalchemy.select(
         _TOKEN.c.token_hash,
         _TOKEN.c.purpose,
@@ -38,37 +40,44 @@ _LINK = (
     )
     .join_from(_TOKEN, _SIGNATURE, _SIGNATURE.c.id == _TOKEN.c.signature_id)
     .join(_PETITION, _PETITION.c.id == _SIGNATURE.c.petition_id)
-    .where(_TOKEN.c.token_hash == sqlalchemy.bindparam("digest"))
+)
+_LINK = _LINK_COLUMNS.where(_TOKEN.c.token_hash == sqlalchemy.bindparam("digest"))
+_LINKS = _LINK_COLUMNS.where(
+    _TOKEN.c.token_hash.in_(sqlalchemy.bindparam("digests", expanding=True))
 )
 
 
+# One statement for every confirmation of a batch; RETURNING says which rows moved, so of
+# several concurrent confirmations of one signature only one counts it.
 _CONFIRM_PENDING = (
     sqlalchemy.update(_SIGNATURE)
     .where(
-        _SIGNATURE.c.id == sqlalchemy.bindparam("signature_id"),
+        _SIGNATURE.c.id.in_(sqlalchemy.bindparam("signature_ids", expanding=True)),
         _SIGNATURE.c.status == SignatureStatus.pending,
     )
     .values(
         status=SignatureStatus.confirmed,
         confirmed_at=sqlalchemy.bindparam("now", type_=UtcDateTime),
     )
+    .returning(_SIGNATURE.c.id)
 )
 
 
 _CONFIRM_HELD = (
     sqlalchemy.update(_SIGNATURE)
     .where(
-        _SIGNATURE.c.id == sqlalchemy.bindparam("signature_id"),
+        _SIGNATURE.c.id.in_(sqlalchemy.bindparam("signature_ids", expanding=True)),
         _SIGNATURE.c.status == SignatureStatus.held,
         _SIGNATURE.c.confirmed_at.is_(None),
     )
     .values(confirmed_at=sqlalchemy.bindparam("now", type_=UtcDateTime))
+    .returning(_SIGNATURE.c.id)
 )
 
 
-_MARK_TOKEN_USED = (
+_MARK_TOKENS_USED = (
     sqlalchemy.update(_TOKEN)
-    .where(_TOKEN.c.token_hash == sqlalchemy.bindparam("digest"))
+    .where(_TOKEN.c.token_hash.in_(sqlalchemy.bindparam("digests", expanding=True)))
     .values(used_at=sqlalchemy.bindparam("now", type_=UtcDateTime))
 )
 
@@ -77,36 +86,98 @@ def _link(session: Session, token: str, purpose: TokenPurpose) -> Any:
     """The emailed link's token with its signature's id, status and petition (one query)."""
     link = session.connection().execute(_LINK, {"digest": token_hash(token)}).first()
     if link is None or link.purpose != purpose:
-        raise NotFound("This link is not known. Check that it was copied whole.")
+        raise NotFound(UNKNOWN_LINK)
     return link
+
+
+UNKNOWN_LINK = "This link is not known. Check that it was copied whole."
 
 
 def confirm(session: Session, token: str) -> ConfirmResult:
     """Count a pending signature. Confirming twice is harmless. A held signature is marked
     confirmed (`confirmed_at`) but counts only once staff release it."""
-    link = _link(session, token, TokenPurpose.confirm)
-    slug = link.slug
-    held = link.status == SignatureStatus.held
-    if link.status == SignatureStatus.confirmed or (held and link.confirmed_at):
-        return ConfirmResult(status="already_confirmed", petition_slug=slug)
-    if link.status != SignatureStatus.pending and not held:
-        raise Gone("This signature was withdrawn or removed; the link no longer works.")
+    outcome = confirm_many(session, [token])[0]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def confirm_many(session: Session, tokens: list[str]) -> list[ConfirmResult | BaseException]:
+    """`confirm` for many links in one transaction, in order, with one statement per step for
+    all of them (group commit hands the confirmations that arrived together here): one query
+    for the links, one update each for pending and held signatures, one for the tokens, one
+    count update per petition. Each link keeps its own outcome."""
+    digests = [token_hash(token) for token in tokens]
+    links = {
+        link.token_hash: link
+        for link in session.connection().execute(_LINKS, {"digests": list(set(digests))})
+    }
     now = utcnow()
-    if link.used_at is not None or (link.expires_at is not None and link.expires_at <= now):
-        raise Gone("This confirmation link has expired. Sign again to get a new one.")
+    outcomes: list[ConfirmResult | BaseException | None] = [None] * len(tokens)
+    moving: list[tuple[int, Any]] = []  # (index, link) of those that may move their signature
+    for index, digest in enumerate(digests):
+        link = links.get(digest)
+        if link is None or link.purpose != TokenPurpose.confirm:
+            outcomes[index] = NotFound(UNKNOWN_LINK)
+            continue
+        held = link.status == SignatureStatus.held
+        if link.status == SignatureStatus.confirmed or (held and link.confirmed_at):
+            outcomes[index] = ConfirmResult(status="already_confirmed", petition_slug=link.slug)
+        elif link.status != SignatureStatus.pending and not held:
+            outcomes[index] = Gone(
+                "This signature was withdrawn or removed; the link no longer works."
+            )
+        elif link.used_at is not None or (link.expires_at is not None and link.expires_at <= now):
+            outcomes[index] = Gone(
+                "This confirmation link has expired. Sign again to get a new one."
+            )
+        else:
+            moving.append((index, link))
+    if moving:
+        _confirm_moving(session, moving, outcomes, now)
+    assert all(outcome is not None for outcome in outcomes)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _confirm_moving(
+    session: Session,
+    moving: list[tuple[int, Any]],
+    outcomes: list[ConfirmResult | BaseException | None],
+    now: dt.datetime,
+) -> None:
+    """Move the signatures of the links that passed every check, and say what each did."""
+
     connection = session.connection()
-    # Only one of several concurrent confirmations moves it from pending, so it counts once.
-    moved = connection.execute(
-        _CONFIRM_HELD if held else _CONFIRM_PENDING,
-        {"signature_id": link.signature_id, "now": now},
-    ).rowcount
-    connection.execute(_MARK_TOKEN_USED, {"digest": link.token_hash, "now": now})
-    if not moved:
-        return ConfirmResult(status="already_confirmed", petition_slug=slug)
-    if held:
-        return ConfirmResult(status="held_for_review", petition_slug=slug)
-    add_to_count(session, link.petition_id, +1)
-    return ConfirmResult(status="confirmed", petition_slug=slug)
+    moved: set[int] = set()
+    for statement, links_of_kind in (
+        (_CONFIRM_PENDING, [link for _, link in moving if link.status == SignatureStatus.pending]),
+        (_CONFIRM_HELD, [link for _, link in moving if link.status == SignatureStatus.held]),
+    ):
+        if links_of_kind:
+            ids = list({link.signature_id for link in links_of_kind})
+            moved.update(
+                connection.execute(statement, {"signature_ids": ids, "now": now}).scalars()
+            )
+    connection.execute(
+        _MARK_TOKENS_USED, {"digests": list({link.token_hash for _, link in moving}), "now": now}
+    )
+    counted: dict[int, int] = {}
+    for index, link in moving:
+        slug = link.slug
+        if link.signature_id not in moved:
+            outcomes[index] = ConfirmResult(status="already_confirmed", petition_slug=slug)
+            continue
+        moved.discard(link.signature_id)  # a second link to it in this batch: already done
+        if link.status == SignatureStatus.held:
+            outcomes[index] = ConfirmResult(status="held_for_review", petition_slug=slug)
+            continue
+        counted[link.petition_id] = counted.get(link.petition_id, 0) + 1
+        outcomes[index] = ConfirmResult(status="confirmed", petition_slug=slug)
+    for petition_id, delta in counted.items():
+        add_to_count(session, petition_id, delta)
+
+
+CONFIRMING: Batchable[str, ConfirmResult] = Batchable("confirming", one=confirm, many=confirm_many)
 
 
 def withdraw(session: Session, token: str) -> WithdrawResult:
@@ -153,6 +224,6 @@ def withdraw_signature(
         )
     )
     if keep_token is not None:
-        session.connection().execute(_MARK_TOKEN_USED, {"digest": keep_token, "now": now})
+        session.connection().execute(_MARK_TOKENS_USED, {"digests": [keep_token], "now": now})
     mail.erase_for_signature(session, signature_id)
     return True

@@ -260,7 +260,7 @@ async def sign(slug: PetitionSlugPath, request: Request) -> SignatureAccepted:
     dependencies=[NO_STORE],
 )
 async def confirm(body: TokenBody, committer: GroupCommit) -> ConfirmResult:
-    result = await committer.run(lambda session: confirmation.confirm(session, body.token))
+    result = await committer.run_batched(confirmation.CONFIRMING, body.token)
     if result.status == "confirmed":
         metrics.SIGNATURES.labels("confirmed").inc()
     return result

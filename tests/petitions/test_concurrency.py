@@ -102,3 +102,34 @@ def test_concurrent_confirmations_of_one_link_count_once(
         )
     assert sorted(a["status"] for a in answers) == ["already_confirmed"] * 15 + ["confirmed"]
     assert count(client) == 1
+
+
+def test_confirmations_written_together_each_get_their_own_outcome(
+    client, smtp_server, mail_worker, clean_database: Database
+):
+    """What group commit does with confirmations that arrive together: one batch, and each
+    link answered as if alone (new, repeat in the same batch, unknown)."""
+    from api.errors import NotFound
+    from api.petitions.confirmation import confirm_many
+    from api.petitions.schemas import ConfirmResult
+    from tests.conftest import link_in
+    from tests.petitions.helpers import count
+
+    emails = [f"batch.{i}@example.org" for i in range(3)]
+    for email in emails:
+        assert client.post(SIGN_URL, json=signer(email=email)).status_code == 202
+    mail_worker.drain()
+    tokens = [link_in(smtp_server.to(email)[0], "/confirm") for email in emails]
+    batch = [tokens[0], tokens[1], tokens[0], "not-a-token-at-all", tokens[2]]
+    with clean_database.session(write=True) as session:
+        outcomes = confirm_many(session, batch)
+    assert [o.status if isinstance(o, ConfirmResult) else type(o) for o in outcomes] == [
+        "confirmed",
+        "confirmed",
+        "already_confirmed",
+        NotFound,
+        "confirmed",
+    ]
+    assert count(client) == 3
+    again = client.post("/v1/signatures/confirm", json={"token": tokens[1]}).json()
+    assert again["status"] == "already_confirmed"

@@ -156,6 +156,7 @@ def test_writing_a_signature_and_its_mail_is_one_transaction(
         raise RuntimeError("outbox unavailable")
 
     monkeypatch.setattr(mail_service, "enqueue", broken_enqueue)
+    monkeypatch.setattr(mail_service, "enqueue_rows", broken_enqueue)  # a batch's mails
     from fastapi.testclient import TestClient
 
     with TestClient(client.app, raise_server_exceptions=False) as failing:
