@@ -139,27 +139,19 @@ def _check_label(label: str | None, title: str | None, text: str | None) -> None
 
 def _check_existing_quotes(source: Source, text: str) -> None:
     """A new text must still hold every quote already citing the source."""
+    quoted = [
+        (f"Fact '{c.fact_id}' citation {c.position}", c.quote, c.start, c.end)
+        for c in source.citations
+    ] + [
+        (f"Discrepancy '{v.discrepancy_id}' version {v.position}", v.quote, v.start, v.end)
+        for v in source.discrepancy_versions
+    ]
     errors: list[FieldError] = []
-    for citation in source.citations:
-        problem = quote_problem(text, citation.quote, citation.start, citation.end)
+    for where, quote, start, end in quoted:
+        problem = quote_problem(text, quote, start, end)
         if problem is not None:
             errors.append(
-                body_error(
-                    "text",
-                    f"Fact '{citation.fact_id}' citation {citation.position}: the quote {problem}.",
-                    "quote_not_verbatim",
-                )
-            )
-    for version in source.discrepancy_versions:
-        problem = quote_problem(text, version.quote, version.start, version.end)
-        if problem is not None:
-            errors.append(
-                body_error(
-                    "text",
-                    f"Discrepancy '{version.discrepancy_id}' version {version.position}: "
-                    f"the quote {problem}.",
-                    "quote_not_verbatim",
-                )
+                body_error("text", f"{where}: the quote {problem}.", "quote_not_verbatim")
             )
     if errors:
         raise refuse(errors)
