@@ -53,7 +53,7 @@ test-sqlite: $(VENV)/.synced
 	env -u TEST_DATABASE_URL $(BIN)/pytest
 
 test-postgres: $(VENV)/.synced
-	TEST_DATABASE_URL=$(TEST_PG_URL) $(BIN)/pytest
+	TEST_DATABASE_URL=$(TEST_PG_URL) FUZZ_EXAMPLES=25 $(BIN)/pytest
 
 ## Benchmarks (bench/README.md): the full run prints the table and writes var/bench/; results
 ## go in BENCHMARKS.md. wrk comes from Debian and is installed when missing.
