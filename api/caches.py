@@ -85,6 +85,11 @@ class Caches:
         """The TTL cache of this name (the caller knows what it holds)."""
         return self.get(name, TtlCache)
 
+    def ttl_if_any(self, name: str) -> TtlCache[Any] | None:
+        """The TTL cache of this name, or None where none is registered (a bare `Database`
+        in a command or the mail worker reads through to the database)."""
+        return self.get(name, TtlCache) if name in self._by_name else None
+
     def invalidate(self, *names: str) -> None:
         for name in names:
             cache = self._by_name.get(name)

@@ -31,7 +31,8 @@ def block_lists(session: Session) -> BlockLists:
             ip_ranges=list(session.exec(select(BlockedIpRange.cidr)).all()),
         )
 
-    lists: BlockLists = caches_of(session).ttl(BLOCK_LISTS).get("all", load)
+    cache = caches_of(session).ttl_if_any(BLOCK_LISTS)
+    lists: BlockLists = load() if cache is None else cache.get("all", load)
     return lists
 
 

@@ -219,3 +219,25 @@ def test_stored_rows_carry_the_models_defaults(client, clean_database: Database)
     )
     assert (mail.template, mail.signature_id) == ("confirm", signature.id)
     assert abs(mail.next_attempt_at - mail.created_at) < dt.timedelta(seconds=1)  # due now
+
+
+def test_signing_through_a_bare_database_reads_the_block_lists_directly(
+    settings, clean_database: Database
+):
+    # Regression: with the caches in a registry, a Database built without the app's caches (as
+    # a command or the mail worker builds one) had no `blocklists` cache, and signing raised
+    # KeyError instead of reading the lists.
+    from api.petitions import signing
+    from api.petitions.schemas import SignatureCreate
+
+    bare = Database(settings)
+    try:
+        context = signing.SigningContext(
+            secret=settings.secret(), public_base_url="http://test", client_ip="203.0.113.9"
+        )
+        with bare.session(write=True) as session:
+            signing.sign(session, SLUG, SignatureCreate.model_validate(signer()), context)
+    finally:
+        bare.dispose()
+    with clean_database.session() as session:
+        assert len(session.exec(select(Signature)).all()) == 1
