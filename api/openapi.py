@@ -284,7 +284,8 @@ def _document_success_headers(
     method: str, operation: dict[str, Any], route: RouteContext | None
 ) -> None:
     headers: dict[str, Any] = {}
-    calls = list(_dependency_calls(route.dependant)) if route is not None else []
+    # The endpoint itself may carry them too, when it does the work of a dependency inline.
+    calls = [route.dependant.call, *_dependency_calls(route.dependant)] if route else []
     cache_control = next((c.cache_control for c in calls if hasattr(c, "cache_control")), None)
     if cache_control is not None:
         headers["Cache-Control"] = {

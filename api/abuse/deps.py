@@ -125,7 +125,8 @@ async def signing_allowance(request: Request, response: Response) -> AsyncIterat
       signature is still taken, but held for staff review (`request.state.hold_for_review`):
       the signer confirms by email as usual, and it counts once staff release it.
 
-    The JSON API (through `signing_limit()`) and the page's plain HTML form both sign inside it.
+    The JSON API (api/petitions/router.py, `sign`) and the page's plain HTML form both sign
+    inside it.
     """
     settings: Settings = request.app.state.settings
     if not settings.rate_limit_enabled:
@@ -151,14 +152,3 @@ async def signing_allowance(request: Request, response: Response) -> AsyncIterat
         # Refused (or failed): it does not use up the address's allowance.
         await _give_back(limiter, reserved)
         raise
-
-
-def signing_limit() -> Any:
-    """`signing_allowance` as a dependency of the signing endpoint."""
-
-    async def check(request: Request, response: Response) -> AsyncIterator[None]:
-        async with signing_allowance(request, response):
-            yield
-
-    check.rate_limited_action = "sign"  # type: ignore[attr-defined]  # documented by api.openapi
-    return Depends(check)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from api import metrics
-from api.abuse.deps import HOLD_FOR_REVIEW, rate_limit, request_ip, signing_limit
+from api.abuse.deps import HOLD_FOR_REVIEW, rate_limit, request_ip, signing_allowance
 from api.caches import COUNTS, STATS
 from api.config import Settings
 from api.deps import (
@@ -58,7 +58,8 @@ from api.web.i18n import language_from_accept
 router = APIRouter(prefix="/v1", route_class=ApiRoute)
 
 Paging = Annotated[PageParams, Depends(page_params)]
-NO_STORE = cache_control("no-store")
+NO_STORE_VALUE = "no-store"
+NO_STORE = cache_control(NO_STORE_VALUE)
 
 # What the operations below can raise, with details as the service words them.
 NO_SUCH_PETITION = NotFound("No petition with slug 'no-such-petition'.")
@@ -228,21 +229,35 @@ def recent_signatures(
         SigningPaused,
         ServiceUnavailable,
     ),
-    dependencies=[NO_STORE, signing_limit()],
     openapi_extra=json_body_openapi(SignatureCreate),
 )
-async def sign(slug: PetitionSlugPath, request: Request) -> SignatureAccepted:
-    # The hot path: the body is validated once from its bytes, and the app's parts are read
-    # directly rather than solved as dependencies (api/request_body.py).
-    body = await json_body(request, SignatureCreate)
-    context = signing_context(request, request.app.state.settings)
-    # Group commit (api/groupcommit.py): committed, with its mail, before this answers; the
-    # signatures that arrive together are written together.
-    committer: GroupCommitter = request.app.state.group_commit
-    await committer.run_batched(signing.SIGNING, signing.SignRequest(slug, body, context))
+async def sign(slug: PetitionSlugPath, request: Request) -> Response:
+    # The hot path: no dependency is solved (the body is validated once from its bytes, the
+    # app's parts are read directly, the allowance is entered here), and the answer is built
+    # once (api/request_body.py).
+    limits = Response()  # signing_allowance writes its RateLimit headers on it
+    async with signing_allowance(request, limits):
+        body = await json_body(request, SignatureCreate)
+        context = signing_context(request, request.app.state.settings)
+        # Group commit (api/groupcommit.py): committed, with its mail, before this answers;
+        # the signatures that arrive together are written together.
+        committer: GroupCommitter = request.app.state.group_commit
+        await committer.run_batched(signing.SIGNING, signing.SignRequest(slug, body, context))
     tie_to_signer(request, signing.signer_key(context.secret, body.email))
     metrics.SIGNATURES.labels("accepted").inc()
-    return SignatureAccepted()
+    headers = {name: value for name, value in limits.headers.items() if name != "content-length"}
+    return Response(
+        SIGNATURE_ACCEPTED,
+        status_code=status.HTTP_202_ACCEPTED,
+        media_type="application/json",
+        headers={**headers, "Cache-Control": NO_STORE_VALUE},
+    )
+
+
+# What the route does in place of dependencies, for its OpenAPI document (api.openapi).
+sign.cache_control = NO_STORE_VALUE  # type: ignore[attr-defined]
+sign.rate_limited_action = "sign"  # type: ignore[attr-defined]
+SIGNATURE_ACCEPTED = SignatureAccepted().model_dump_json().encode()
 
 
 @router.post(
