@@ -26,7 +26,7 @@ from api.openapi_problems import (
     problem_json,
 )
 from api.pagination import page_name
-from api.petitions.schemas import SignatureCreate
+from api.request_body import JSON_BODY_MODELS
 
 SEEDED_PETITION = "florida-minimum-arrest-age-12"
 
@@ -207,8 +207,8 @@ def install_openapi(app: FastAPI) -> None:
 def complete(schema: dict[str, Any], routes: dict[str, RouteContext]) -> None:
     components = schema.setdefault("components", {})
     components["headers"] = RESPONSE_HEADERS
-    # Read by api.request_body.json_body, not as a body parameter: named in openapi_extra.
-    _add_models(components.setdefault("schemas", {}), SignatureCreate)
+    # Read by api.request_body.json_body, not as body parameters: named in openapi_extra.
+    _add_models(components.setdefault("schemas", {}), *JSON_BODY_MODELS)
     for path, method, operation in _operations(schema):
         route = routes.get(operation.get("operationId", ""))
         _prefill_parameters(operation)
