@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from api.error_handlers import send_problem
 from api.errors import ServiceUnavailable
@@ -140,35 +140,17 @@ class DependencyState:
         return False
 
 
-class OutageMiddleware:
-    """Turn an outage of a dependency, wherever it surfaces (a route, a dependency's teardown,
-    another middleware), into a 503 problem with Retry-After, and record it on its state.
-
-    Pure ASGI, outside every middleware that reaches a dependency, so nothing such an error
-    passes through logs a traceback for it."""
-
-    def __init__(self, app: ASGIApp, states: Sequence[DependencyState]) -> None:
-        self.app = app
-        self.states = states
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            state = next((s for s in self.states if s.failure_of(exc)), None)
-            if state is None or started:
-                raise
-            state.failed(exc, write=scope["method"] not in ("GET", "HEAD"))
-            unavailable = DependencyUnavailable(state.name)
-            await send_problem(send, unavailable, scope["path"])
+async def answer_outage(
+    states: Sequence[DependencyState], exc: Exception, scope: Scope, send: Send
+) -> bool:
+    """Answer `exc` with a 503 problem (Retry-After) if it is an outage of one of `states`,
+    recording it there; False (nothing sent) when it is not. The response must not have
+    started: the edge (api.middleware.edge) calls this before anything was sent, so nothing
+    such an error passes through logs a traceback for it, wherever it surfaced (a route, a
+    dependency's teardown, a middleware)."""
+    state = next((s for s in states if s.failure_of(exc)), None)
+    if state is None:
+        return False
+    state.failed(exc, write=scope["method"] not in ("GET", "HEAD"))
+    await send_problem(send, DependencyUnavailable(state.name), scope["path"])
+    return True

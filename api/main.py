@@ -18,7 +18,7 @@ from api import health, metrics
 from api.abuse.deps import build_rate_limiter
 from api.abuse.service import block_list_cache
 from api.admin.routers import router as admin_router
-from api.availability import DependencyState, OutageMiddleware
+from api.availability import DependencyState
 from api.caches import BLOCK_LISTS, COUNTS, RESPONSES, SHARE_IMAGES, STATS, Caches, TtlCache
 from api.config import Settings, get_settings
 from api.db import Database
@@ -32,12 +32,9 @@ from api.incident.router import router as incident_router
 from api.logs import configure_logging
 from api.mail.worker import MailWorker, backend_for
 from api.metrics import router as metrics_router
-from api.middleware.access_log import AccessLogMiddleware
-from api.middleware.body_size import BodySizeLimitMiddleware
+from api.middleware.edge import EdgeMiddleware
 from api.middleware.etag import ETagMiddleware
 from api.middleware.response_cache import ResponseCache, ResponseCacheMiddleware
-from api.middleware.security_headers import SecurityHeadersMiddleware
-from api.middleware.storable_text import StorableTextMiddleware
 from api.openapi import API_DESCRIPTION, TAGS, install_openapi, operation_id
 from api.petitions.router import router as petitions_router
 from api.petitions.schemas import CountPublic, PetitionStats
@@ -155,7 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     install_docs(app)
 
-    # Outermost last: logs see the final status; size cap runs before anything reads a body.
+    # Outermost last: the edge's log sees the final status; its size cap runs before anything
+    # reads a body.
     app.add_middleware(IdempotencyMiddleware, database=app.state.database, settings=settings)
     app.add_middleware(ETagMiddleware)
     app.add_middleware(ResponseCacheMiddleware, cache=caches.get(RESPONSES, ResponseCache))
@@ -174,10 +172,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         max_age=600,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(StorableTextMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Request id and access log, outage answers, body size cap, unstorable text and security
+    # headers, in one pass (api.middleware.edge).
     states: list[DependencyState] = app.state.dependency_states
-    app.add_middleware(OutageMiddleware, states=states)
-    app.add_middleware(AccessLogMiddleware, trusted_proxies=settings.trusted_proxies)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=settings.trusted_proxies,
+        dependency_states=states,
+    )
     return app

@@ -66,7 +66,15 @@ def test_oversized_body_is_a_413_problem(client: TestClient) -> None:
 
 
 def test_security_headers_on_every_response(client: TestClient) -> None:
-    for response in (client.get("/healthz"), client.get("/nope")):
+    # The edge's own answers too (413, 422 for unstorable text): before the edge was one
+    # layer, those were sent from outside the security-headers layer and carried none.
+    oversized = client.post(
+        "/v1/facts", content=b"x" * (70 * 1024), headers={"content-type": "application/json"}
+    )
+    unstorable = client.get("/v1/facts/no%00nul")
+    assert (oversized.status_code, unstorable.status_code) == (413, 422)
+    for response in (client.get("/healthz"), client.get("/nope"), oversized, unstorable):
+        assert len(response.headers["x-request-id"]) >= 8
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
         assert "content-security-policy" in response.headers

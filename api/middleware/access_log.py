@@ -1,91 +1,59 @@
-"""The access log, request metrics and request id, by route template."""
+"""The access log, request metrics and request id, by route template (used by the edge,
+api.middleware.edge).
+
+One log line and one set of metrics per request: method, route template, status, duration,
+request id. The route TEMPLATE (`/v1/petitions/{slug}`), never the path: a path is whatever the
+client typed (an address, a token, `%0d%0a`), and a template is one of a known few, so it is
+safe in a log line and as a metric label. Query strings, bodies and client addresses are never
+logged (confirmation links carry tokens; privacy rule).
+
+The request id comes from `X-Request-ID` when a trusted proxy (TRUSTED_PROXIES) sent it and it
+looks like an id; otherwise one is made. Either way it is returned in `X-Request-ID` and
+stamped on every log line written while the request is served.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
-import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from api import metrics
 from api.abuse.client import peer_is_trusted
-from api.logs import request_id_var
-from api.middleware.headers import set_header
 
 access_logger = logging.getLogger("api.access")
 
 
-class AccessLogMiddleware:
-    """One log line and one set of metrics per request: method, route template, status,
-    duration, request id.
+def request_id_for(scope: Scope, trusted_proxies: list[str]) -> str:
+    if trusted_proxies:
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                client = scope.get("client")
+                peer = client[0] if client else None
+                if _REQUEST_ID.fullmatch(given) and peer_is_trusted(peer, trusted_proxies):
+                    return given
+                break
+    return os.urandom(16).hex()  # as random as a UUID4, without building one
 
-    The route TEMPLATE (`/v1/petitions/{slug}`), never the path: a path is whatever the client
-    typed (an address, a token, `%0d%0a`), and a template is one of a known few, so it is safe
-    in a log line and as a metric label. Query strings, bodies and client addresses are never
-    logged (confirmation links carry tokens; privacy rule).
 
-    The request id comes from `X-Request-ID` when a trusted proxy (TRUSTED_PROXIES) sent it and
-    it looks like an id; otherwise one is made. Either way it is returned in `X-Request-ID` and
-    stamped on every log line written while the request is served.
-    """
-
-    def __init__(self, app: ASGIApp, trusted_proxies: list[str] | None = None) -> None:
-        self.app = app
-        self.trusted_proxies = trusted_proxies or []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-        request_id = self._request_id(scope)
-        token = request_id_var.set(request_id)
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                set_header(message, b"x-request-id", request_id.encode("latin-1"))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            duration = time.perf_counter() - started
-            route = route_template(scope)
-            method = scope["method"]
-            metrics.observe_request(route, method, status, duration)
-            if access_logger.isEnabledFor(logging.INFO):
-                duration_ms = round(duration * 1000, 1)
-                access_logger.info(
-                    "%s %s %d %.1fms",
-                    method,
-                    route,
-                    status,
-                    duration_ms,
-                    extra={
-                        "route": route,
-                        "method": method,
-                        "status": status,
-                        "duration_ms": duration_ms,
-                    },
-                )
-            request_id_var.reset(token)
-
-    def _request_id(self, scope: Scope) -> str:
-        if self.trusted_proxies:
-            for name, value in scope["headers"]:
-                if name == b"x-request-id":
-                    given = value.decode("latin-1")
-                    client = scope.get("client")
-                    peer = client[0] if client else None
-                    if _REQUEST_ID.fullmatch(given) and peer_is_trusted(peer, self.trusted_proxies):
-                        return given
-                    break
-        return os.urandom(16).hex()  # as random as a UUID4, without building one
+def log_request(scope: Scope, status: int, duration: float) -> None:
+    """The request's metrics, and its access-log line when INFO is on."""
+    route = route_template(scope)
+    method = scope["method"]
+    metrics.observe_request(route, method, status, duration)
+    if access_logger.isEnabledFor(logging.INFO):
+        duration_ms = round(duration * 1000, 1)
+        access_logger.info(
+            "%s %s %d %.1fms",
+            method,
+            route,
+            status,
+            duration_ms,
+            extra={"route": route, "method": method, "status": status, "duration_ms": duration_ms},
+        )
 
 
 # What a proxy's request id may look like (a UUID, a hex or base64 token, with - . _ :).

@@ -1,4 +1,9 @@
-"""Refuse (422) request strings no database can store, at the edge."""
+"""Refuse (422) request strings no database can store, at the edge (api.middleware.edge).
+
+Any request string no database can store (NUL, a lone surrogate) in the path, the query, a
+JSON body (any field, at any depth) or a form body is refused with a 422 naming the field: one
+check at the edge, so no handler meets such a string and none answers 500. A JSON body is only
+parsed here when it holds a `\\u` escape, the only way JSON can carry either."""
 
 from __future__ import annotations
 
@@ -8,71 +13,29 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from api.error_handlers import send_problem
 from api.errors import FieldError, UnprocessableContent, coded_error, language, validation_detail
 from api.text import is_storable_text
 
-
-class StorableTextMiddleware:
-    """Refuse, with a 422 naming the field, any request string no database can store (NUL,
-    a lone surrogate): in the path, the query, a JSON body (any field, at any depth) or a
-    form body. One check at the edge, so no handler meets such a string and none answers 500.
-
-    Bodies are already capped (BodySizeLimitMiddleware, outside this one). A JSON body is only
-    parsed here when it holds a `\\u` escape, the only way JSON can carry either."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        errors = list(_unstorable_in_url(scope))
-        content_type = Headers(scope=scope).get("content-type", "")
-        if errors or not content_type.startswith(
-            ("application/json", "application/x-www-form-urlencoded")
-        ):
-            if errors:
-                await _refuse_unstorable(scope, send, errors)
-            else:
-                await self.app(scope, receive, send)
-            return
-
-        messages: list[Message] = []
-        body = b""
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        errors = list(_unstorable_in_body(body, content_type))
-        if errors:
-            await _refuse_unstorable(scope, send, errors)
-            return
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
+JSON, FORM = b"application/json", b"application/x-www-form-urlencoded"
+CHECKED_BODIES = (JSON, FORM)  # the media types whose bodies are read and checked
 
 
-def _unstorable_in_url(scope: Scope) -> Iterator[FieldError]:
+def unstorable_in_url(scope: Scope) -> Iterator[FieldError]:
     if not is_storable_text(scope["path"]):
         yield coded_error(["path"], "unstorable_text")
-    query = scope["query_string"].decode("latin-1")
-    for name, value in parse_qsl(query, keep_blank_values=True):
+    query: bytes = scope["query_string"]
+    if not query:
+        return
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
         if not (is_storable_text(name) and is_storable_text(value)):
             yield coded_error(["query", name], "unstorable_text")
 
 
-def _unstorable_in_body(body: bytes, content_type: str) -> Iterator[FieldError]:
-    if content_type.startswith("application/x-www-form-urlencoded"):
+def unstorable_in_body(body: bytes, content_type: bytes) -> Iterator[FieldError]:
+    if content_type.startswith(FORM):
         for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
             if not (is_storable_text(name) and is_storable_text(value)):
                 yield coded_error(["body", name], "unstorable_text")
@@ -101,7 +64,7 @@ def _unstorable_in(value: Any, location: list[str | int]) -> Iterator[FieldError
             yield from _unstorable_in(item, [*location, index])
 
 
-async def _refuse_unstorable(scope: Scope, send: Send, errors: list[FieldError]) -> None:
+async def refuse_unstorable(scope: Scope, send: Send, errors: list[FieldError]) -> None:
     errors = errors[:20]
     error = UnprocessableContent(validation_detail(errors), errors=errors)
     await send_problem(send, error, scope["path"], language(Headers(scope=scope)))
