@@ -77,6 +77,8 @@ def serve(
 
     raise_descriptor_limit()  # before the workers start: they inherit it
     configure_logging(settings)
+    if workers > 1:
+        _fork_workers_from_a_loaded_app()
     uvicorn.run(
         "api.asgi:app",
         host=host,
@@ -93,6 +95,32 @@ def serve(
         # instead of running out of descriptors and dropping connections unanswered.
         limit_concurrency=max_connections(settings),
     )
+
+
+def _fork_workers_from_a_loaded_app() -> None:
+    """Import the app once, here in the supervisor, and fork each worker from it.
+
+    uvicorn spawns each worker as a fresh interpreter that imports everything again (FastAPI,
+    SQLAlchemy, pydantic, ~120 modules, every route and model built): most of a cold start,
+    paid by every worker at once on the same cores, and again for each worker restarted after
+    a crash. A forked worker starts with all of it built, shared copy-on-write, as a
+    preloading server does. The app holds no connection, thread or open file before its
+    lifespan starts (api.main builds nothing that connects); what a worker opens is its own.
+    The database engine's pool is left behind in the child all the same, as SQLAlchemy
+    advises for a fork, in case anything did connect in the supervisor."""
+    import multiprocessing
+    import os
+
+    import uvicorn._subprocess
+
+    from api.asgi import app as loaded
+    from api.petitions.validation import zip_place
+
+    zip_place("32801")  # the ZIP table too: loaded once, shared, not once per worker
+    os.register_at_fork(after_in_child=lambda: loaded.state.database.engine.dispose(close=False))
+    # uvicorn's worker processes come from this context (pinned uvicorn: a test starts
+    # `serve --workers 2` and checks its workers are forked).
+    uvicorn._subprocess.spawn = multiprocessing.get_context("fork")  # type: ignore[assignment]
 
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
