@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import sqlalchemy
 from sqlmodel import Session, col, select
 
 from api.abuse.client import in_networks
@@ -36,16 +38,22 @@ def block_lists(session: Session) -> BlockLists:
     return lists
 
 
-def check_signing_paused(session: Session, slug: str) -> None:
-    pause = session.exec(
-        select(SigningPause)
+def longest_pause(slug: Any) -> Any:
+    """The longest Retry-After of the pauses that stop signing on the petition `slug` (its own,
+    or every petition's), as a scalar subquery (NULL when signing is not paused): read in the
+    same query as the petition itself (api.petitions.taking)."""
+    return (
+        sqlalchemy.select(sqlalchemy.func.max(SigningPause.retry_after_seconds))
         .where(col(SigningPause.scope).in_([slug, ALL_PETITIONS]))
-        .order_by(col(SigningPause.retry_after_seconds).desc())
-    ).first()
-    if pause is not None:
+        .scalar_subquery()
+    )
+
+
+def refuse_if_paused(retry_after_seconds: int | None) -> None:
+    if retry_after_seconds is not None:
         raise SigningPaused(
             "Signing is paused for now; please try again later.",
-            headers={"Retry-After": str(pause.retry_after_seconds)},
+            headers={"Retry-After": str(retry_after_seconds)},
         )
 
 

@@ -143,11 +143,16 @@ def create_petition(session: Session, new: NewPetition) -> Petition:
     return petition
 
 
+def petition_not_found(slug: str) -> NotFound:
+    """The answer for a slug no public petition has (drafts included: they are not public)."""
+    return NotFound(f"No petition with slug '{slug}'.")
+
+
 def published_petition(session: Session, slug: str) -> Petition:
     """A petition the public may see: drafts answer 404 like unknown slugs."""
     petition = petition_by_slug(session, slug)
     if petition.status == PetitionStatus.draft:
-        raise NotFound(f"No petition with slug '{slug}'.")
+        raise petition_not_found(slug)
     return petition
 
 
@@ -210,7 +215,7 @@ def petition_by_slug(session: Session, slug: str, *, for_update: bool = False) -
         statement = statement.with_for_update()
     petition = session.exec(statement).first()
     if petition is None:
-        raise NotFound(f"No petition with slug '{slug}'.")
+        raise petition_not_found(slug)
     return petition
 
 

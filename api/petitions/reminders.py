@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.db import utcnow
+from api.petitions.catalog import petition_text
 from api.petitions.models import Petition, PetitionStatus, Signature, SignatureStatus
 from api.petitions.signing import (
     CONFIRM_TOKEN_LIFETIME,
@@ -82,7 +83,7 @@ def send_due_reminders(
     }
     letters = [
         Letter(
-            petitions[petition_id],
+            petition_text(petitions[petition_id], locale).title,
             signature_id,
             email,
             email_hash,

@@ -13,23 +13,19 @@ from sqlmodel import Session, col
 
 from api.abuse import service as abuse
 from api.db import table_of, utcnow
-from api.errors import AppError, PetitionNotOpen
+from api.errors import AppError
 from api.groupcommit import Batchable
 from api.mail import links
 from api.mail import service as mail
-from api.petitions.catalog import petition_text, published_petition
 from api.petitions.counts import DIALECT_INSERTS
 from api.petitions.models import (
-    Petition,
-    PetitionStatus,
     Signature,
     SignatureStatus,
     SignatureToken,
-    SigningState,
     TokenPurpose,
-    signing_state,
 )
 from api.petitions.schemas import SignatureCreate
+from api.petitions.taking import PetitionTakingSignatures, petition_taking_signatures, title_of
 from api.petitions.validation import PostalPlace, canonical_email, resolve_postal_code
 from api.security import keyed_hash, new_token
 
@@ -117,7 +113,7 @@ def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseExcepti
             # Checked with the other fields when the body was read (SignatureCreate); the
             # look-up is cached, so resolving it again for its state and county costs nothing.
             place = resolve_postal_code(data.postal_code, data.country)
-            petition = _petition_taking_signatures(session, request.slug)
+            petition = petition_taking_signatures(session, request.slug)
             abuse.check_signer(session, data.email, context.client_ip)
         except AppError as exc:
             outcomes[index] = exc
@@ -147,7 +143,7 @@ def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseExcepti
         if signature_id is not None:
             letters.append(
                 Letter(
-                    t.petition,
+                    title_of(session, t.petition, data.locale),
                     signature_id,
                     data.email,
                     t.email_hash,
@@ -168,7 +164,7 @@ class _Taken:
     """A request that passed every check: its row is written with the others of its run."""
 
     request: SignRequest
-    petition: Petition
+    petition: PetitionTakingSignatures
     email_hash: str
     place: PostalPlace
 
@@ -236,7 +232,7 @@ def _reminder_of_repeat(session: Session, taken: _Taken) -> list[Letter]:
     template = "already_signed" if confirmed_at is not None else "confirm"
     return [
         Letter(
-            taken.petition,
+            title_of(session, taken.petition, taken.request.data.locale),
             existing_id,
             email,
             taken.email_hash,
@@ -253,46 +249,12 @@ SIGNING: Batchable[SignRequest, None] = Batchable(
 )
 
 
-def _petition_taking_signatures(session: Session, slug: str) -> Petition:
-    """The petition, checked open and not paused. Read once per transaction: with group
-    commit one transaction takes the signatures of many requests (profiling showed these two
-    queries at a fifth of the signing work)."""
-    checked: dict[str, Petition] = session.info.setdefault("petitions_taking_signatures", {})
-    petition = checked.get(slug)
-    if petition is None:
-        petition = published_petition(session, slug)
-        _require_open(petition)
-        abuse.check_signing_paused(session, petition.slug)
-        checked[slug] = petition
-    else:
-        _require_open(petition)  # the clock moves on within a transaction
-    return petition
-
-
-def _require_open(petition: Petition) -> None:
-    state = signing_state(petition.status, petition.opens_at, petition.closes_at, utcnow())
-    if state is SigningState.open:
-        return
-    if petition.status != PetitionStatus.open:
-        raise PetitionNotOpen(
-            f"The petition '{petition.slug}' is {petition.status}; it takes no signatures."
-        )
-    # Not open by its dates: signing_state found the window's edge that was passed.
-    verb, when = (
-        ("opens", petition.opens_at)
-        if state is SigningState.not_yet_open
-        else ("closed", petition.closes_at)
-    )
-    assert when is not None
-    raise PetitionNotOpen(f"The petition '{petition.slug}' {verb} at {when.isoformat()}.")
-
-
 @dataclass(frozen=True)
 class Letter:
     """A mail about one signature, to be queued with a fresh withdraw link and, for the
     templates that ask to confirm, a fresh confirm link."""
 
-    petition: Petition
+    petition_title: str  # in the signer's language: a Spanish subject must not switch to English
     signature_id: int
     email: str
     email_hash: str
@@ -332,8 +294,7 @@ def _mail_of(letter: Letter, tokens: list[dict[str, Any]], now: dt.datetime) -> 
     base, locale = letter.context.public_base_url, letter.locale
     payload: dict[str, Any] = {
         "first_name": letter.first_name,
-        # The title in the signer's language: a Spanish subject must not switch to English.
-        "petition_title": petition_text(letter.petition, locale).title,
+        "petition_title": letter.petition_title,
         "about_url": links.about_url(base, locale),
     }
     if letter.template in CONFIRMING_TEMPLATES:

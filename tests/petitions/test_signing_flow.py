@@ -241,3 +241,39 @@ def test_signing_through_a_bare_database_reads_the_block_lists_directly(
         bare.dispose()
     with clean_database.session() as session:
         assert len(session.exec(select(Signature)).all()) == 1
+
+
+def test_each_mail_names_the_petition_as_signed_in_the_signers_language(
+    client, clean_database: Database
+):
+    # Signing reads the title by the text's content hash (api.petitions.taking): an edit makes
+    # a new version, and the mails of signatures taken after it carry the new title.
+    from api.petitions.catalog import petition_by_slug, update_petition
+
+    english = client.get(f"/v1/petitions/{SLUG}", params={"lang": "en"}).json()["title"]
+    spanish = client.get(f"/v1/petitions/{SLUG}", params={"lang": "es"}).json()["title"]
+    assert english != spanish
+    for address, locale in (("en1@example.org", "en"), ("es1@example.org", "es")):
+        assert client.post(SIGN_URL, json=signer(email=address, locale=locale)).status_code == 202
+    with clean_database.session(write=True) as session:
+        update_petition(session, petition_by_slug(session, SLUG), {"title": "Twelve, not six"})
+    for address, locale in (("en2@example.org", "en"), ("es2@example.org", "es")):
+        assert client.post(SIGN_URL, json=signer(email=address, locale=locale)).status_code == 202
+
+    with clean_database.session() as session:
+        titles = {
+            m.to_address: m.payload["petition_title"] for m in session.exec(select(MailMessage))
+        }
+        versions = {s.email: s.petition_version for s in session.exec(select(Signature))}
+    assert titles == {
+        "en1@example.org": english,
+        "es1@example.org": spanish,
+        "en2@example.org": "Twelve, not six",
+        "es2@example.org": spanish,  # the Spanish text was not edited
+    }
+    assert versions == {
+        "en1@example.org": 1,
+        "es1@example.org": 1,
+        "en2@example.org": 2,
+        "es2@example.org": 2,
+    }
