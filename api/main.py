@@ -12,7 +12,6 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from api import health, metrics
 from api.abuse.deps import build_rate_limiter
@@ -32,6 +31,7 @@ from api.incident.router import router as incident_router
 from api.logs import configure_logging
 from api.mail.worker import MailWorker, backend_for
 from api.metrics import router as metrics_router
+from api.middleware.cors import CorsMiddleware
 from api.middleware.edge import EdgeMiddleware
 from api.middleware.etag import ETagMiddleware
 from api.middleware.response_cache import ResponseCache, ResponseCacheMiddleware
@@ -158,7 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ETagMiddleware)
     app.add_middleware(ResponseCacheMiddleware, cache=caches.get(RESPONSES, ResponseCache))
     app.add_middleware(
-        CORSMiddleware,
+        CorsMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Content-Type", "Idempotency-Key", "Authorization", "If-None-Match"],
