@@ -66,10 +66,11 @@ class Batchable(Generic[ItemT, T]):
 
 
 MAX_BATCH = 128
-# One writer per process on PostgreSQL too: with a batch per transaction, more writers only
-# split the batches (measured 2026-12-02, `make bench`'s sign scenario on PostgreSQL, 30 s,
-# 2 workers: 4 writers 296/s, 2 writers 416/s, 1 writer 531/s, p99 621 / 445 / 355 ms).
-POSTGRES_WRITERS = 1
+# One writer per process: SQLite has one writer at a time anyway, and on PostgreSQL, with a
+# batch per transaction, more writers only split the batches (measured 2026-12-02, `make
+# bench`'s sign scenario on PostgreSQL, 30 s, 2 workers: 4 writers 296/s, 2 writers 416/s,
+# 1 writer 531/s, p99 621 / 445 / 355 ms).
+WRITERS = 1
 
 
 @dataclass(eq=False)
@@ -93,8 +94,7 @@ class GroupCommitter:
     ) -> None:
         self.database = database
         self.max_batch = max_batch
-        # SQLite has one writer at a time anyway; on PostgreSQL one per process serves best.
-        self.writers = writers or (1 if database.is_sqlite else POSTGRES_WRITERS)
+        self.writers = writers or WRITERS
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
