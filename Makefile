@@ -36,9 +36,19 @@ run: bytecode
 	$(BIN)/advocacy seed
 	$(BIN)/advocacy serve --host $(HOST) --port $(PORT)
 
-## The whole suite: system packages, lint, types, Dockerfile lint, tests on SQLite, then on
-## PostgreSQL. Nothing by hand: missing packages are installed (as root) or named, and it fails.
-test: system-deps lint test-sqlite test-postgres
+## The whole suite: system packages, lint, types, Dockerfile lint, then the tests on SQLite and
+## on PostgreSQL at the same time (each run has its own database, temporary folders and ports;
+## make prints each one's output whole when it ends, and fails if either fails), then the fault
+## suite (tests/faults: timeouts measured on real processes) on each, one after the other, with
+## the machine to itself. TEST_JOBS=1: everything one after the other. Nothing by hand: missing
+## packages are installed (as root) or named.
+TEST_JOBS ?= 2
+PYTEST_ARGS ?=
+
+test: system-deps lint
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target \
+		test-sqlite test-postgres PYTEST_ARGS="-m 'not faults'"
+	$(MAKE) --no-print-directory test-sqlite test-postgres PYTEST_ARGS="-m faults"
 
 system-deps:
 	.ci/system-deps
@@ -49,11 +59,13 @@ lint: $(VENV)/.synced
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
-test-sqlite: $(VENV)/.synced
-	env -u TEST_DATABASE_URL $(BIN)/pytest
+# On `bytecode`: every `advocacy` process the tests start (servers, migrate, seed, worker)
+# imports the app, and without its .pyc files compiles it again (~1.2 s each).
+test-sqlite: bytecode
+	env -u TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
 
-test-postgres: $(VENV)/.synced
-	TEST_DATABASE_URL=$(TEST_PG_URL) FUZZ_EXAMPLES=25 $(BIN)/pytest
+test-postgres: bytecode
+	TEST_DATABASE_URL=$(TEST_PG_URL) FUZZ_EXAMPLES=25 $(BIN)/pytest $(PYTEST_ARGS)
 
 ## Benchmarks (bench/README.md): the full run prints the table and writes var/bench/; results
 ## go in BENCHMARKS.md. wrk comes from Debian and is installed when missing.

@@ -33,7 +33,12 @@ from api.main import create_app
 from api.migrate import upgrade
 from tests.databases import create_database, drop_database
 
-SEEDS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
+# The source texts stand beside the repository (../shared/seeds); SEEDS_DIR names them when the
+# checkout is elsewhere (a git worktree).
+SEEDS_DIR = Path(
+    os.environ.get("SEEDS_DIR")
+    or Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
+)
 
 # aiosmtpd logs every connection of the test SMTP sinks at INFO from its own threads, between
 # tests, straight into the run's output: only its warnings matter here.

@@ -156,5 +156,9 @@ def axe_script() -> Path:
 
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+    # The PostgreSQL run (at the same time as the SQLite one in `make test`) writes its own.
+    folder = SCREENSHOTS
+    if os.environ.get("TEST_DATABASE_URL"):
+        folder = folder.with_name("screenshots-postgresql")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
