@@ -1,16 +1,6 @@
 """The ASGI entry point for servers: `uvicorn api.asgi:app`."""
 
 import gc
-import sys
-
-# A server process has two busy threads: the event loop and the group-commit writer
-# (api.groupcommit), which holds SQLite's write lock (and the other processes' writers wait on
-# it) for its whole batch. Each statement it runs lets go of the GIL; getting it back from a
-# busy event loop took up to the default switch interval, 5 ms, per statement, with the lock
-# held. 0.5 ms: signing on SQLite 433-434/s -> 457-464/s in three alternating pairs of 12 s
-# runs on a loaded machine (BENCHMARKS.md has the quiet-machine figures).
-GIL_SWITCH_INTERVAL_SECONDS = 0.0005
-sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
 
 # Building the app makes ~215,000 long-lived objects (models, schemas, routes): the cyclic
 # collector ran ~340 times over them, a tenth of the import's CPU. It stays off until the app
