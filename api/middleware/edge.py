@@ -57,7 +57,9 @@ class EdgeMiddleware:
         started_at = time.perf_counter()
         request_id = request_id_for(scope, self.trusted_proxies)
         token = request_id_var.set(request_id)
-        exchange = _Exchange(scope, receive, send, request_id.encode("latin-1"), self)
+        exchange = _Exchange(
+            scope, receive, send, request_id.encode("latin-1"), self.max_body_bytes
+        )
         try:
             await self._serve(scope, exchange)
         finally:
@@ -107,7 +109,7 @@ class _Exchange:
         "_buffered",
         "_receive",
         "_send",
-        "edge",
+        "max_body_bytes",
         "received",
         "request_id",
         "scope",
@@ -117,13 +119,13 @@ class _Exchange:
     )
 
     def __init__(
-        self, scope: Scope, receive: Receive, send: Send, request_id: bytes, edge: EdgeMiddleware
+        self, scope: Scope, receive: Receive, send: Send, request_id: bytes, max_body_bytes: int
     ) -> None:
         self.scope = scope
         self._receive = receive
         self._send = send
         self.request_id = request_id
-        self.edge = edge
+        self.max_body_bytes = max_body_bytes
         self._buffered: list[Message] = []
         self.received = 0
         self.too_large = False
@@ -136,7 +138,7 @@ class _Exchange:
         message = await self._receive()
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
-            if self.received > self.edge.max_body_bytes:
+            if self.received > self.max_body_bytes:
                 self.too_large = True
                 raise BodyTooLarge
         return message
@@ -159,7 +161,7 @@ class _Exchange:
             # Whoever read the body turned BodyTooLarge into an answer of its own (the
             # framework's 400 "error parsing the body"): the answer is the 413.
             if message["type"] == "http.response.start" and not self.started:
-                await refuse_too_large(self.scope, self.forward, self.edge.max_body_bytes)
+                await refuse_too_large(self.scope, self.forward, self.max_body_bytes)
             return
         await self.forward(message)
 

@@ -63,8 +63,8 @@ class PetitionText:
     body: str
 
 
-def petition_text(petition: Petition, lang: str | None) -> PetitionText:
-    """The petition's text in `lang` if it has it, else in English."""
+def petition_text(petition: Petition | PetitionVersion, lang: str | None) -> PetitionText:
+    """The petition's text (or one version's) in `lang` if it has it, else in English."""
     translation = petition.translations.get(lang or "") if lang != DEFAULT_TEXT_LANGUAGE else None
     if translation:
         return PetitionText(lang or "", **{name: translation[name] for name in TEXT_FIELDS})

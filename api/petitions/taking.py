@@ -19,7 +19,7 @@ from sqlmodel import Session
 from api.abuse import service as abuse
 from api.db import table_of, utcnow
 from api.errors import PetitionNotOpen
-from api.petitions.catalog import petition_not_found
+from api.petitions.catalog import petition_not_found, petition_text
 from api.petitions.models import (
     DEFAULT_TEXT_LANGUAGE,
     Petition,
@@ -108,21 +108,17 @@ _TITLES_KEPT = 256
 
 
 def title_of(session: Session, petition: PetitionTakingSignatures, language: str) -> str:
-    """The petition's title in `language` if its text has one, else in English (as
-    catalog.petition_text), for the version being signed."""
+    """catalog.petition_text's title in `language`, for the version being signed."""
     titles = _TITLES.get(petition.content_hash)
     if titles is None:
         text = session.get(PetitionVersion, (petition.id, petition.version)) or session.get(
             Petition, petition.id
         )
         assert text is not None
-        # As catalog.petition_text: a translation, when the text has one, else the English.
         titles = {
-            lang: translation["title"]
-            for lang, translation in text.translations.items()
-            if translation and lang != DEFAULT_TEXT_LANGUAGE
+            lang: petition_text(text, lang).title
+            for lang in (DEFAULT_TEXT_LANGUAGE, *text.translations)
         }
-        titles[DEFAULT_TEXT_LANGUAGE] = text.title
         if text.content_hash == petition.content_hash:
             if len(_TITLES) >= _TITLES_KEPT:
                 _TITLES.clear()
