@@ -17,7 +17,7 @@ the request threads.
     committer = GroupCommitter(database)
     result = await committer.run(lambda session: confirm(session, token))       # async code
     result = committer.run_sync(lambda session: ...)                           # threads
-    result = await committer.run_batched(SIGNING, SignRequest(...))             # see Batchable
+    result = await committer.run_batched(SIGNING, SignRequest.of(...))          # see Batchable
 
 Units of one `Batchable` kind that follow each other in a batch are written together: one
 statement per table for the run instead of a few per unit (the signing hot path). Each unit

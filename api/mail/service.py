@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import delete, func, insert, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from api.db import UtcDateTime, table_of, utcnow
+from api.db import RowInsert, UtcDateTime, table_of, utcnow
 from api.mail.models import MailMessage, MailStatus
 from api.security import keyed_hash
 
@@ -96,7 +96,7 @@ def enqueue(session: Session, **fields: Any) -> None:
 def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """Add mails (`mail_row`s) to the outbox, in one statement."""
     if rows:
-        session.connection().execute(_MAIL_INSERT, rows)
+        _MAIL_INSERT.execute(session.connection(), rows)
 
 
 def recent_counts(
@@ -124,7 +124,7 @@ def recipient_capped(session: Session, recipient_hash: str, limit: RecipientLimi
 
 
 _MAIL = table_of(MailMessage)
-_MAIL_INSERT = insert(_MAIL)
+_MAIL_INSERT = RowInsert(_MAIL, [column.name for column in _MAIL.c if column.name != "id"])
 _RECENT_BY_RECIPIENT = (
     sqlalchemy.select(_MAIL.c.recipient_hash, func.count())
     .where(

@@ -242,8 +242,9 @@ async def sign(slug: PetitionSlugPath, request: Request) -> Response:
         # Group commit (api/groupcommit.py): committed, with its mail, before this answers;
         # the signatures that arrive together are written together.
         committer: GroupCommitter = request.app.state.group_commit
-        await committer.run_batched(signing.SIGNING, signing.SignRequest(slug, body, context))
-    tie_to_signer(request, signing.signer_key(context.secret, body.email))
+        signed = signing.SignRequest.of(slug, body, context)
+        await committer.run_batched(signing.SIGNING, signed)
+    tie_to_signer(request, signed.email_hash)
     metrics.SIGNATURES.labels("accepted").inc()
     headers = {name: value for name, value in limits.headers.items() if name != "content-length"}
     return Response(

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from api.abuse import service as abuse
-from api.db import table_of, utcnow
+from api.db import RowInsert, table_of, utcnow
 from api.errors import AppError
 from api.groupcommit import Batchable
 from api.mail import links
@@ -74,16 +74,53 @@ def _signature_insert(dialect: str) -> Any:
     )
 
 
-_TOKEN_INSERT = sqlalchemy.insert(_TOKEN)
+_TOKEN_INSERT = RowInsert(_TOKEN, [column.name for column in _TOKEN.c])
+
+
+@dataclass(frozen=True)
+class LinkTokens:
+    """A mail's confirm and withdraw tokens, each with the hash that is stored: made before
+    the writer takes the database (`os.urandom` and hashing need no lock), used if a mail goes
+    out."""
+
+    confirm: tuple[str, str]
+    withdraw: tuple[str, str]
+
+    @classmethod
+    def new(cls) -> LinkTokens:
+        return cls(new_token(), new_token())
 
 
 @dataclass(frozen=True)
 class SignRequest:
-    """One request to sign: what `sign_many` takes for each."""
+    """One request to sign: what `sign_many` takes for each, with all it needs that the
+    database does not decide worked out when the request is made (`SignRequest.of`): the
+    keyed hashes, the place, the link tokens. On SQLite the writers of every process take
+    turns on one write lock, so what is done before it is not done in everyone's queue."""
 
     slug: str
     data: SignatureCreate
     context: SigningContext
+    email_hash: str
+    ip_hash: str | None
+    place: PostalPlace
+    tokens: LinkTokens
+
+    @classmethod
+    def of(cls, slug: str, data: SignatureCreate, context: SigningContext) -> SignRequest:
+        # The code was checked with the other fields when the body was read (SignatureCreate);
+        # the look-up is cached, so resolving it again for its state and county costs nothing.
+        place = resolve_postal_code(data.postal_code, data.country)
+        ip = context.client_ip
+        return cls(
+            slug,
+            data,
+            context,
+            email_hash=signer_key(context.secret, data.email),
+            ip_hash=keyed_hash(context.secret, "ip", ip) if ip else None,
+            place=place,
+            tokens=LinkTokens.new(),
+        )
 
 
 def sign(session: Session, slug: str, data: SignatureCreate, context: SigningContext) -> None:
@@ -92,7 +129,11 @@ def sign(session: Session, slug: str, data: SignatureCreate, context: SigningCon
     One signature per canonical email per petition is enforced by a unique constraint on the
     keyed hash, so concurrent requests cannot create two.
     """
-    outcome = sign_many(session, [SignRequest(slug, data, context)])[0]
+    sign_one(session, SignRequest.of(slug, data, context))
+
+
+def sign_one(session: Session, request: SignRequest) -> None:
+    outcome = sign_many(session, [request])[0]
     if outcome is not None:
         raise outcome
 
@@ -107,13 +148,11 @@ def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseExcepti
     """
     outcomes: list[BaseException | None] = [None] * len(requests)
     taken: list[_Taken] = []
+    now = utcnow()
     for index, request in enumerate(requests):
         data, context = request.data, request.context
         try:
-            # Checked with the other fields when the body was read (SignatureCreate); the
-            # look-up is cached, so resolving it again for its state and county costs nothing.
-            place = resolve_postal_code(data.postal_code, data.country)
-            petition = petition_taking_signatures(session, request.slug)
+            petition = petition_taking_signatures(session, request.slug, now)
             abuse.check_signer(session, data.email, context.client_ip)
         except AppError as exc:
             outcomes[index] = exc
@@ -122,13 +161,11 @@ def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseExcepti
             # The honeypot: people never see this field; a bot that fills it gets the usual
             # answer, and nothing is stored or sent.
             continue
-        email_hash = signer_key(context.secret, data.email)
-        taken.append(_Taken(request, petition, email_hash, place))
+        taken.append(_Taken(request, petition))
     if not taken:
         return outcomes
 
     connection = session.connection()
-    now = utcnow()
     inserted = {
         (petition_id, email_hash): signature_id
         for signature_id, petition_id, email_hash in connection.execute(
@@ -139,18 +176,19 @@ def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseExcepti
     for t in taken:
         data = t.request.data
         # pop: a second request for one address in the same run is a repeat of the first.
-        signature_id = inserted.pop((t.petition.id, t.email_hash), None)
+        signature_id = inserted.pop((t.petition.id, t.request.email_hash), None)
         if signature_id is not None:
             letters.append(
                 Letter(
                     title_of(session, t.petition, data.locale),
                     signature_id,
                     data.email,
-                    t.email_hash,
+                    t.request.email_hash,
                     data.first_name,
                     data.locale,
                     "confirm",
                     t.request.context,
+                    t.request.tokens,
                 )
             )
         else:
@@ -165,27 +203,26 @@ class _Taken:
 
     request: SignRequest
     petition: PetitionTakingSignatures
-    email_hash: str
-    place: PostalPlace
 
     def row(self, now: dt.datetime) -> dict[str, Any]:
-        data, context = self.request.data, self.request.context
+        request = self.request
+        data, place = request.data, request.place
         return {
             "petition_id": self.petition.id,
             "petition_version": self.petition.version,
-            "status": SignatureStatus.held if context.hold_for_review else SignatureStatus.pending,
-            "email_hash": self.email_hash,
+            "status": SignatureStatus.held
+            if request.context.hold_for_review
+            else SignatureStatus.pending,
+            "email_hash": request.email_hash,
             "email": data.email,
             "first_name": data.first_name,
             "last_name": data.last_name,
-            "postal_code": self.place.postal_code,
+            "postal_code": place.postal_code,
             "country": data.country,
-            "state": self.place.state,
-            "county": self.place.county,
+            "state": place.state,
+            "county": place.county,
             "comment": data.comment or None,
-            "ip_hash": keyed_hash(context.secret, "ip", context.client_ip)
-            if context.client_ip
-            else None,
+            "ip_hash": request.ip_hash,
             "display_publicly": data.display_publicly,
             "contact_opt_in": data.contact_opt_in,
             "locale": data.locale,
@@ -211,7 +248,7 @@ def _reminder_of_repeat(session: Session, taken: _Taken) -> list[Letter]:
             col(Signature.status),
         ).where(
             col(Signature.petition_id) == petition_id,
-            col(Signature.email_hash) == taken.email_hash,
+            col(Signature.email_hash) == taken.request.email_hash,
         )
     ).one()
     assert existing_id is not None
@@ -235,18 +272,17 @@ def _reminder_of_repeat(session: Session, taken: _Taken) -> list[Letter]:
             title_of(session, taken.petition, taken.request.data.locale),
             existing_id,
             email,
-            taken.email_hash,
+            taken.request.email_hash,
             first_name or "",
             taken.request.data.locale,
             template,
             taken.request.context,
+            taken.request.tokens,
         )
     ]
 
 
-SIGNING: Batchable[SignRequest, None] = Batchable(
-    "signing", one=lambda session, r: sign(session, r.slug, r.data, r.context), many=sign_many
-)
+SIGNING: Batchable[SignRequest, None] = Batchable("signing", one=sign_one, many=sign_many)
 
 
 @dataclass(frozen=True)
@@ -262,6 +298,7 @@ class Letter:
     locale: str
     template: str
     context: SigningContext
+    tokens: LinkTokens | None = None  # None: made when the mail is queued
 
 
 def queue_letters(session: Session, letters: list[Letter]) -> None:
@@ -285,21 +322,22 @@ def queue_letters(session: Session, letters: list[Letter]) -> None:
             sent[letter.email_hash] = sent.get(letter.email_hash, 0) + 1
         mails.append(_mail_of(letter, tokens, now))
     if tokens:
-        session.connection().execute(_TOKEN_INSERT, tokens)
+        _TOKEN_INSERT.execute(session.connection(), tokens)
     mail.enqueue_rows(session, mails)
 
 
-def _mail_of(letter: Letter, tokens: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
-    """The letter's outbox row; its tokens are added to `tokens`."""
+def _mail_of(letter: Letter, token_rows: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
+    """The letter's outbox row; its tokens' rows are added to `token_rows`."""
     base, locale = letter.context.public_base_url, letter.locale
     payload: dict[str, Any] = {
         "first_name": letter.first_name,
         "petition_title": letter.petition_title,
         "about_url": links.about_url(base, locale),
     }
+    tokens = letter.tokens or LinkTokens.new()
     if letter.template in CONFIRMING_TEMPLATES:
-        confirm_token, confirm_hash = new_token()
-        tokens.append(
+        confirm_token, confirm_hash = tokens.confirm
+        token_rows.append(
             _token_row(
                 confirm_hash,
                 letter.signature_id,
@@ -309,8 +347,8 @@ def _mail_of(letter: Letter, tokens: list[dict[str, Any]], now: dt.datetime) -> 
             )
         )
         payload["confirm_url"] = links.confirm_url(base, confirm_token, locale)
-    withdraw_token, withdraw_hash = new_token()
-    tokens.append(_token_row(withdraw_hash, letter.signature_id, TokenPurpose.withdraw, now))
+    withdraw_token, withdraw_hash = tokens.withdraw
+    token_rows.append(_token_row(withdraw_hash, letter.signature_id, TokenPurpose.withdraw, now))
     payload["withdraw_url"] = links.withdraw_url(base, withdraw_token, locale)
     return mail.mail_row(
         template=letter.template,

@@ -17,7 +17,7 @@ import sqlalchemy
 from sqlmodel import Session
 
 from api.abuse import service as abuse
-from api.db import table_of, utcnow
+from api.db import table_of
 from api.errors import PetitionNotOpen
 from api.petitions.catalog import petition_not_found, petition_text
 from api.petitions.models import (
@@ -56,14 +56,16 @@ _LOOKUP = sqlalchemy.select(
 _CHECKED = "petitions_taking_signatures"
 
 
-def petition_taking_signatures(session: Session, slug: str) -> PetitionTakingSignatures:
-    """The petition, checked public, open and not paused: read once per transaction (group
-    commit writes the signatures of many requests in one), its dates checked every time (the
-    clock moves on within a transaction)."""
+def petition_taking_signatures(
+    session: Session, slug: str, now: dt.datetime
+) -> PetitionTakingSignatures:
+    """The petition, checked public, open at `now` and not paused: read once per transaction
+    (group commit writes the signatures of many requests in one), its dates checked every
+    time (the clock moves on within a transaction)."""
     checked: dict[str, PetitionTakingSignatures] = session.info.setdefault(_CHECKED, {})
     petition = checked.get(slug)
     if petition is not None:
-        require_open(petition)
+        require_open(petition, now)
         return petition
     row = session.connection().execute(_LOOKUP, {"slug": slug}).one_or_none()
     if row is None or row.status == PetitionStatus.draft:
@@ -77,14 +79,14 @@ def petition_taking_signatures(session: Session, slug: str) -> PetitionTakingSig
         opens_at=row.opens_at,
         closes_at=row.closes_at,
     )
-    require_open(petition)
+    require_open(petition, now)
     abuse.refuse_if_paused(row.paused_for)
     checked[slug] = petition
     return petition
 
 
-def require_open(petition: PetitionTakingSignatures) -> None:
-    state = signing_state(petition.status, petition.opens_at, petition.closes_at, utcnow())
+def require_open(petition: PetitionTakingSignatures, now: dt.datetime) -> None:
+    state = signing_state(petition.status, petition.opens_at, petition.closes_at, now)
     if state is SigningState.open:
         return
     if petition.status != PetitionStatus.open:

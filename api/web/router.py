@@ -83,7 +83,7 @@ async def sign_form(
         try:
             async with signing_allowance(request, Response()):
                 context = signing_context(request, settings)
-                signed = signing.SignRequest(slug, body, context)
+                signed = signing.SignRequest.of(slug, body, context)
                 await committer.run_batched(signing.SIGNING, signed)
         except NotFound:
             return not_found_page(request)

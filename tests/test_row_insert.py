@@ -1,0 +1,79 @@
+"""RowInsert (api.db): many rows in one statement through the driver, stored exactly as
+SQLAlchemy's own insert stores them, on either database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy
+
+from api.db import Database, RowInsert, table_of, utcnow
+from api.mail.models import MailMessage
+from api.mail.service import mail_row
+
+_MAIL = table_of(MailMessage)
+_COLUMNS = [column.name for column in _MAIL.c if column.name != "id"]
+
+
+def _rows(template: str, now: dt.datetime) -> list[dict[str, Any]]:
+    rows = [
+        mail_row(
+            template=template,
+            locale="es" if i % 2 else "en",
+            to_address=f"zoë.{i}@example.org",
+            payload={"first_name": "Zoë 🌱", "n": i, "nested": {"list": [1, None, "ñ"]}},
+            recipient_hash=f"hash-{i}",
+            now=now + dt.timedelta(microseconds=i),
+        )
+        for i in range(5)
+    ]
+    rows[1]["last_error"] = "a 'quoted' error; DROP TABLE mail_message"
+    rows[2]["lease_until"] = now + dt.timedelta(minutes=5)
+    rows[3]["sent_at"] = now
+    rows[3]["status"] = "sent"
+    return rows
+
+
+def _stored(database: Database, template: str) -> tuple[list[Any], list[Any]]:
+    """The rows of one template, as the ORM types read them and as the driver returns them."""
+    columns = [_MAIL.c[name] for name in _COLUMNS if name != "template"]
+    names = ", ".join(name for name in _COLUMNS if name != "template")
+    with database.session() as session:
+        typed = session.connection().execute(
+            sqlalchemy.select(*columns).where(_MAIL.c.template == template).order_by(_MAIL.c.id)
+        )
+        raw = session.connection().exec_driver_sql(
+            f"SELECT {names} FROM mail_message WHERE template = '{template}' ORDER BY id"
+        )
+        return [tuple(row) for row in typed], [tuple(row) for row in raw]
+
+
+def test_rows_are_stored_as_sqlalchemy_stores_them(clean_database: Database) -> None:
+    with clean_database.session(write=True) as session:
+        connection = session.connection()
+        now = utcnow()
+        connection.execute(sqlalchemy.insert(_MAIL), _rows("by-core", now))
+        RowInsert(_MAIL, _COLUMNS).execute(connection, _rows("by-rows", now))
+        RowInsert(_MAIL, _COLUMNS).execute(connection, [])  # nothing to write: no statement
+
+    typed_core, raw_core = _stored(clean_database, "by-core")
+    typed_rows, raw_rows = _stored(clean_database, "by-rows")
+    assert len(typed_rows) == 5
+    assert typed_rows == typed_core  # read back through the column types
+    assert raw_rows == raw_core  # and byte for byte as stored (datetime text, JSON text)
+    assert typed_rows[0][_COLUMNS.index("payload") - 1]["first_name"] == "Zoë 🌱"
+
+
+def test_a_failed_row_insert_writes_no_row(clean_database: Database) -> None:
+    rows = _rows("half", utcnow())
+    rows[3]["signature_id"] = 2**31 - 1  # no such signature: the one statement fails whole
+    try:
+        with clean_database.session(write=True) as session:
+            RowInsert(_MAIL, _COLUMNS).execute(session.connection(), rows)
+    except sqlalchemy.exc.IntegrityError:
+        pass
+    else:
+        raise AssertionError("a mail about no signature was stored")
+    typed, _ = _stored(clean_database, "half")
+    assert typed == []
