@@ -86,13 +86,21 @@ class RowInsert:
                 for name in self.columns
             ]
         pairs = list(zip(self.columns, processors, strict=True))
-        values = tuple(
-            value if process is None else process(value)
+        values = [
+            tuple(
+                value if process is None else process(value)
+                for name, process in pairs
+                for value in (row[name],)
+            )
             for row in rows
-            for name, process in pairs
-            for value in (row[name],)
-        )
-        connection.exec_driver_sql(self._sql(dialect, len(rows)), values)
+        ]
+        if dialect.paramstyle == "qmark":  # SQLite: one statement, so one step
+            flat = tuple(value for row_values in values for value in row_values)
+            connection.exec_driver_sql(self._sql(dialect, len(rows)), flat)
+        else:
+            # psycopg sends a short statement's executemany prepared and pipelined, in one
+            # round trip; a long multi-row one it would parse for placeholders every time.
+            connection.exec_driver_sql(self._sql(dialect, 1), values)
 
     def _sql(self, dialect: Dialect, count: int) -> str:
         key = (dialect.name, count)
