@@ -170,21 +170,30 @@ class GroupCommitter:
             if first is _STOP:
                 return
             batch: list[_Job[Any]] = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._commit(batch)
+            stopping = self._take_queued(batch)
+            stopping = self._commit(batch, stopping) or stopping
 
-    def _commit(self, batch: list[_Job[Any]]) -> None:
+    def _take_queued(self, batch: list[_Job[Any]]) -> bool:
+        """Add what is queued to `batch`, up to `max_batch`; True if the stop sign was in it."""
+        while len(batch) < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is _STOP:
+                return True
+            batch.append(item)
+        return False
+
+    def _commit(self, batch: list[_Job[Any]], stopping: bool = False) -> bool:
+        """Run and commit `batch`, with whatever else was queued by the time this writer's turn
+        came (on SQLite, while the other processes' writers held the lock: those requests
+        would otherwise wait a whole round more). True if the stop sign was taken then."""
         outcomes: dict[_Job[Any], tuple[bool, Any]] = {}
         try:
             with self._turn(), self.database.session(write=True) as session:
+                if not stopping:
+                    stopping = self._take_queued(batch)
                 for run in _runs(batch):
                     live = [job for job in run if job.future.set_running_or_notify_cancel()]
                     if len(live) > 1 and live[0].kind is not None:
@@ -213,7 +222,7 @@ class GroupCommitter:
                 # waiting request gets the error, none waits forever.
                 if job.future.running() or job.future.set_running_or_notify_cancel():
                     job.future.set_exception(exc)
-            return
+            return stopping
         with self._lock:
             self.batches += 1
             self.units += len(batch)
@@ -223,6 +232,7 @@ class GroupCommitter:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
+        return stopping
 
 
 def _runs(batch: list[_Job[Any]]) -> Iterator[list[_Job[Any]]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -94,6 +96,40 @@ def test_a_failing_unit_leaves_no_trace_and_its_batch_commits(
         duplicate.result(10)
     assert _domains(clean_database, "gc-") == {"gc-ok-1.example", "gc-ok-2.example"}
     assert committer.batches == batches_before + 2  # the holding unit's batch, then these four
+
+
+class _TurnHeld(GroupCommitter):
+    """A committer whose writer, once it has a batch, waits for its turn until let through:
+    as on SQLite while another process's writer holds the lock."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.waiting = threading.Event()
+        self.let_through = threading.Event()
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        self.waiting.set()
+        assert self.let_through.wait(10)
+        with super()._turn():
+            yield
+
+
+def test_units_queued_while_the_writer_waits_for_its_turn_join_its_batch(
+    clean_database: Database,
+) -> None:
+    committer = _TurnHeld(clean_database)
+    try:
+        first = committer.submit(_add("gc-turn-0.example"))
+        assert committer.waiting.wait(10)  # the writer has taken the first unit, and waits
+        later = [committer.submit(_add(f"gc-turn-{i}.example")) for i in range(1, 6)]
+        committer.let_through.set()
+        assert [f.result(10) for f in (first, *later)] == [f"gc-turn-{i}.example" for i in range(6)]
+        # One transaction for all six: the five did not wait for another round of the lock.
+        assert (committer.batches, committer.units) == (1, 6)
+    finally:
+        committer.let_through.set()
+        committer.close()
 
 
 def test_async_callers_are_answered_after_the_commit(
