@@ -7,6 +7,7 @@ Services flush, never commit; what they make stale is forgotten after the commit
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,8 +96,16 @@ class RowInsert:
             for row in rows
         ]
         if dialect.paramstyle == "qmark":  # SQLite: one statement, so one step
-            flat = tuple(value for row_values in values for value in row_values)
-            connection.exec_driver_sql(self._sql(dialect, len(rows)), flat)
+            # As many rows per statement as this SQLite build takes parameters (a build's
+            # limit may be as low as 999).
+            driver = connection.connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            per_statement = max(1, limit // len(self.columns))
+            for start in range(0, len(values), per_statement):
+                chunk = values[start : start + per_statement]
+                flat = tuple(value for row_values in chunk for value in row_values)
+                connection.exec_driver_sql(self._sql(dialect, len(chunk)), flat)
         else:
             # psycopg sends a short statement's executemany prepared and pipelined, in one
             # round trip; a long multi-row one it would parse for placeholders every time.

@@ -4,6 +4,7 @@ SQLAlchemy's own insert stores them, on either database."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from typing import Any
 
 import sqlalchemy
@@ -77,3 +78,28 @@ def test_a_failed_row_insert_writes_no_row(clean_database: Database) -> None:
         raise AssertionError("a mail about no signature was stored")
     typed, _ = _stored(clean_database, "half")
     assert typed == []
+
+
+def test_more_rows_than_one_statement_takes_are_all_stored(clean_database: Database) -> None:
+    count = 50
+    now = utcnow()
+    rows = [
+        mail_row(template="many", locale="en", to_address=f"{i}@example.org", payload={"i": i})
+        | {"created_at": now}
+        for i in range(count)
+    ]
+    with clean_database.session(write=True) as session:
+        driver = session.connection().connection.driver_connection
+        if isinstance(driver, sqlite3.Connection):
+            # A build that takes 100 parameters a statement: 50 rows of 13 need seven.
+            limit = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)
+        try:
+            RowInsert(_MAIL, _COLUMNS).execute(session.connection(), rows)
+        finally:
+            if isinstance(driver, sqlite3.Connection):
+                driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+    with clean_database.session() as session:
+        stored = session.connection().execute(
+            sqlalchemy.select(_MAIL.c.payload).where(_MAIL.c.template == "many")
+        )
+        assert sorted(payload["i"] for (payload,) in stored) == list(range(count))
