@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    insert,
     inspect,
     text,
 )
@@ -59,15 +60,17 @@ def table_of(model: type[SQLModel]) -> Table:
 
 
 class RowInsert:
-    """INSERT of many rows of one table as one multi-row statement, sent through the driver
-    with each column type's own conversion (its SQLAlchemy bind processor) applied: what
-    `connection.execute(insert(table), rows)` stores, for the rows group commit writes.
+    """INSERT of many rows of one table, sent through the driver with each column type's own
+    conversion (its SQLAlchemy bind processor) applied: what `connection.execute(insert(table),
+    rows)` stores, for the rows group commit writes. On SQLite, one multi-row statement; on
+    PostgreSQL, the driver's executemany of a one-row statement.
 
-    Why: that call is the driver's executemany, and on SQLite each row is a step of its own
+    Why: on SQLite that call is the driver's executemany, where each row is a step of its own
     that lets go of the GIL; inside the write lock, which every process's writer waits for,
     each of those is a chance for the event loop to take the GIL back for a while. One
     statement is one step. (`insert(table).values(rows)` is one statement too, but SQLAlchemy
-    builds and compiles it anew for every batch: twice the writer's CPU, measured.)
+    builds and compiles it anew for every batch: twice the writer's CPU, measured.) On
+    PostgreSQL it saves SQLAlchemy's per-row work; psycopg pipelines the rows either way.
     """
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
@@ -80,6 +83,9 @@ class RowInsert:
         if not rows:
             return
         dialect = connection.dialect
+        if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+            connection.execute(insert(self.table), list(rows))  # a driver this was not built for
+            return
         processors = self._processors.get(dialect.name)
         if processors is None:
             processors = self._processors[dialect.name] = [
