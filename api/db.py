@@ -22,7 +22,6 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
-    insert,
     inspect,
     text,
 )
@@ -63,7 +62,8 @@ class RowInsert:
     """INSERT of many rows of one table, sent through the driver with each column type's own
     conversion (its SQLAlchemy bind processor) applied: what `connection.execute(insert(table),
     rows)` stores, for the rows group commit writes. On SQLite, one multi-row statement; on
-    PostgreSQL, the driver's executemany of a one-row statement.
+    PostgreSQL, the driver's executemany of a one-row statement (a multi-row one when rows
+    are to be returned). Drivers with other parameter styles are not supported.
 
     Why: on SQLite that call is the driver's executemany, where each row is a step of its own
     that lets go of the GIL; inside the write lock, which every process's writer waits for,
@@ -73,19 +73,32 @@ class RowInsert:
     PostgreSQL it saves SQLAlchemy's per-row work; psycopg pipelines the rows either way.
     """
 
-    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        *,
+        returning: Sequence[str] = (),
+        suffix: str = "",
+    ) -> None:
+        """`suffix` is SQL both databases take after the VALUES (an ON CONFLICT clause);
+        with `returning`, `execute` returns those columns of each row written, in no order,
+        as the driver gives them."""
         self.table = table
         self.columns = tuple(columns)
+        self.returning = tuple(returning)
+        self.suffix = suffix
         self._prepared: dict[tuple[str, int], str] = {}
         self._processors: dict[str, list[Any]] = {}
 
-    def execute(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def execute(
+        self, connection: Connection, rows: Sequence[dict[str, Any]]
+    ) -> list[tuple[Any, ...]]:
         if not rows:
-            return
+            return []
         dialect = connection.dialect
         if dialect.paramstyle not in ("qmark", "format", "pyformat"):
-            connection.execute(insert(self.table), list(rows))  # a driver this was not built for
-            return
+            raise NotImplementedError(f"RowInsert: {dialect.paramstyle} parameters")
         processors = self._processors.get(dialect.name)
         if processors is None:
             processors = self._processors[dialect.name] = [
@@ -101,21 +114,21 @@ class RowInsert:
             )
             for row in rows
         ]
-        if dialect.paramstyle == "qmark":  # SQLite: one statement, so one step
-            # As many rows per statement as this SQLite build takes parameters (a build's
-            # limit may be as low as 999).
-            driver = connection.connection.driver_connection
-            assert isinstance(driver, sqlite3.Connection)
-            limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-            per_statement = max(1, limit // len(self.columns))
-            for start in range(0, len(values), per_statement):
-                chunk = values[start : start + per_statement]
-                flat = tuple(value for row_values in chunk for value in row_values)
-                connection.exec_driver_sql(self._sql(dialect, len(chunk)), flat)
-        else:
+        if dialect.paramstyle != "qmark" and not self.returning:
             # psycopg sends a short statement's executemany prepared and pipelined, in one
             # round trip; a long multi-row one it would parse for placeholders every time.
             connection.exec_driver_sql(self._sql(dialect, 1), values)
+            return []
+        # One multi-row statement (on SQLite one step), as many as the parameter limit needs.
+        per_statement = max(1, _parameter_limit(connection) // len(self.columns))
+        written: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), per_statement):
+            chunk = values[start : start + per_statement]
+            flat = tuple(value for row_values in chunk for value in row_values)
+            result = connection.exec_driver_sql(self._sql(dialect, len(chunk)), flat)
+            if self.returning:
+                written += [tuple(row) for row in result]
+        return written
 
     def _sql(self, dialect: Dialect, count: int) -> str:
         key = (dialect.name, count)
@@ -130,9 +143,22 @@ class RowInsert:
                 f"({', '.join(quote(name) for name in self.columns)}) "
                 f"VALUES {', '.join([row] * count)}"
             )
+            if self.suffix:
+                sql += f" {self.suffix}"
+            if self.returning:
+                sql += f" RETURNING {', '.join(quote(name) for name in self.returning)}"
             if len(self._prepared) < 512:  # one per batch size seen
                 self._prepared[key] = sql
         return sql
+
+
+def _parameter_limit(connection: Connection) -> int:
+    """How many parameters one statement may take: this SQLite build's limit (it may be as
+    low as 999), or PostgreSQL's."""
+    driver = connection.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        return driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return 65535
 
 
 def utcnow() -> dt.datetime:

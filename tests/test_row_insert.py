@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy
 
+from api.abuse.models import BlockedEmailDomain
 from api.db import Database, RowInsert, table_of, utcnow
 from api.mail.models import MailMessage
 from api.mail.service import mail_row
@@ -103,3 +104,24 @@ def test_more_rows_than_one_statement_takes_are_all_stored(clean_database: Datab
             sqlalchemy.select(_MAIL.c.payload).where(_MAIL.c.template == "many")
         )
         assert sorted(payload["i"] for (payload,) in stored) == list(range(count))
+
+
+def test_returning_gives_the_rows_written_and_skips_conflicts(clean_database: Database) -> None:
+    # As signing writes signatures on SQLite: ON CONFLICT DO NOTHING, the rows written back.
+    table = table_of(BlockedEmailDomain)
+    columns = [column.name for column in table.c if column.name != "id"]
+    insert = RowInsert(
+        table, columns, suffix="ON CONFLICT (domain) DO NOTHING", returning=("domain",)
+    )
+    now = utcnow()
+
+    def row(domain: str) -> dict[str, Any]:
+        return {"domain": domain, "reason": "test", "created_at": now}
+
+    with clean_database.session(write=True) as session:
+        first = insert.execute(session.connection(), [row("ri-a.example"), row("ri-b.example")])
+        second = insert.execute(
+            session.connection(), [row("ri-b.example"), row("ri-c.example"), row("ri-a.example")]
+        )
+    assert sorted(first) == [("ri-a.example",), ("ri-b.example",)]
+    assert second == [("ri-c.example",)]

@@ -74,6 +74,15 @@ def _signature_insert(dialect: str) -> Any:
     )
 
 
+# The same through the driver, for SQLite: a tenth less of the writer's CPU, inside the write
+# lock (measured in process, alternating runs). On PostgreSQL it measured no better.
+_SQLITE_SIGNATURE_INSERT = RowInsert(
+    _SIGNATURE,
+    [column.name for column in _SIGNATURE.c if column.name not in ("id", "reminded_at")],
+    suffix="ON CONFLICT (petition_id, email_hash) DO NOTHING",
+    returning=("id", "petition_id", "email_hash"),
+)
+
 _TOKEN_INSERT = RowInsert(_TOKEN, [column.name for column in _TOKEN.c])
 
 
@@ -166,11 +175,14 @@ def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseExcepti
         return outcomes
 
     connection = session.connection()
+    rows = [t.row(now) for t in taken]
+    written = (
+        _SQLITE_SIGNATURE_INSERT.execute(connection, rows)
+        if connection.dialect.name == "sqlite"
+        else connection.execute(_signature_insert(connection.dialect.name), rows)
+    )
     inserted = {
-        (petition_id, email_hash): signature_id
-        for signature_id, petition_id, email_hash in connection.execute(
-            _signature_insert(connection.dialect.name), [t.row(now) for t in taken]
-        )
+        (petition_id, email_hash): signature_id for signature_id, petition_id, email_hash in written
     }
     letters: list[Letter] = []
     for t in taken:
