@@ -6,6 +6,7 @@ import json
 import os
 import re
 
+import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -14,6 +15,9 @@ from schemathesis.specs.openapi.checks import (
     negative_data_rejection,
     positive_data_acceptance,
 )
+
+from api.config import Settings
+from api.routing import add_routes
 
 PROBLEM = "application/problem+json"
 
@@ -52,6 +56,31 @@ def test_every_operation_is_documented(app: FastAPI) -> None:
                     }, (where, code)
             if operation.get("parameters") or operation.get("requestBody"):
                 assert "422" in responses, where
+
+
+def test_routes_added_to_the_app_document_and_answer_as_included_routers_do(
+    app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The busy routers' routes are put in the app's own list (api.routing.add_routes, for
+    speed); the document must be the one FastAPI's include_router gives, line for line."""
+    import api.main
+
+    monkeypatch.setattr(api.main, "add_routes", lambda app, router: app.include_router(router))
+    included = api.main.create_app(settings)
+    assert json.dumps(app.openapi(), sort_keys=True) == json.dumps(
+        included.openapi(), sort_keys=True
+    )
+    # Routes are matched in the order the document lists them.
+    assert list(app.openapi()["paths"]) == list(included.openapi()["paths"])
+
+
+def test_a_router_with_its_own_lifespan_or_mounts_is_not_added_route_by_route(
+    app: FastAPI,
+) -> None:
+    from api.web.router import router as web_router
+
+    with pytest.raises(ValueError, match="plain API routes"):
+        add_routes(app, web_router)
 
 
 # The live-count stream never completes, so the fuzzer would wait out a timeout on every

@@ -20,6 +20,7 @@ from api.incident.schemas import (
     SourcePublic,
     TimelineEntry,
 )
+from api.openapi import operation_id
 from api.pagination import Page, PageParams, page_of, page_params
 from api.routing import ApiRoute
 
@@ -44,7 +45,12 @@ def _wants_csl(request: Request) -> bool:
     return CSL_MEDIA_TYPE in request.headers.get("accept", "")
 
 
-router = APIRouter(prefix="/v1", dependencies=[PUBLIC_CACHE], route_class=ApiRoute)
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[PUBLIC_CACHE],
+    route_class=ApiRoute,
+    generate_unique_id_function=operation_id,
+)
 
 FactIdPath = Annotated[
     str, Path(max_length=SLUG_MAX, description="The fact's stable id.", examples=["kaia-age-six"])

@@ -32,6 +32,7 @@ from api.fields import PetitionSlugPath
 from api.groupcommit import GroupCommit, GroupCommitter
 from api.idempotency import tie_to_signer
 from api.mail.service import RecipientLimit
+from api.openapi import operation_id
 from api.pagination import Page, PageParams, page_of, page_params
 from api.petitions import catalog, confirmation, selfservice, signing
 from api.petitions import stats as petition_stats
@@ -55,7 +56,7 @@ from api.request_body import json_body, json_body_openapi
 from api.routing import ApiRoute
 from api.web.i18n import language_from_accept
 
-router = APIRouter(prefix="/v1", route_class=ApiRoute)
+router = APIRouter(prefix="/v1", route_class=ApiRoute, generate_unique_id_function=operation_id)
 
 Paging = Annotated[PageParams, Depends(page_params)]
 NO_STORE_VALUE = "no-store"
