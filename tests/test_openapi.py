@@ -58,7 +58,7 @@ def test_every_operation_is_documented(app: FastAPI) -> None:
                 assert "422" in responses, where
 
 
-def test_routes_added_to_the_app_document_and_answer_as_included_routers_do(
+def test_routes_added_to_the_app_give_the_document_include_router_gives(
     app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The busy routers' routes are put in the app's own list (api.routing.add_routes, for
