@@ -94,8 +94,18 @@ class RowInsert:
     def execute(
         self, connection: Connection, rows: Sequence[dict[str, Any]]
     ) -> list[tuple[Any, ...]]:
+        return self._write(connection, rows)[0]
+
+    def count(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Write the rows; how many were written (those an ON CONFLICT clause skipped are
+        not)."""
+        return self._write(connection, rows)[1]
+
+    def _write(
+        self, connection: Connection, rows: Sequence[dict[str, Any]]
+    ) -> tuple[list[tuple[Any, ...]], int]:
         if not rows:
-            return []
+            return [], 0
         dialect = connection.dialect
         if dialect.paramstyle not in ("qmark", "format", "pyformat"):
             raise NotImplementedError(f"RowInsert: {dialect.paramstyle} parameters")
@@ -105,30 +115,27 @@ class RowInsert:
                 self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
                 for name in self.columns
             ]
-        pairs = list(zip(self.columns, processors, strict=True))
-        values = [
-            tuple(
-                value if process is None else process(value)
-                for name, process in pairs
-                for value in (row[name],)
-            )
-            for row in rows
-        ]
+        values = _bound_values(rows, self.columns, processors)
         if dialect.paramstyle != "qmark" and not self.returning:
             # psycopg sends a short statement's executemany prepared and pipelined, in one
             # round trip; a long multi-row one it would parse for placeholders every time.
-            connection.exec_driver_sql(self._sql(dialect, 1), values)
-            return []
+            result = connection.exec_driver_sql(self._sql(dialect, 1), values)
+            return [], result.rowcount
         # One multi-row statement (on SQLite one step), as many as the parameter limit needs.
         per_statement = max(1, _parameter_limit(connection) // len(self.columns))
         written: list[tuple[Any, ...]] = []
+        count = 0
         for start in range(0, len(values), per_statement):
             chunk = values[start : start + per_statement]
             flat = tuple(value for row_values in chunk for value in row_values)
             result = connection.exec_driver_sql(self._sql(dialect, len(chunk)), flat)
             if self.returning:
-                written += [tuple(row) for row in result]
-        return written
+                returned = [tuple(row) for row in result]
+                written += returned
+                count += len(returned)
+            else:
+                count += result.rowcount
+        return written, count
 
     def _sql(self, dialect: Dialect, count: int) -> str:
         key = (dialect.name, count)
@@ -150,6 +157,36 @@ class RowInsert:
             if len(self._prepared) < 512:  # one per batch size seen
                 self._prepared[key] = sql
         return sql
+
+
+_UNSET = object()
+
+
+def _bound_values(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], processors: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """Each row's values in column order, each through its column's bind processor. A value
+    that is the very object the row before had in that column (the batch's timestamp, None,
+    a status) is converted once: group commit calls this inside the write lock, where the
+    timestamps' conversions were a tenth of the writer's time."""
+    indexed = list(enumerate(zip(columns, processors, strict=True)))
+    plain = [(index, name) for index, (name, process) in indexed if process is None]
+    converting = [(index, name, process) for index, (name, process) in indexed if process]
+    last: list[Any] = [_UNSET] * len(columns)
+    converted: list[Any] = [None] * len(columns)
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        bound: list[Any] = [None] * len(columns)
+        for index, name in plain:
+            bound[index] = row[name]
+        for index, name, process in converting:
+            value = row[name]
+            if value is not last[index]:
+                last[index] = value
+                converted[index] = process(value)
+            bound[index] = converted[index]
+        values.append(tuple(bound))
+    return values
 
 
 def _parameter_limit(connection: Connection) -> int:
@@ -276,6 +313,10 @@ def _sqlite_engine(settings: Settings) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        # Statement and savepoint journals in memory: a group-commit batch's statements
+        # outgrow the 64 KiB SQLite keeps in memory, and the rest went through a temporary
+        # file (open, write, unlink) inside the write lock, every batch.
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")

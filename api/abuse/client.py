@@ -49,8 +49,14 @@ def peer_is_trusted(peer: str | None, trusted_proxies: list[str]) -> bool:
     return any(peer_address in net for net in _networks(tuple(trusted_proxies)))
 
 
-def in_networks(ip: str | None, cidrs: list[str]) -> bool:
+def networks_of(cidrs: list[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def in_networks(ip: str | None, networks: tuple[Network, ...]) -> bool:
+    if not networks:
+        return False  # the usual case: no address to parse (signing runs inside the write lock)
     address = _parse(ip) if ip else None
     if address is None:
         return False
-    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+    return any(address in network for network in networks)

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy
 from sqlmodel import Session, col, select
 
-from api.abuse.client import in_networks
+from api.abuse.client import Network, in_networks, networks_of
 from api.abuse.models import ALL_PETITIONS, BlockedEmailDomain, BlockedIpRange, SigningPause
 from api.caches import BLOCK_LISTS, TtlCache, caches_of
 from api.errors import BlockedNetwork, SigningPaused, invalid_field
@@ -17,7 +17,7 @@ from api.errors import BlockedNetwork, SigningPaused, invalid_field
 @dataclass(frozen=True)
 class BlockLists:
     email_domains: frozenset[str]
-    ip_ranges: list[str]
+    ip_ranges: tuple[Network, ...]  # parsed once per load, not once per signature
 
 
 def block_list_cache() -> TtlCache[BlockLists]:
@@ -30,7 +30,7 @@ def block_lists(session: Session) -> BlockLists:
     def load() -> BlockLists:
         return BlockLists(
             email_domains=frozenset(session.exec(select(BlockedEmailDomain.domain)).all()),
-            ip_ranges=list(session.exec(select(BlockedIpRange.cidr)).all()),
+            ip_ranges=networks_of(list(session.exec(select(BlockedIpRange.cidr)).all())),
         )
 
     cache = caches_of(session).ttl_if_any(BLOCK_LISTS)

@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from api.db import Database
 from api.mail.models import MailMessage
@@ -133,3 +133,77 @@ def test_confirmations_written_together_each_get_their_own_outcome(
     assert count(client) == 3
     again = client.post("/v1/signatures/confirm", json={"token": tokens[1]}).json()
     assert again["status"] == "already_confirmed"
+
+
+def test_signatures_written_together_each_get_their_own_row_and_links(
+    client, smtp_server, mail_worker, clean_database: Database
+):
+    """What group commit does with signatures that arrive together: one statement for the
+    batch's rows, and each request answered as if alone: a new signer gets a row and a
+    confirmation mail whose link confirms that row; an address that signed before, or earlier
+    in the same batch, gets a reminder for its own row, never a second row."""
+    from api.petitions.router import recipient_limit
+    from api.petitions.schemas import SignatureCreate
+    from api.petitions.signing import SigningContext, SignRequest, sign_many
+    from tests.conftest import link_in
+    from tests.petitions.helpers import SLUG
+
+    assert client.post(SIGN_URL, json=signer(email="earlier@example.org")).status_code == 202
+    settings = client.app.state.settings
+    context = SigningContext(
+        secret=settings.secret(),
+        public_base_url=settings.public_base_url,
+        client_ip="203.0.113.9",
+        recipient_limit=recipient_limit(settings.mail_recipient_limit),
+    )
+
+    def request(email: str, first_name: str) -> SignRequest:
+        data = SignatureCreate.model_validate(signer(email=email, first_name=first_name))
+        return SignRequest.of(SLUG, data, context)
+
+    for batch in (
+        # every row new: the ids the batch writes are its own
+        [request(f"fresh.{i}@example.org", f"Fresh{i}") for i in range(3)],
+        # some rows skipped: the ids of those written are read back
+        [
+            request("new.a@example.org", "NewA"),
+            request("earlier@example.org", "Earlier"),
+            request("new.b@example.org", "NewB"),
+            request("New.A@example.org", "NewA"),
+            request("new.c@example.org", "NewC"),
+        ],
+    ):
+        with clean_database.session(write=True) as session:
+            assert sign_many(session, batch) == [None] * len(batch)
+    mail_worker.drain()
+
+    with clean_database.session() as session:
+        rows = session.exec(
+            select(Signature.email, Signature.first_name, Signature.emails_sent)
+        ).all()
+    # emails_sent: 1 for a new row, 2 for one that was also sent a reminder
+    assert sorted(rows) == sorted(
+        [("earlier@example.org", "Ana", 2)]
+        + [(f"fresh.{i}@example.org", f"Fresh{i}", 1) for i in range(3)]
+        + [("new.a@example.org", "NewA", 2)]
+        + [(f"new.{x}@example.org", f"New{x.upper()}", 1) for x in "bc"]
+    )
+    assert len(smtp_server.to("earlier@example.org")) == 2  # its confirmation, a reminder
+    assert len(smtp_server.to("new.a@example.org")) == 2  # its confirmation, a reminder
+    confirmed: set[str | None] = set()
+    for email in [f"fresh.{i}@example.org" for i in range(3)] + [
+        "new.b@example.org",
+        "new.c@example.org",
+    ]:
+        [message] = smtp_server.to(email)
+        token = link_in(message, "/confirm")
+        answer = client.post("/v1/signatures/confirm", json={"token": token}).json()
+        assert answer["status"] == "confirmed"
+        with clean_database.session() as session:
+            now_confirmed = set(
+                session.exec(
+                    select(Signature.email).where(col(Signature.confirmed_at).is_not(None))
+                ).all()
+            )
+        assert now_confirmed - confirmed == {email}  # the link confirmed its own signer
+        confirmed = now_confirmed
