@@ -41,16 +41,7 @@ class ETagMiddleware:
         async def buffering_send(message: Message) -> None:
             nonlocal start, buffering
             if message["type"] == "http.response.start":
-                headers = Headers(raw=message["headers"])
-                content_type = headers.get("content-type", "")
-                buffering = (
-                    message["status"] == 200
-                    and "etag" not in headers
-                    and (
-                        content_type.startswith("application/json")
-                        or content_type.startswith("application/vnd.citationstyles")
-                    )
-                )
+                buffering = message["status"] == 200 and _taggable(message["headers"])
                 if buffering:
                     start = message
                     return
@@ -63,16 +54,30 @@ class ETagMiddleware:
             if message.get("more_body", False):
                 return
             assert start is not None
-            body = b"".join(chunks)
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-            headers = MutableHeaders(raw=list(start["headers"]))
-            headers["etag"] = etag
+            # _taggable saw no ETag among the headers: this one is added, not replaced.
+            raw_headers = [*start["headers"], (b"etag", etag.encode("latin-1"))]
             keep: KeepRepresentation | None = scope.get(KEEP_REPRESENTATION)
             if keep is not None:
-                keep(headers.raw, body, etag)
-            await send_representation(send, headers.raw, body, etag, if_none_match(scope))
+                keep(raw_headers, body, etag)
+            await send_representation(send, raw_headers, body, etag, if_none_match(scope))
 
         return buffering_send
+
+
+def _taggable(raw_headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """A JSON (or CSL) answer that has no ETag yet: one pass over the headers, every GET."""
+    content_type: bytes | None = None
+    for name, value in raw_headers:
+        if name == b"etag":
+            return False
+        if name == b"content-type" and content_type is None:
+            content_type = value
+    return content_type is not None and content_type.startswith(_TAGGED_MEDIA_TYPES)
+
+
+_TAGGED_MEDIA_TYPES = (b"application/json", b"application/vnd.citationstyles")
 
 
 def if_none_match(scope: Scope) -> str | None:

@@ -49,6 +49,16 @@ class _Stored:
     stale_until: float
 
 
+class _Build:
+    """One request building a key's answer; `done` is made by the first request that waits
+    for it (most builds have none: a per-request event cost more than the lookup)."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done: anyio.Event | None = None
+
+
 class ResponseCache:
     """The kept answers, and which keys are being built now."""
 
@@ -58,7 +68,7 @@ class ResponseCache:
         self.max_body_bytes = 256 * 1024
         self._stored: dict[_Key, _Stored] = {}
         # One request per key builds the representation; the others wait for it.
-        self._building: dict[_Key, anyio.Event] = {}
+        self._building: dict[_Key, _Build] = {}
         # Bumped by every clear: an answer built from data read before it is not kept.
         self._generation = 0
 
@@ -66,29 +76,35 @@ class ResponseCache:
         self._stored.clear()
         self._generation += 1
 
-    async def find(self, key: _Key) -> tuple[_Stored | None, anyio.Event | None]:
-        """What to replay for this key now; else, if this request is to build it, the event
-        that lets the others waiting for it go (release it once built)."""
+    def look_up(self, key: _Key) -> tuple[_Stored | None, _Build | None, _Build | None]:
+        """(the stored answer to replay, this request's own build, another request's build to
+        `wait_for`): at most one of them; none when too many keys are being built."""
         stored = self._stored.get(key)
         now = time.monotonic()
         if stored is not None and stored.fresh_until > now:
-            return stored, None
+            return stored, None, None
         building = self._building.get(key)
         if building is None:
             if len(self._building) >= self.max_entries:
-                return None, None
-            leading = self._building[key] = anyio.Event()
-            return None, leading
+                return None, None, None
+            leading = self._building[key] = _Build()
+            return None, leading, None
         if stored is not None and stored.stale_until > now:
-            return stored, None
-        # A crowd arriving at a cold or expired URL costs one build, not one each. If that
-        # answer is not shareable (an event stream, no-store), the request building it lets
-        # the others go as soon as its response starts.
-        await building.wait()
+            return stored, None, None
+        return None, None, building
+
+    async def wait_for(self, key: _Key, building: _Build) -> _Stored | None:
+        """A crowd arriving at a cold or expired URL costs one build, not one each: the answer
+        that build kept, once it is released. If that answer is not shareable (an event
+        stream, no-store), the request building it lets the others go as soon as its response
+        starts, and each builds its own."""
+        if building.done is None:
+            building.done = anyio.Event()
+        await building.done.wait()
         stored = self._stored.get(key)
         if stored is not None and stored.fresh_until > time.monotonic():
-            return stored, None
-        return None, None
+            return stored
+        return None
 
     @property
     def generation(self) -> int:
@@ -104,7 +120,7 @@ class ResponseCache:
     ) -> None:
         if generation != self._generation or len(body) > self.max_body_bytes:
             return
-        lifetime = _shared_lifetime(Headers(raw=raw_headers))
+        lifetime = _shared_lifetime(raw_headers)
         if lifetime is None:
             return
         max_age, stale_while_revalidate = lifetime
@@ -122,12 +138,13 @@ class ResponseCache:
             stale_until=now + min(self.fresh_seconds, max_age) + stale_while_revalidate,
         )
 
-    def release(self, key: _Key, building: anyio.Event) -> None:
+    def release(self, key: _Key, build: _Build) -> None:
         # Only our own build: once released, another request may be building this key.
-        if self._building.get(key) is not building:
+        if self._building.get(key) is not build:
             return
         del self._building[key]
-        building.set()
+        if build.done is not None:
+            build.done.set()
         stale = self._stored.get(key)
         if stale is not None and stale.fresh_until <= time.monotonic():
             del self._stored[key]  # not rebuilt: no longer shareable
@@ -158,7 +175,9 @@ class ResponseCacheMiddleware:
                 return
 
         key = (scope["path"], _canonical_query(scope), accept, accept_language)
-        stored, leading = await cache.find(key)
+        stored, leading, building = cache.look_up(key)
+        if building is not None:
+            stored = await cache.wait_for(key, building)
         if stored is not None:
             await _replay(send, stored, if_none_match)
             return
@@ -178,7 +197,7 @@ class ResponseCacheMiddleware:
             cache.release(key, leading)
 
 
-def _releasing_at_start(send: Send, cache: ResponseCache, key: _Key, leading: anyio.Event) -> Send:
+def _releasing_at_start(send: Send, cache: ResponseCache, key: _Key, leading: _Build) -> Send:
     """Let the waiters go once the answer starts: a kept answer was kept before its start is
     sent (api.middleware.etag), and one that was not kept is not worth waiting for."""
 
@@ -207,9 +226,14 @@ def _canonical_query(scope: Scope) -> bytes:
     return urlencode(pairs).encode()
 
 
-def _shared_lifetime(headers: Headers) -> tuple[float, float] | None:
+def _shared_lifetime(raw_headers: list[tuple[bytes, bytes]]) -> tuple[float, float] | None:
     """(max-age, stale-while-revalidate) in seconds for a shared cache, or None if a shared
     cache may not keep this response."""
+    if not any(
+        name == b"cache-control" and b"public" in value.lower() for name, value in raw_headers
+    ):
+        return None  # most answers: no need to parse them
+    headers = Headers(raw=raw_headers)
     if "set-cookie" in headers:
         return None
     vary = {v.strip().lower() for v in headers.get("vary", "").split(",") if v.strip()}
