@@ -1,0 +1,103 @@
+"""The signing writer's cost per signature, in process: group commit's unit for signing
+(`sign_many` in one write transaction, committed) on a fresh SQLite database, no server.
+
+    .venv/bin/python -m bench.writer                # batches of 32, 300 of them
+    BENCH_WRITER_BATCH=24 BENCH_WRITER_BATCHES=500 .venv/bin/python -m bench.writer
+
+On SQLite the writers of every process take turns on one write lock, so what a batch costs
+the writer while it holds the lock bounds the signing rate: this prints the wall time and this
+thread's CPU per signature, and the commits' times (the slow ones are those that checkpoint
+the WAL). The requests are made (`SignRequest.of`: hashes, ZIP, tokens) before the clock
+starts, as the event loop makes them before they are queued. `BENCH_WRITER_URL` measures
+another database (PostgreSQL: a fresh database is created on that server and dropped).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.datagen import DEFAULT_SLUG
+from bench.servers import SECRET_KEY, fresh_database, postgres_admin_url, prepare, service_env
+
+ZIPS = ("32801", "33101", "32301", "33602", "32202", "10001", "94103", "60601", "78701", "98101")
+
+
+def main() -> None:
+    batch_size = int(os.environ.get("BENCH_WRITER_BATCH", "32"))
+    batches = int(os.environ.get("BENCH_WRITER_BATCHES", "300"))
+    kind = (
+        "postgresql" if os.environ.get("BENCH_WRITER_URL", "").startswith("postgres") else "sqlite"
+    )
+    if kind == "postgresql":
+        os.environ["BENCH_PG_URL"] = os.environ["BENCH_WRITER_URL"]
+        assert postgres_admin_url() is not None, "PostgreSQL is not reachable"
+    with tempfile.TemporaryDirectory() as directory, fresh_database(kind, Path(directory)) as url:
+        env = service_env(url, Path(directory) / "var", SECRET_KEY=SECRET_KEY)
+        prepare(env)
+        os.environ.update(env)
+        measure(batch_size, batches, kind)
+
+
+def measure(batch_size: int, batches: int, kind: str) -> None:
+    from api.caches import Caches
+    from api.config import get_settings
+    from api.db import Database
+    from api.main import build_caches
+    from api.petitions.router import recipient_limit
+    from api.petitions.schemas import SignatureCreate
+    from api.petitions.signing import SigningContext, SignRequest, sign_many
+
+    settings = get_settings()
+    caches: Caches = build_caches(settings)
+    database = Database(settings, caches)
+    context = SigningContext(
+        secret=settings.secret(),
+        public_base_url=settings.public_base_url,
+        client_ip="203.0.113.7",
+        recipient_limit=recipient_limit(settings.mail_recipient_limit),
+    )
+
+    def request(n: int) -> SignRequest:
+        data = SignatureCreate.model_validate(
+            {
+                "first_name": "Bench",
+                "last_name": "Writer",
+                "email": f"writer.{n}@example.org",
+                "postal_code": ZIPS[n % len(ZIPS)],
+                "country": "US",
+                "comment": "Benchmark signature.",
+                "display_publicly": True,
+                "locale": "en",
+            }
+        )
+        return SignRequest.of(DEFAULT_SLUG, data, context)
+
+    work = [[request(b * batch_size + i) for i in range(batch_size)] for b in range(batches)]
+    commits: list[float] = []
+    wall, cpu = time.perf_counter(), time.thread_time()
+    for requests in work:
+        with database.session(write=True) as session:
+            with session.begin_nested():  # as group commit runs a batch
+                outcomes = sign_many(session, requests)
+            assert not any(outcomes), outcomes
+            started = time.perf_counter()
+            session.commit()
+            commits.append(time.perf_counter() - started)
+    wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+    database.dispose()
+    signatures = batch_size * batches
+    commits.sort()
+    print(
+        f"{kind}: {batches} batches of {batch_size}: "
+        f"{wall / signatures * 1e6:.0f} us wall, "
+        f"{cpu / signatures * 1e6:.0f} us CPU per signature; "
+        f"commit p50 {commits[len(commits) // 2] * 1e3:.2f} ms, "
+        f"p90 {commits[int(len(commits) * 0.9)] * 1e3:.2f} ms, max {commits[-1] * 1e3:.2f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
