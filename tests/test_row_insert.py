@@ -1,4 +1,4 @@
-"""RowInsert (api.db): many rows in one statement through the driver, stored exactly as
+"""RowInsert (api.rowinsert): many rows in one statement through the driver, stored exactly as
 SQLAlchemy's own insert stores them, on either database."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from typing import Any
 import sqlalchemy
 
 from api.abuse.models import BlockedEmailDomain
-from api.db import Database, RowInsert, table_of, utcnow
+from api.db import Database, table_of, utcnow
 from api.mail.models import MailMessage
 from api.mail.service import mail_row
+from api.rowinsert import RowInsert
 
 _MAIL = table_of(MailMessage)
 _COLUMNS = [column.name for column in _MAIL.c if column.name != "id"]
@@ -125,3 +126,20 @@ def test_returning_gives_the_rows_written_and_skips_conflicts(clean_database: Da
         )
     assert sorted(first) == [("ri-a.example",), ("ri-b.example",)]
     assert second == [("ri-c.example",)]
+
+
+def test_count_is_the_rows_written_not_those_a_conflict_skipped(clean_database: Database) -> None:
+    # As signing writes signatures on SQLite: no RETURNING, the count says whether all went in.
+    table = table_of(BlockedEmailDomain)
+    columns = [column.name for column in table.c if column.name != "id"]
+    insert = RowInsert(table, columns, suffix="ON CONFLICT (domain) DO NOTHING")
+    now = utcnow()
+
+    def row(domain: str) -> dict[str, Any]:
+        return {"domain": domain, "reason": "test", "created_at": now}
+
+    with clean_database.session(write=True) as session:
+        assert insert.count(session.connection(), [row("rc-a.example"), row("rc-b.example")]) == 2
+        again = [row("rc-b.example"), row("rc-c.example"), row("rc-a.example")]
+        assert insert.count(session.connection(), again) == 1
+        assert insert.count(session.connection(), []) == 0

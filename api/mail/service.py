@@ -11,8 +11,9 @@ import sqlalchemy
 from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from api.db import RowInsert, UtcDateTime, table_of, utcnow
+from api.db import UtcDateTime, table_of, utcnow
 from api.mail.models import MailMessage, MailStatus
+from api.rowinsert import RowInsert
 from api.security import keyed_hash
 
 DEFAULT_LEASE = dt.timedelta(seconds=120)

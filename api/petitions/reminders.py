@@ -18,14 +18,9 @@ from sqlmodel import Session, col, select
 
 from api.db import utcnow
 from api.petitions.catalog import petition_text
+from api.petitions.letters import CONFIRM_TOKEN_LIFETIME, Letter, queue_letters
 from api.petitions.models import Petition, PetitionStatus, Signature, SignatureStatus
-from api.petitions.signing import (
-    CONFIRM_TOKEN_LIFETIME,
-    EMAILS_PER_SIGNATURE,
-    Letter,
-    SigningContext,
-    queue_letters,
-)
+from api.petitions.signing import EMAILS_PER_SIGNATURE, SigningContext
 
 BATCH_SIZE = 200
 UNCONFIRMED = [SignatureStatus.pending.value, SignatureStatus.held.value]
@@ -90,7 +85,8 @@ def send_due_reminders(
             first_name or "",
             locale,
             "reminder",
-            context,
+            context.public_base_url,
+            context.recipient_limit,
         )
         for signature_id, petition_id, email, email_hash, first_name, locale in claimed
     ]

@@ -11,25 +11,20 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from api.abuse import service as abuse
-from api.db import RowInsert, table_of, utcnow
+from api.db import table_of, utcnow
 from api.errors import AppError
 from api.groupcommit import Batchable
-from api.mail import links
 from api.mail import service as mail
+from api.petitions.letters import Letter, LinkTokens, queue_letters
 from api.petitions.models import (
     Signature,
     SignatureStatus,
-    SignatureToken,
-    TokenPurpose,
 )
 from api.petitions.schemas import SignatureCreate
 from api.petitions.taking import PetitionTakingSignatures, petition_taking_signatures, title_of
 from api.petitions.validation import PostalPlace, canonical_email, resolve_postal_code
-from api.security import keyed_hash, new_token
-
-CONFIRM_TOKEN_LIFETIME = dt.timedelta(days=7)
-
-CONFIRMING_TEMPLATES = ("confirm", "reminder")  # mails that carry a confirm link
+from api.rowinsert import RowInsert
+from api.security import keyed_hash
 
 EMAILS_PER_SIGNATURE = 3  # the confirmation and at most two reminders, however often one signs
 
@@ -57,8 +52,6 @@ def signer_key(secret: bytes, email: str) -> str:
 # running it. They are Core statements on the tables, so no ORM objects are made or flushed
 # (a profile of signing put the ORM's share near a third of the writer's time).
 _SIGNATURE = table_of(Signature)
-
-_TOKEN = table_of(SignatureToken)
 
 
 _SIGNATURE_INSERT = RowInsert(
@@ -90,23 +83,6 @@ def _insert_signatures_sqlite(connection: Any, rows: list[dict[str, Any]]) -> li
     if _SQLITE_SIGNATURE_INSERT.count(connection, rows) == len(rows):
         return [(row["id"], row["petition_id"], row["email_hash"]) for row in rows]
     return list(connection.exec_driver_sql(_SIGNATURES_WITH_IDS, (last + 1, last + len(rows))))
-
-
-_TOKEN_INSERT = RowInsert(_TOKEN, [column.name for column in _TOKEN.c])
-
-
-@dataclass(frozen=True)
-class LinkTokens:
-    """A mail's confirm and withdraw tokens, each with the hash that is stored: made before
-    the writer takes the database (`os.urandom` and hashing need no lock), used if a mail goes
-    out."""
-
-    confirm: tuple[str, str]
-    withdraw: tuple[str, str]
-
-    @classmethod
-    def new(cls) -> LinkTokens:
-        return cls(new_token(), new_token())
 
 
 @dataclass(frozen=True)
@@ -208,7 +184,8 @@ def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseExcepti
                     data.first_name,
                     data.locale,
                     "confirm",
-                    t.request.context,
+                    t.request.context.public_base_url,
+                    t.request.context.recipient_limit,
                     t.request.tokens,
                 )
             )
@@ -297,104 +274,11 @@ def _reminder_of_repeat(session: Session, taken: _Taken) -> list[Letter]:
             first_name or "",
             taken.request.data.locale,
             template,
-            taken.request.context,
+            taken.request.context.public_base_url,
+            taken.request.context.recipient_limit,
             taken.request.tokens,
         )
     ]
 
 
 SIGNING: Batchable[SignRequest, None] = Batchable("signing", one=sign_one, many=sign_many)
-
-
-@dataclass(frozen=True)
-class Letter:
-    """A mail about one signature, to be queued with a fresh withdraw link and, for the
-    templates that ask to confirm, a fresh confirm link."""
-
-    petition_title: str  # in the signer's language: a Spanish subject must not switch to English
-    signature_id: int
-    email: str
-    email_hash: str
-    first_name: str
-    locale: str
-    template: str
-    context: SigningContext
-    tokens: LinkTokens | None = None  # None: made when the mail is queued
-
-
-def queue_letters(session: Session, letters: list[Letter]) -> None:
-    """Queue the letters, in order, each within its recipient's cap: one query for the caps,
-    one statement for the tokens and one for the mails, however many letters."""
-    limits = {letter.context.recipient_limit for letter in letters} - {None}
-    window = max((limit.window for limit in limits if limit), default=None)
-    sent = (
-        mail.recent_counts(session, [letter.email_hash for letter in letters], window)
-        if window is not None
-        else {}
-    )
-    now = utcnow()
-    tokens: list[dict[str, Any]] = []
-    mails: list[dict[str, Any]] = []
-    for letter in letters:
-        limit = letter.context.recipient_limit
-        if limit is not None:
-            if sent.get(letter.email_hash, 0) >= limit.mails:
-                continue  # no mail, and so no links to make
-            sent[letter.email_hash] = sent.get(letter.email_hash, 0) + 1
-        mails.append(_mail_of(letter, tokens, now))
-    if tokens:
-        _TOKEN_INSERT.execute(session.connection(), tokens)
-    mail.enqueue_rows(session, mails)
-
-
-def _mail_of(letter: Letter, token_rows: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
-    """The letter's outbox row; its tokens' rows are added to `token_rows`."""
-    base, locale = letter.context.public_base_url, letter.locale
-    payload: dict[str, Any] = {
-        "first_name": letter.first_name,
-        "petition_title": letter.petition_title,
-        "about_url": links.about_url(base, locale),
-    }
-    tokens = letter.tokens or LinkTokens.new()
-    if letter.template in CONFIRMING_TEMPLATES:
-        confirm_token, confirm_hash = tokens.confirm
-        token_rows.append(
-            _token_row(
-                confirm_hash,
-                letter.signature_id,
-                TokenPurpose.confirm,
-                now,
-                expires_at=now + CONFIRM_TOKEN_LIFETIME,
-            )
-        )
-        payload["confirm_url"] = links.confirm_url(base, confirm_token, locale)
-    withdraw_token, withdraw_hash = tokens.withdraw
-    token_rows.append(_token_row(withdraw_hash, letter.signature_id, TokenPurpose.withdraw, now))
-    payload["withdraw_url"] = links.withdraw_url(base, withdraw_token, locale)
-    return mail.mail_row(
-        template=letter.template,
-        locale=locale,
-        to_address=letter.email,
-        payload=payload,
-        signature_id=letter.signature_id,
-        recipient_hash=letter.email_hash,
-        now=now,
-    )
-
-
-def _token_row(
-    digest: str,
-    signature_id: int,
-    purpose: TokenPurpose,
-    now: dt.datetime,
-    *,
-    expires_at: dt.datetime | None = None,
-) -> dict[str, Any]:
-    return {
-        "token_hash": digest,
-        "signature_id": signature_id,
-        "purpose": purpose,
-        "created_at": now,
-        "expires_at": expires_at,
-        "used_at": None,
-    }
