@@ -80,6 +80,13 @@ GROUP_COMMIT_BATCH = Histogram(
     "Units of work (signatures, confirmations, ...) committed together in one transaction.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )
+GROUP_COMMIT_SECONDS = Histogram(
+    "advocacy_group_commit_seconds",
+    "Where a group-commit batch's time goes, by phase: turn (waiting for the write lock, "
+    "SQLite's shared by every process), work (running its units), commit (to the disk).",
+    ["phase"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+)
 DB_CONNECTIONS_IN_USE = Gauge(
     "advocacy_db_connections_in_use",
     "Database connections checked out of the pools now (all processes; each pool holds "
@@ -97,6 +104,7 @@ _OWN_METRICS: list[Collector] = [
     MAIL,
     SSE_STREAMS,
     GROUP_COMMIT_BATCH,
+    GROUP_COMMIT_SECONDS,
     DB_CONNECTIONS_IN_USE,
 ]
 
@@ -104,6 +112,8 @@ for _event in ("accepted", "confirmed", "withdrawn", "struck"):
     SIGNATURES.labels(_event)
 for _outcome in ("sent", "failed"):
     MAIL.labels(_outcome)
+# Each batch observes all three; the children are made once, not per batch.
+GROUP_COMMIT_PHASES = tuple(GROUP_COMMIT_SECONDS.labels(p) for p in ("turn", "work", "commit"))
 
 
 # The labelled children, by (route, method, status): `labels()` builds and locks on every

@@ -83,6 +83,10 @@ def test_two_workers_count_exactly(settings, clean_database, tmp_path):
     )
     assert sample(text, "advocacy_signatures_total", event="accepted") == signatures
     assert sample(text, "advocacy_group_commit_batch_size_sum") == signatures
+    batches = sample(text, "advocacy_group_commit_batch_size_count")
+    for phase in ("turn", "work", "commit"):  # each batch timed in each phase
+        assert sample(text, "advocacy_group_commit_seconds_count", phase=phase) == batches
+        assert sample(text, "advocacy_group_commit_seconds_sum", phase=phase) > 0
     assert sample(text, "advocacy_outbox_pending") == signatures
     assert sample(text, "advocacy_http_request_duration_seconds_count", route="/healthz") == 40
     assert "advocacy_db_connections_in_use" in text

@@ -1,0 +1,144 @@
+"""Where a signature's time goes under load: CPU by thread, and group commit's phases.
+
+    .venv/bin/python -m bench.profile                 # SQLite, 15 s of wrk signing
+    BENCH_PROFILE_SECONDS=30 .venv/bin/python -m bench.profile postgresql
+
+Starts the service as `make bench` does (`advocacy serve --workers 2`, production settings),
+drives `wrk -t2 -c64 -s sign.lua` at it, and prints:
+
+- each server thread's CPU (user and kernel) over the run, from /proc, per signature: the
+  event loops (the request's own work) and the group-commit writers (the database write);
+- from `/metrics`, the batches and group commit's phases per batch and per signature: `turn`
+  (waiting for the write lock, which on SQLite the writers of both workers share, and BEGIN),
+  `work` and `commit`. On SQLite the writers take turns, so the rate cannot pass one
+  signature per (work + commit) time per signature: the figure that bounds signing.
+- how busy the machine's cores were (wrk included).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.datagen import DEFAULT_SLUG
+from bench.load import run_wrk
+from bench.servers import Server, fresh_database, prepare, process_tree, service_env
+
+METRICS_TOKEN = "bench-profile-metrics-token"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pids: list[int]) -> dict[tuple[int, int], tuple[float, float]]:
+    """(pid, thread id) -> (user, kernel) seconds so far."""
+    seen: dict[tuple[int, int], tuple[float, float]] = {}
+    for pid in pids:
+        try:
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+                    fields = stat.read().rpartition(")")[2].split()
+            except OSError:
+                continue
+            seen[(pid, int(tid))] = (int(fields[11]) / TICKS, int(fields[12]) / TICKS)
+    return seen
+
+
+def busy_share() -> tuple[int, int]:
+    with open("/proc/stat") as stat:
+        ticks = [int(x) for x in stat.readline().split()[1:]]
+    return sum(ticks), ticks[3] + ticks[4]
+
+
+def scrape(base_url: str) -> dict[str, float]:
+    text = httpx.get(
+        base_url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    ).text
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("advocacy_group_commit_") and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def main() -> None:
+    kind = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
+    seconds = float(os.environ.get("BENCH_PROFILE_SECONDS", "15"))
+    with tempfile.TemporaryDirectory() as directory:
+        work = Path(directory)
+        with fresh_database(kind, work) as url:
+            env = service_env(url, work / "var", METRICS_TOKEN=METRICS_TOKEN)
+            prepare(env)
+            with Server(env, workers=2, log_path=work / "server.log") as server:
+                server.wait_ready()
+                assert server.process is not None
+                time.sleep(1.0)
+                supervisor = server.process.pid
+                workers = [pid for pid in process_tree(supervisor) if pid != supervisor]
+                before, machine_before = thread_cpu(workers), busy_share()
+                metrics_before = scrape(server.base_url)
+                result = run_wrk(
+                    server.base_url,
+                    script="sign.lua",
+                    script_args=[DEFAULT_SLUG, "profile"],
+                    duration=seconds,
+                )
+                after, machine_after = thread_cpu(workers), busy_share()
+                metrics = scrape(server.base_url)
+    report(kind, result.requests, result.seconds, before, after, machine_before, machine_after)
+    report_phases({k: v - metrics_before.get(k, 0.0) for k, v in metrics.items()}, result.requests)
+
+
+def report(
+    kind: str,
+    signatures: int,
+    seconds: float,
+    before: dict[tuple[int, int], tuple[float, float]],
+    after: dict[tuple[int, int], tuple[float, float]],
+    machine_before: tuple[int, int],
+    machine_after: tuple[int, int],
+) -> None:
+    total = machine_after[0] - machine_before[0]
+    idle = machine_after[1] - machine_before[1]
+    print(
+        f"{kind}: {signatures} signatures in {seconds:.1f} s = {signatures / seconds:,.0f}/s; "
+        f"cores busy {100 * (1 - idle / total):.0f}% (wrk included)"
+    )
+    print("thread                    CPU s   of it kernel   us per signature (kernel)")
+    for (pid, tid), (user, kernel) in sorted(after.items()):
+        user -= before.get((pid, tid), (0.0, 0.0))[0]
+        kernel -= before.get((pid, tid), (0.0, 0.0))[1]
+        if user + kernel < 0.05:
+            continue
+        role = "event loop" if pid == tid else "writer/other"
+        print(
+            f"{pid:>7}/{tid:<7} {role:<12} {user + kernel:6.2f} {kernel:10.2f}   "
+            f"{(user + kernel) / signatures * 1e6:10.0f} ({kernel / signatures * 1e6:.0f})"
+        )
+
+
+def report_phases(metrics: dict[str, float], signatures: int) -> None:
+    batches = metrics.get("advocacy_group_commit_batch_size_count", 0.0)
+    if not batches:
+        print("no group-commit metrics")
+        return
+    units = metrics.get("advocacy_group_commit_batch_size_sum", 0.0)
+    print(f"group commit: {batches:.0f} batches, {units / batches:.1f} units per batch")
+    for phase in ("turn", "work", "commit"):
+        spent = metrics.get(f'advocacy_group_commit_seconds_sum{{phase="{phase}"}}', 0.0)
+        print(
+            f"  {phase:<7} {spent / batches * 1e3:7.2f} ms per batch, "
+            f"{spent / units * 1e6:6.0f} us per unit"
+        )
+
+
+if __name__ == "__main__":
+    main()
