@@ -105,40 +105,36 @@ class RowInsert:
         key = (dialect.name, -1)
         sql = self._prepared.get(key)
         if sql is None:
-            quote = dialect.identifier_preparer.quote
             arrays = ", ".join(
                 f"%s::{self.table.c[name].type.compile(dialect=dialect)}[]" for name in self.columns
             )
-            sql = (
-                f"INSERT INTO {quote(self.table.name)} "  # noqa: S608
-                f"({', '.join(quote(name) for name in self.columns)}) "
-                f"SELECT * FROM unnest({arrays})"
-            )
-            if self.suffix:
-                sql += f" {self.suffix}"
-            sql += f" RETURNING {', '.join(quote(name) for name in self.returning)}"
-            self._prepared[key] = sql
+            source = f"SELECT * FROM unnest({arrays})"  # noqa: S608 (casts from the metadata)
+            sql = self._prepared[key] = self._insert(dialect, source)
         return sql
 
     def _sql(self, dialect: Dialect, count: int) -> str:
         key = (dialect.name, count)
         sql = self._prepared.get(key)
         if sql is None:
-            quote = dialect.identifier_preparer.quote
             mark = "?" if dialect.paramstyle == "qmark" else "%s"
             row = "(" + ", ".join([mark] * len(self.columns)) + ")"
-            # Names from the table's metadata, every value a parameter.
-            sql = (
-                f"INSERT INTO {quote(self.table.name)} "  # noqa: S608
-                f"({', '.join(quote(name) for name in self.columns)}) "
-                f"VALUES {', '.join([row] * count)}"
-            )
-            if self.suffix:
-                sql += f" {self.suffix}"
-            if self.returning:
-                sql += f" RETURNING {', '.join(quote(name) for name in self.returning)}"
+            sql = self._insert(dialect, f"VALUES {', '.join([row] * count)}")
             if len(self._prepared) < 512:  # one per batch size seen
                 self._prepared[key] = sql
+        return sql
+
+    def _insert(self, dialect: Dialect, rows: str) -> str:
+        """The INSERT of `rows` (a VALUES or a SELECT), with the suffix and RETURNING."""
+        quote = dialect.identifier_preparer.quote
+        # Names from the table's metadata, every value a parameter.
+        sql = (
+            f"INSERT INTO {quote(self.table.name)} "
+            f"({', '.join(quote(name) for name in self.columns)}) {rows}"
+        )
+        if self.suffix:
+            sql += f" {self.suffix}"
+        if self.returning:
+            sql += f" RETURNING {', '.join(quote(name) for name in self.returning)}"
         return sql
 
 

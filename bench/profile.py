@@ -28,6 +28,7 @@ import httpx
 from bench.datagen import DEFAULT_SLUG
 from bench.load import run_wrk
 from bench.servers import Server, fresh_database, prepare, process_tree, service_env
+from tests.ops.servers import sample
 
 METRICS_TOKEN = "bench-profile-metrics-token"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -57,16 +58,10 @@ def busy_share() -> tuple[int, int]:
     return sum(ticks), ticks[3] + ticks[4]
 
 
-def scrape(base_url: str) -> dict[str, float]:
-    text = httpx.get(
+def scrape(base_url: str) -> str:
+    return httpx.get(
         base_url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
     ).text
-    samples: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("advocacy_group_commit_") and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
-    return samples
 
 
 def main() -> None:
@@ -94,7 +89,7 @@ def main() -> None:
                 after, machine_after = thread_cpu(workers), busy_share()
                 metrics = scrape(server.base_url)
     report(kind, result.requests, result.seconds, before, after, machine_before, machine_after)
-    report_phases({k: v - metrics_before.get(k, 0.0) for k, v in metrics.items()}, result.requests)
+    report_phases(metrics_before, metrics)
 
 
 def report(
@@ -125,15 +120,18 @@ def report(
         )
 
 
-def report_phases(metrics: dict[str, float], signatures: int) -> None:
-    batches = metrics.get("advocacy_group_commit_batch_size_count", 0.0)
+def report_phases(before: str, after: str) -> None:
+    def grown(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    batches = grown("advocacy_group_commit_batch_size_count")
     if not batches:
         print("no group-commit metrics")
         return
-    units = metrics.get("advocacy_group_commit_batch_size_sum", 0.0)
+    units = grown("advocacy_group_commit_batch_size_sum")
     print(f"group commit: {batches:.0f} batches, {units / batches:.1f} units per batch")
     for phase in ("turn", "work", "commit"):
-        spent = metrics.get(f'advocacy_group_commit_seconds_sum{{phase="{phase}"}}', 0.0)
+        spent = grown("advocacy_group_commit_seconds_sum", phase=phase)
         print(
             f"  {phase:<7} {spent / batches * 1e3:7.2f} ms per batch, "
             f"{spent / units * 1e6:6.0f} us per unit"

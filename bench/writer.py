@@ -19,10 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.datagen import DEFAULT_SLUG
+from bench.datagen import DEFAULT_SLUG, ZIPS
 from bench.servers import SECRET_KEY, fresh_database, postgres_admin_url, prepare, service_env
-
-ZIPS = ("32801", "33101", "32301", "33602", "32202", "10001", "94103", "60601", "78701", "98101")
 
 
 def main() -> None:

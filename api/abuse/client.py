@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from functools import lru_cache
 
 from starlette.requests import Request
@@ -10,9 +11,11 @@ from starlette.requests import Request
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@lru_cache(maxsize=32)
-def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(entry, strict=False) for entry in trusted)
+def networks_of(cidrs: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+_networks = lru_cache(maxsize=32)(networks_of)  # the trusted proxies, as a tuple: every request
 
 
 def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -47,10 +50,6 @@ def peer_is_trusted(peer: str | None, trusted_proxies: list[str]) -> bool:
     if peer_address is None:
         return False
     return any(peer_address in net for net in _networks(tuple(trusted_proxies)))
-
-
-def networks_of(cidrs: list[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
 
 
 def in_networks(ip: str | None, networks: tuple[Network, ...]) -> bool:

@@ -30,7 +30,7 @@ def block_lists(session: Session) -> BlockLists:
     def load() -> BlockLists:
         return BlockLists(
             email_domains=frozenset(session.exec(select(BlockedEmailDomain.domain)).all()),
-            ip_ranges=networks_of(list(session.exec(select(BlockedIpRange.cidr)).all())),
+            ip_ranges=networks_of(session.exec(select(BlockedIpRange.cidr)).all()),
         )
 
     cache = caches_of(session).ttl_if_any(BLOCK_LISTS)
