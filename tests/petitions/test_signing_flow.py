@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from sqlmodel import select
@@ -130,6 +131,51 @@ def test_a_confirm_link_cannot_withdraw(client, smtp_server, mail_worker):
     [message] = smtp_server.to("ana.quintanilla@example.org")
     response = client.post("/v1/signatures/withdraw", json={"token": link_in(message, "/confirm")})
     assert_problem(response, 404)
+
+
+def test_link_digests_grow_with_time_and_links_mailed_before_still_work(
+    client, smtp_server, mail_worker, clean_database: Database
+):
+    import secrets
+    import time
+
+    from api.petitions.models import SignatureToken
+    from api.security import token_hash
+
+    client.post(SIGN_URL, json=signer())
+    time.sleep(0.003)
+    client.post(SIGN_URL, json=signer(email="later@example.org"))
+    mail_worker.drain()
+    [first] = smtp_server.to("ana.quintanilla@example.org")
+    [later] = smtp_server.to("later@example.org")
+    first_token, later_token = link_in(first, "/confirm"), link_in(later, "/confirm")
+    # The stored digests sort as the tokens were made: new rows go to the end of the index.
+    assert token_hash(first_token) < token_hash(later_token)
+    with clean_database.session() as session:
+        stored = set(session.exec(select(SignatureToken.token_hash)).all())
+        assert {token_hash(first_token), token_hash(later_token)} <= stored
+        # What is stored is a hash: no stored value holds the token's random part.
+        assert not any(first_token[9:20] in digest for digest in stored)
+    # The time lead is not a key on its own: a token with another random part is unknown.
+    forged = first_token[:9] + secrets.token_urlsafe(32)
+    assert_problem(client.post("/v1/signatures/confirm", json={"token": forged}), 404)
+
+    # A link mailed before tokens were led by their time: its whole SHA-256 is stored.
+    legacy = secrets.token_urlsafe(32)
+    with clean_database.session(write=True) as session:
+        signature = session.exec(
+            select(Signature).where(Signature.email_hash.is_not(None))  # type: ignore[union-attr]
+        ).first()
+        assert signature is not None
+        session.add(
+            SignatureToken(
+                token_hash=hashlib.sha256(legacy.encode()).hexdigest(),
+                signature_id=signature.id,
+                purpose="confirm",
+            )
+        )
+    confirmed = client.post("/v1/signatures/confirm", json={"token": legacy})
+    assert confirmed.json() == {"status": "confirmed", "petition_slug": SLUG}
 
 
 def test_unknown_petition_and_closed_petition(client, clean_database: Database):
