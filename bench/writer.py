@@ -6,17 +6,20 @@
 
 On SQLite the writers of every process take turns on one write lock, so what a batch costs
 the writer while it holds the lock bounds the signing rate: this prints the wall time and this
-thread's CPU per signature, and the commits' times (the slow ones are those that checkpoint
-the WAL). The requests are made (`SignRequest.of`: hashes, ZIP, tokens) before the clock
-starts, as the event loop makes them before they are queued. `BENCH_WRITER_URL` measures
+thread's CPU per signature, each phase's (the work, `sign_many`; the commit) wall and CPU time
+per batch, and the commits' times (the slow ones are those that checkpoint the WAL). The
+requests are made (`SignRequest.of`: hashes, ZIP, tokens) before the clock starts, as the
+event loop makes them before they are queued. `BENCH_WRITER_URL` measures
 another database (PostgreSQL: a fresh database is created on that server and dropped).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.datagen import DEFAULT_SLUG, ZIPS
@@ -75,19 +78,29 @@ def measure(batch_size: int, batches: int, kind: str) -> None:
 
     work = [[request(b * batch_size + i) for i in range(batch_size)] for b in range(batches)]
     commits: list[float] = []
+    # (wall, CPU) seconds of each phase, summed: the work (sign_many) and the commit.
+    phases = {"work": [0.0, 0.0], "commit": [0.0, 0.0]}
     wall, cpu = time.perf_counter(), time.thread_time()
     for requests in work:
         with database.session(write=True) as session:
-            with session.begin_nested():  # as group commit runs a batch
+            with _timed(phases["work"]), session.begin_nested():  # as group commit runs a batch
                 outcomes = sign_many(session, requests)
             assert not any(outcomes), outcomes
             started = time.perf_counter()
-            session.commit()
+            with _timed(phases["commit"]):
+                session.commit()
             commits.append(time.perf_counter() - started)
     wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
     database.dispose()
     signatures = batch_size * batches
     commits.sort()
+    print(
+        "per batch: "
+        + ", ".join(
+            f"{name} {spent[0] / batches * 1e3:.2f} ms ({spent[1] / batches * 1e3:.2f} ms CPU)"
+            for name, spent in phases.items()
+        )
+    )
     print(
         f"{kind}: {batches} batches of {batch_size}: "
         f"{wall / signatures * 1e6:.0f} us wall, "
@@ -95,6 +108,16 @@ def measure(batch_size: int, batches: int, kind: str) -> None:
         f"commit p50 {commits[len(commits) // 2] * 1e3:.2f} ms, "
         f"p90 {commits[int(len(commits) * 0.9)] * 1e3:.2f} ms, max {commits[-1] * 1e3:.2f} ms"
     )
+
+
+@contextlib.contextmanager
+def _timed(spent: list[float]) -> Iterator[None]:
+    wall, cpu = time.perf_counter(), time.thread_time()
+    try:
+        yield
+    finally:
+        spent[0] += time.perf_counter() - wall
+        spent[1] += time.thread_time() - cpu
 
 
 if __name__ == "__main__":
