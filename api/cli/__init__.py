@@ -73,6 +73,7 @@ def serve(
     import uvicorn
 
     from api.capacity import max_connections, raise_descriptor_limit
+    from api.http_protocol import CorkedHttpToolsProtocol
     from api.logs import configure_logging
 
     raise_descriptor_limit()  # before the workers start: they inherit it
@@ -84,6 +85,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http=CorkedHttpToolsProtocol,  # a response's head and body in one write
         log_level=settings.log_level.lower(),
         log_config=None,  # api.logs (LOG_FORMAT, control characters escaped)
         access_log=False,  # api.middleware.access_log logs route templates, not paths
