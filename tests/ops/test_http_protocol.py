@@ -5,7 +5,8 @@ uvicorn's own protocol code; only the socket transport's writes are counted."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -51,6 +52,21 @@ async def _serve(app: Asgi, writes: list[bytes]) -> tuple[asyncio.AbstractServer
     return server, server.sockets[0].getsockname()[1]
 
 
+@contextlib.asynccontextmanager
+async def _connected(
+    app: Asgi, request: bytes, writes: list[bytes]
+) -> AsyncIterator[asyncio.StreamReader]:
+    """A connection to a fresh server running `app`, with `request` sent on it."""
+    server, port = await _serve(app, writes)
+    async with server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        try:
+            yield reader
+        finally:
+            writer.close()
+
+
 async def _read_all(reader: asyncio.StreamReader) -> bytes:
     return await asyncio.wait_for(reader.read(), 5)
 
@@ -58,12 +74,9 @@ async def _read_all(reader: asyncio.StreamReader) -> bytes:
 def test_a_response_head_and_body_leave_in_one_write() -> None:
     async def scenario() -> None:
         writes: list[bytes] = []
-        server, port = await _serve(_hello, writes)
-        async with server:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET / HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
+        request = b"GET / HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
+        async with _connected(_hello, request, writes) as reader:
             answer = await _read_all(reader)
-            writer.close()
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
         assert answer.endswith(b'\r\n\r\n{"status":"ok"}')
         assert len(writes) == 1, writes  # uvicorn's own protocol makes two
@@ -85,15 +98,12 @@ def test_pipelined_requests_are_answered_in_order() -> None:
         await send({"type": "http.response.body", "body": body})
 
     async def scenario() -> None:
-        server, port = await _serve(echo_path, [])
-        async with server:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(
-                b"GET /first HTTP/1.1\r\nhost: t\r\n\r\n"
-                b"GET /second HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
-            )
+        request = (
+            b"GET /first HTTP/1.1\r\nhost: t\r\n\r\n"
+            b"GET /second HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
+        )
+        async with _connected(echo_path, request, []) as reader:
             answer = await _read_all(reader)
-            writer.close()
         assert answer.count(b"HTTP/1.1 200 OK") == 2
         assert answer.index(b"/first") < answer.index(b"/second")
         assert answer.endswith(b"/second")
@@ -120,14 +130,11 @@ def test_a_streamed_chunk_is_sent_before_the_stream_goes_on() -> None:
 
     async def scenario() -> None:
         writes: list[bytes] = []
-        server, port = await _serve(stream, writes)
-        async with server:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /events HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
+        request = b"GET /events HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
+        async with _connected(stream, request, writes) as reader:
             head_and_first = await asyncio.wait_for(reader.readuntil(b"data: 1\n\n\r\n"), 5)
             received_first.set()
             rest = await _read_all(reader)
-            writer.close()
         assert head_and_first.startswith(b"HTTP/1.1 200 OK\r\n")
         assert b"data: 2" in rest and rest.endswith(b"0\r\n\r\n")
         assert len(writes) == 2  # head with the first event, then the second with the end
