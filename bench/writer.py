@@ -9,8 +9,12 @@ the writer while it holds the lock bounds the signing rate: this prints the wall
 thread's CPU per signature, each phase's (the work, `sign_many`; the commit) wall and CPU time
 per batch, and the commits' times (the slow ones are those that checkpoint the WAL). The
 requests are made (`SignRequest.of`: hashes, ZIP, tokens) before the clock starts, as the
-event loop makes them before they are queued. `BENCH_WRITER_URL` measures
-another database (PostgreSQL: a fresh database is created on that server and dropped).
+event loop makes them before they are queued. `BENCH_WRITER_URL` measures another database
+(PostgreSQL: a fresh database is created on that server and dropped).
+
+On SQLite, `BENCH_WRITER_PAGES=1` also prints how many pages each commit wrote to the WAL
+(checkpoints off, so the commit times leave theirs out), and `BENCH_WRITER_WITHOUT=<index>,...`
+drops those indexes first: what each one costs a batch.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from bench.datagen import DEFAULT_SLUG, ZIPS
 from bench.servers import SECRET_KEY, fresh_database, postgres_admin_url, prepare, service_env
@@ -54,6 +59,12 @@ def measure(batch_size: int, batches: int, kind: str) -> None:
     settings = get_settings()
     caches: Caches = build_caches(settings)
     database = Database(settings, caches)
+    wal = _count_wal_pages(database)
+    without = [name for name in os.environ.get("BENCH_WRITER_WITHOUT", "").split(",") if name]
+    if without:
+        with database.engine.begin() as connection:
+            for index in without:  # what-if: the rows' cost without this index
+                connection.exec_driver_sql(f'DROP INDEX "{index}"')
     context = SigningContext(
         secret=settings.secret(),
         public_base_url=settings.public_base_url,
@@ -91,6 +102,8 @@ def measure(batch_size: int, batches: int, kind: str) -> None:
                 session.commit()
             commits.append(time.perf_counter() - started)
     wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+    if wal is not None:
+        print(f"WAL pages per commit: {wal() / batches:.1f} (checkpoints off; BENCH_WRITER_PAGES)")
     database.dispose()
     signatures = batch_size * batches
     commits.sort()
@@ -108,6 +121,28 @@ def measure(batch_size: int, batches: int, kind: str) -> None:
         f"commit p50 {commits[len(commits) // 2] * 1e3:.2f} ms, "
         f"p90 {commits[int(len(commits) * 0.9)] * 1e3:.2f} ms, max {commits[-1] * 1e3:.2f} ms"
     )
+
+
+def _count_wal_pages(database: Any) -> Callable[[], float] | None:
+    """With BENCH_WRITER_PAGES=1 on SQLite: checkpoints off, and a function that tells how
+    many pages the commits since wrote to the WAL (each page a frame of the log, written and
+    synced at the commit, then copied to the database by a checkpoint)."""
+    if not os.environ.get("BENCH_WRITER_PAGES") or not database.is_sqlite:
+        return None
+    from sqlalchemy import event
+
+    event.listen(
+        database.engine,
+        "connect",
+        lambda connection, _record: connection.execute("PRAGMA wal_autocheckpoint=0"),
+    )
+    database.engine.dispose()
+    path = database.engine.url.database
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = connection.exec_driver_sql("PRAGMA page_size").scalar()
+    start = os.path.getsize(path + "-wal")
+    return lambda: (os.path.getsize(path + "-wal") - start) / (page + 24)  # frame header
 
 
 @contextlib.contextmanager
