@@ -21,9 +21,10 @@ def keyed_hash(secret: bytes, purpose: str, value: str) -> str:
 # A link token begins with the millisecond it was made, in hex, so the primary key of the
 # stored digests (each keeps the token's first characters) grows at its end as ids do. A
 # digest of random bits alone lands on a random page of that index: every signature's two
-# tokens dirtied two pages that were written to the WAL and then to the database, a third of a
-# signing batch's pages (measured: 210 -> 127 pages per commit of 32 signatures; the commit
-# 4.75 -> 3.86 ms). The time says only when the link was mailed, which its reader knows.
+# tokens dirtied two pages that were written to the WAL and then to the database, over a third
+# of a signing batch's pages (`BENCH_WRITER_PAGES=1 python -m bench.writer`: 185 -> 116 pages
+# per commit of 32 signatures, the commit 4.2 -> 3.1 ms). The time says only when the link
+# was mailed, which its reader knows.
 _ORDER_LENGTH = 11  # hex digits of milliseconds since 1970: until the year 2527
 _ORDER_DIGITS = frozenset("0123456789abcdef")
 _RANDOM_LENGTH = 43  # TOKEN_BYTES in URL-safe base64, unpadded (as secrets.token_urlsafe)
