@@ -16,17 +16,24 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+# Past this many bytes held, they are sent at once: a body streamed in many chunks within one
+# turn is not gathered whole in memory, and the socket's own buffer (whose limit pauses the
+# sender, uvicorn's flow control) sees it as it grows.
+HOLD_LIMIT = 64 * 1024
+
 
 class _CorkedTransport:
     """A transport whose writes in one turn of the event loop are sent together, at its end
-    (or at close). Everything else is the wrapped transport's."""
+    (or at close, or once HOLD_LIMIT bytes are held). Everything else is the wrapped
+    transport's."""
 
-    __slots__ = ("_held", "_loop", "_transport")
+    __slots__ = ("_held", "_held_bytes", "_loop", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._held: list[bytes] = []
+        self._held_bytes = 0
 
     def write(self, data: bytes) -> None:
         if not data:
@@ -34,9 +41,12 @@ class _CorkedTransport:
         if not self._held:
             self._loop.call_soon(self._send_held)
         self._held.append(data)
+        self._held_bytes += len(data)
+        if self._held_bytes >= HOLD_LIMIT:
+            self._send_held()  # the call already scheduled finds nothing held
 
     def _send_held(self) -> None:
-        held, self._held = self._held, []
+        held, self._held, self._held_bytes = self._held, [], 0
         if held and not self._transport.is_closing():
             self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 

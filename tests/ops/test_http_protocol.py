@@ -12,7 +12,7 @@ from typing import Any
 import uvicorn
 from uvicorn.server import ServerState
 
-from api.http_protocol import CorkedHttpToolsProtocol
+from api.http_protocol import HOLD_LIMIT, CorkedHttpToolsProtocol
 
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -138,5 +138,32 @@ def test_a_streamed_chunk_is_sent_before_the_stream_goes_on() -> None:
         assert head_and_first.startswith(b"HTTP/1.1 200 OK\r\n")
         assert b"data: 2" in rest and rest.endswith(b"0\r\n\r\n")
         assert len(writes) == 2  # head with the first event, then the second with the end
+
+    asyncio.run(scenario())
+
+
+def test_a_body_streamed_in_one_turn_is_sent_as_it_passes_the_hold_limit() -> None:
+    """Chunks sent without the app yielding are not all gathered before the first leaves."""
+    chunk = b"x" * 1024
+    count = 4 * HOLD_LIMIT // len(chunk)
+
+    async def many_chunks(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        length = str(count * len(chunk)).encode()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", length)]}
+        )
+        for _ in range(count - 1):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": chunk})
+
+    async def scenario() -> None:
+        writes: list[bytes] = []
+        request = b"GET / HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
+        async with _connected(many_chunks, request, writes) as reader:
+            answer = await _read_all(reader)
+        assert answer.endswith(b"\r\n\r\n" + chunk * count)
+        assert b"".join(writes) == answer
+        assert len(writes) >= 4  # every HOLD_LIMIT bytes, not one write of the whole body
+        assert all(len(write) < HOLD_LIMIT + len(chunk) + 200 for write in writes)
 
     asyncio.run(scenario())
