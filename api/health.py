@@ -18,8 +18,9 @@ from api.config import Settings
 from api.db import Database
 from api.errors import ServiceUnavailable, problem_responses
 from api.openapi import operation_id
+from api.routing import ApiRoute
 
-router = APIRouter(tags=["health"], generate_unique_id_function=operation_id)
+router = APIRouter(tags=["health"], route_class=ApiRoute, generate_unique_id_function=operation_id)
 
 # Each dependency gets this long to answer; all are asked at once, so /readyz answers within it
 # even when one hangs.
