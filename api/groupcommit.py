@@ -19,6 +19,11 @@ the request threads.
     result = committer.run_sync(lambda session: ...)                           # threads
     result = await committer.run_batched(SIGNING, SignRequest.of(...))          # see Batchable
 
+A unit that waits in the queue longer than `queue_seconds` (the app gives the statement
+timeout) is answered `DependencyUnavailable` (503, Retry-After) and never run: the writer is
+then stuck on a database that does not answer, and a request must not wait out that batch's
+timeouts and then its own (the writer's own batch is bounded by the driver's timeouts).
+
 Units of one `Batchable` kind that follow each other in a batch are written together: one
 statement per table for the run instead of a few per unit (the signing hot path). Each unit
 still gets its own outcome; should the run as a whole fail, its units are run again one by one,
@@ -43,6 +48,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from api import metrics
+from api.availability import DependencyUnavailable
 from api.db import Database
 
 logger = logging.getLogger(__name__)
@@ -91,11 +97,17 @@ class GroupCommitter:
     Safe to share between threads and event loops; `close()` at shutdown."""
 
     def __init__(
-        self, database: Database, *, max_batch: int = MAX_BATCH, writers: int | None = None
+        self,
+        database: Database,
+        *,
+        max_batch: int = MAX_BATCH,
+        writers: int | None = None,
+        queue_seconds: float | None = None,
     ) -> None:
         self.database = database
         self.max_batch = max_batch
         self.writers = writers or WRITERS
+        self.queue_seconds = queue_seconds
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -116,7 +128,7 @@ class GroupCommitter:
         return self._submit(_Job(lambda session: kind.one(session, item), kind=kind, item=item))
 
     async def run_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> T:
-        return await asyncio.wrap_future(self.submit_batched(kind, item))
+        return await self._answer(self.submit_batched(kind, item))
 
     def _submit(self, job: _Job[T]) -> Future[T]:
         with self._lock:
@@ -131,7 +143,28 @@ class GroupCommitter:
         return job.future
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        return await asyncio.wrap_future(self.submit(work))
+        return await self._answer(self.submit(work))
+
+    async def _answer(self, future: Future[T]) -> T:
+        """The unit's outcome; DependencyUnavailable if it was still queued `queue_seconds`
+        after it was submitted (it is then cancelled: the writer skips it, nothing is written)."""
+        if self.queue_seconds is None:
+            return await asyncio.wrap_future(future)
+        given_up: list[bool] = []
+
+        def give_up_if_queued() -> None:
+            if future.cancel():  # False once the writer has taken it: it gets its outcome
+                given_up.append(True)
+
+        timer = asyncio.get_running_loop().call_later(self.queue_seconds, give_up_if_queued)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if given_up:
+                raise DependencyUnavailable("database") from None
+            raise
+        finally:
+            timer.cancel()
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
         return self.submit(work).result()

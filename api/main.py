@@ -134,7 +134,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.caches = caches = build_caches(settings)
     app.state.database = Database(settings, caches)
     metrics.watch_pool(app.state.database.engine)
-    app.state.group_commit = GroupCommitter(app.state.database)
+    app.state.group_commit = GroupCommitter(
+        app.state.database, queue_seconds=settings.db_statement_timeout_seconds
+    )
     # Each dependency whose outage is answered 503 (api.availability), and how /readyz asks it.
     app.state.dependency_states = [app.state.database.availability]
     app.state.readiness_probes = health.readiness_probes(settings, app.state.database)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.abuse.models import BlockedEmailDomain
+from api.availability import RETRY_AFTER_SECONDS, DependencyUnavailable
 from api.db import Database
 from api.groupcommit import Batchable, GroupCommitter
 from tests.databases import unreachable_settings
@@ -143,6 +145,36 @@ def test_async_callers_are_answered_after_the_commit(
     names = asyncio.run(sign_many())
     # Each answer came after its commit: a new session sees every row.
     assert _domains(clean_database, "gc-async-") == set(names)
+
+
+def test_a_unit_queued_behind_a_stuck_batch_is_answered_503_and_never_run(
+    clean_database: Database,
+) -> None:
+    """A writer stuck on a database that does not answer: the units queued behind it are
+    answered within `queue_seconds`, not after the stuck batch's timeouts and then their own;
+    the one the writer already holds gets its own outcome."""
+    committer = GroupCommitter(clean_database, queue_seconds=0.3)
+    try:
+        release = _hold_writer(committer)
+
+        async def queued() -> tuple[str, float]:
+            started = time.monotonic()
+            with pytest.raises(DependencyUnavailable) as refused:
+                await committer.run(_add("gc-queued.example"))
+            assert refused.value.headers == {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            return refused.value.dependency, time.monotonic() - started
+
+        dependency, waited = asyncio.run(queued())
+        assert dependency == "database"
+        assert 0.3 <= waited < 2.0
+        release.set()
+        # The writer goes on: the unit given up was skipped, never written.
+        assert committer.run_sync(_add("gc-after.example")) == "gc-after.example"
+        assert _domains(clean_database, "gc-") == {"gc-after.example"}
+        # A unit answered in time is not given up.
+        assert asyncio.run(committer.run(_add("gc-quick.example"))) == "gc-quick.example"
+    finally:
+        committer.close()
 
 
 def test_close_finishes_queued_units_and_a_later_unit_starts_a_new_writer(
