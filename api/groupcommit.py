@@ -39,6 +39,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -80,10 +81,16 @@ MAX_BATCH = 128
 WRITERS = 1
 
 
+class _Future(Future[T]):
+    """A unit's outcome; `given_up` when the queue's watchdog cancelled it (queue_seconds)."""
+
+    given_up = False
+
+
 @dataclass(eq=False)
 class _Job(Generic[T]):
     work: Callable[[Session], T]
-    future: Future[T] = field(default_factory=Future)
+    future: _Future[T] = field(default_factory=_Future)
     kind: Batchable[Any, T] | None = None
     item: Any = None
 
@@ -108,6 +115,11 @@ class GroupCommitter:
         self.max_batch = max_batch
         self.writers = writers or WRITERS
         self.queue_seconds = queue_seconds
+        # (deadline, future) of each unit an async caller waits for, in the order submitted:
+        # one watchdog thread gives up on those still queued at their deadline (a timer per
+        # request was a twentieth of the event loop's time when signing).
+        self._deadlines: deque[tuple[float, _Future[Any]]] = deque()
+        self._watchdog_stop = threading.Event()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -118,19 +130,19 @@ class GroupCommitter:
 
     # --- submitting ------------------------------------------------------------------------
 
-    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+    def submit(self, work: Callable[[Session], T]) -> _Future[T]:
         """Queue a unit of work; the future resolves after its batch commits (or with the
         exception the work raised, or the commit's error)."""
         return self._submit(_Job(work))
 
-    def submit_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> Future[T]:
+    def submit_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> _Future[T]:
         """Queue `kind.one(session, item)`, to be written with its neighbours of one kind."""
         return self._submit(_Job(lambda session: kind.one(session, item), kind=kind, item=item))
 
     async def run_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> T:
         return await self._answer(self.submit_batched(kind, item))
 
-    def _submit(self, job: _Job[T]) -> Future[T]:
+    def _submit(self, job: _Job[T]) -> _Future[T]:
         with self._lock:
             if not self._threads:
                 self._threads = [
@@ -139,32 +151,46 @@ class GroupCommitter:
                 ]
                 for thread in self._threads:
                     thread.start()
+                if self.queue_seconds is not None:
+                    self._watchdog_stop = threading.Event()
+                    threading.Thread(
+                        target=self._watch_deadlines,
+                        args=(self._watchdog_stop,),
+                        name="group-commit-watchdog",
+                        daemon=True,
+                    ).start()
             self._queue.put(job)
         return job.future
 
     async def run(self, work: Callable[[Session], T]) -> T:
         return await self._answer(self.submit(work))
 
-    async def _answer(self, future: Future[T]) -> T:
+    async def _answer(self, future: _Future[T]) -> T:
         """The unit's outcome; DependencyUnavailable if it was still queued `queue_seconds`
         after it was submitted (it is then cancelled: the writer skips it, nothing is written)."""
-        if self.queue_seconds is None:
-            return await asyncio.wrap_future(future)
-        given_up: list[bool] = []
-
-        def give_up_if_queued() -> None:
-            if future.cancel():  # False once the writer has taken it: it gets its outcome
-                given_up.append(True)
-
-        timer = asyncio.get_running_loop().call_later(self.queue_seconds, give_up_if_queued)
+        if self.queue_seconds is not None:
+            self._deadlines.append((time.monotonic() + self.queue_seconds, future))
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
-            if given_up:
+            if future.given_up:
                 raise DependencyUnavailable("database") from None
             raise
-        finally:
-            timer.cancel()
+
+    def _watch_deadlines(self, stop: threading.Event) -> None:
+        assert self.queue_seconds is not None
+        while not stop.wait(self.queue_seconds / 8):
+            now = time.monotonic()
+            deadlines = self._deadlines
+            while deadlines:
+                deadline, future = deadlines[0]
+                if deadline > now and not future.done():
+                    break  # the later ones are due later still
+                deadlines.popleft()
+                if not future.done():
+                    future.given_up = True
+                    if not future.cancel():  # the writer took it first: it gets its outcome
+                        future.given_up = False
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
         return self.submit(work).result()
@@ -174,6 +200,7 @@ class GroupCommitter:
         new ones, as when an app is started again."""
         with self._lock:
             threads, self._threads = self._threads, []
+            self._watchdog_stop.set()
             for _ in threads:
                 self._queue.put(_STOP)
         for thread in threads:
