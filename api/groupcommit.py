@@ -259,13 +259,10 @@ class GroupCommitter:
                 turn_taken = time.perf_counter()
                 if not stopping:
                     stopping = self._take_queued(batch)
-                runs = list(_runs(batch))
-                for run in runs:
+                for run in _runs(batch):
                     live = [job for job in run if job.future.set_running_or_notify_cancel()]
                     if len(live) > 1 and live[0].kind is not None:
-                        written = _outcomes_of_run(
-                            session, live[0].kind, live, alone=len(runs) == 1
-                        )
+                        written = _outcomes_of_run(session, live[0].kind, live)
                         outcomes.update(zip(live, written, strict=True))
                     else:
                         outcomes.update((job, _outcome_of(session, job)) for job in live)
@@ -335,21 +332,16 @@ def _outcome_of(session: Session, job: _Job[Any]) -> tuple[bool, Any]:
 
 
 def _outcomes_of_run(
-    session: Session, kind: Batchable[Any, Any], run: list[_Job[Any]], *, alone: bool = False
+    session: Session, kind: Batchable[Any, Any], run: list[_Job[Any]]
 ) -> list[tuple[bool, Any]]:
-    """The run's outcomes, written together. `alone`: the run is the whole transaction, so
-    the transaction itself undoes a failed run, and it needs no SAVEPOINT (two statements
-    fewer inside SQLite's write lock, each a wait for the GIL back from the event loop)."""
     try:
-        with contextlib.nullcontext() if alone else session.begin_nested():
+        with session.begin_nested():
             values = kind.many(session, [job.item for job in run])
         if len(values) != len(run):
             raise RuntimeError(f"{kind.name}: {len(values)} outcomes for {len(run)} units")
     except Exception as exc:
         # Undone as a whole: each unit again on its own, so one bad unit fails alone.
         logger.warning("batched %s of %d units failed (%s); one by one", kind.name, len(run), exc)
-        if alone:
-            session.rollback()  # the next statement begins the transaction again
         return [_outcome_of(session, job) for job in run]
     return [
         (False, value) if isinstance(value, BaseException) else (True, value) for value in values

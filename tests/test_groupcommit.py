@@ -278,31 +278,21 @@ def test_neighbouring_batched_units_are_written_together_each_with_its_outcome(
     assert _domains(clean_database, "gb-") == {"gb-1.example", "gb-2.example", "gb-4.example"}
 
 
-@pytest.mark.parametrize("with_plain_unit", [False, True], ids=["run-alone", "after-a-unit"])
 def test_a_failed_run_is_undone_and_its_units_run_one_by_one(
-    committer: GroupCommitter, clean_database: Database, with_plain_unit: bool
+    committer: GroupCommitter, clean_database: Database
 ) -> None:
-    """Alone in its transaction, the run is undone by the transaction (no SAVEPOINT); after
-    a plain unit, by its own SAVEPOINT, and the plain unit's write stays."""
     calls: list[list[str]] = []
     kind = _add_many(calls)
     release = _hold_writer(committer)
-    plain = committer.submit(_add("gf-plain.example")) if with_plain_unit else None
     names = ("gf-1.example", "boom.example", "gf-2.example")
     futures = [committer.submit_batched(kind, name) for name in names]
     release.set()
-    if plain is not None:
-        assert plain.result(10) == "gf-plain.example"
-        assert "gf-plain.example" in _domains(clean_database, "gf-")
     assert futures[0].result(10) == "gf-1.example"
     assert futures[2].result(10) == "gf-2.example"
     with pytest.raises(ValueError, match=r"boom\.example"):
         futures[1].result(10)
     assert len(calls) == 1  # tried together once, then one by one
-    assert _domains(clean_database, "gf-") - {"gf-plain.example"} == {
-        "gf-1.example",
-        "gf-2.example",
-    }
+    assert _domains(clean_database, "gf-") == {"gf-1.example", "gf-2.example"}
     assert _domains(clean_database, "boom") == set()
 
 
