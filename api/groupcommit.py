@@ -120,6 +120,7 @@ class GroupCommitter:
         # request was a twentieth of the event loop's time when signing).
         self._deadlines: deque[tuple[float, _Future[Any]]] = deque()
         self._watchdog_stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -153,12 +154,13 @@ class GroupCommitter:
                     thread.start()
                 if self.queue_seconds is not None:
                     self._watchdog_stop = threading.Event()
-                    threading.Thread(
+                    self._watchdog = threading.Thread(
                         target=self._watch_deadlines,
                         args=(self._watchdog_stop,),
                         name="group-commit-watchdog",
                         daemon=True,
-                    ).start()
+                    )
+                    self._watchdog.start()
             self._queue.put(job)
         return job.future
 
@@ -173,24 +175,32 @@ class GroupCommitter:
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
-            if future.given_up:
+            task = asyncio.current_task()
+            # The caller's own cancellation (a client gone, a timeout, shutdown) stays one,
+            # even if the watchdog reached the unit in the same instant.
+            if future.given_up and not (task is not None and task.cancelling()):
                 raise DependencyUnavailable("database") from None
             raise
 
     def _watch_deadlines(self, stop: threading.Event) -> None:
         assert self.queue_seconds is not None
         while not stop.wait(self.queue_seconds / 8):
-            now = time.monotonic()
-            deadlines = self._deadlines
-            while deadlines:
-                deadline, future = deadlines[0]
-                if deadline > now and not future.done():
-                    break  # the later ones are due later still
-                deadlines.popleft()
-                if not future.done():
-                    future.given_up = True
-                    if not future.cancel():  # the writer took it first: it gets its outcome
-                        future.given_up = False
+            try:
+                self._give_up_overdue(time.monotonic())
+            except Exception:  # never let the watchdog die silently: the queue would grow
+                logger.exception("group commit's queue watchdog")
+
+    def _give_up_overdue(self, now: float) -> None:
+        deadlines = self._deadlines
+        while deadlines:
+            deadline, future = deadlines[0]
+            if deadline > now and not future.done():
+                break  # the later ones are due later still
+            deadlines.popleft()
+            if not future.done():
+                future.given_up = True
+                if not future.cancel():  # the writer took it first: it gets its outcome
+                    future.given_up = False
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
         return self.submit(work).result()
@@ -201,9 +211,10 @@ class GroupCommitter:
         with self._lock:
             threads, self._threads = self._threads, []
             self._watchdog_stop.set()
+            watchdog, self._watchdog = self._watchdog, None
             for _ in threads:
                 self._queue.put(_STOP)
-        for thread in threads:
+        for thread in [*threads, *([watchdog] if watchdog else [])]:
             thread.join(timeout)
 
     # --- the writer thread -----------------------------------------------------------------

@@ -177,6 +177,32 @@ def test_a_unit_queued_behind_a_stuck_batch_is_answered_503_and_never_run(
         committer.close()
 
 
+def test_a_caller_cancelled_as_the_watchdog_gives_up_stays_cancelled(
+    clean_database: Database,
+) -> None:
+    """The caller's own cancellation (a client gone, a timeout, shutdown) is not turned into
+    a 503, even when the watchdog marks the unit in the same instant."""
+    committer = GroupCommitter(clean_database, queue_seconds=30)
+    try:
+        release = _hold_writer(committer)
+
+        async def cancelled() -> None:
+            task = asyncio.create_task(committer.run(_add("gc-cancelled.example")))
+            await asyncio.sleep(0.05)  # queued behind the held writer
+            _, future = committer._deadlines[-1]
+            future.given_up = True  # the watchdog's mark, just before the caller's cancel
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(cancelled())
+        release.set()
+        assert committer.run_sync(_add("gc-after.example")) == "gc-after.example"
+        assert _domains(clean_database, "gc-") == {"gc-after.example"}
+    finally:
+        committer.close()
+
+
 def test_close_finishes_queued_units_and_a_later_unit_starts_a_new_writer(
     committer: GroupCommitter, clean_database: Database
 ) -> None:
