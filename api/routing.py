@@ -57,8 +57,9 @@ class ApiRoute(APIRoute):
     request without a query string nothing.
 
     A route whose endpoint takes only its path parameters and the request, and returns a
-    `Response` (the hot ones: signing, confirming), is run without FastAPI's generic request
-    handler: see `_lean_app`.
+    `Response` (the hot ones: signing, confirming, /healthz), is run without FastAPI's generic
+    request handler: see `_lean_app`. Only routes the app holds itself (`add_routes`) can be:
+    for a router's routes included with `include_router`, FastAPI builds its own handler.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

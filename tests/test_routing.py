@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.routing import ApiRoute
 from api.security import new_token
+from tests.conftest import reset_database
 from tests.petitions.helpers import SIGN_URL, signer
 
 HOT_ROUTES = {
@@ -71,8 +72,6 @@ def test_lean_routes_answer_as_fastapis_handler_does(
     statuses = [status for status, _, _ in lean]
     assert statuses == [200, 202, 202, 422, 422, 404, 422, 422, 404, 422, 422], lean
     # The same requests, on a fresh database, through FastAPI's generic handler.
-    from tests.conftest import reset_database
-
     reset_database(clean_database)
     for route in _lean_routes(app):
         monkeypatch.setattr(route, "app", request_response(route.get_route_handler()))
