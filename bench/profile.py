@@ -1,17 +1,20 @@
-"""Where a signature's time goes under load: CPU by thread, and group commit's phases.
+"""Where a signature's (or a confirmation's) time goes under load: CPU by thread, and group
+commit's phases.
 
     .venv/bin/python -m bench.profile                 # SQLite, 15 s of wrk signing
     BENCH_PROFILE_SECONDS=30 .venv/bin/python -m bench.profile postgresql
+    .venv/bin/python -m bench.profile sqlite confirm  # confirming instead
 
 Starts the service as `make bench` does (`advocacy serve --workers 2`, production settings),
-drives `wrk -t2 -c64 -s sign.lua` at it, and prints:
+drives `wrk -t2 -c64 -s sign.lua` at it (`confirm`: `confirm.lua`, with 6,000 pending
+signatures' links per second of the run, more than it can confirm), and prints:
 
-- each server thread's CPU (user and kernel) over the run, from /proc, per signature: the
+- each server thread's CPU (user and kernel) over the run, from /proc, per request: the
   event loops (the request's own work) and the group-commit writers (the database write);
-- from `/metrics`, the batches and group commit's phases per batch and per signature: `turn`
+- from `/metrics`, the batches and group commit's phases per batch and per unit: `turn`
   (waiting for the write lock, which on SQLite the writers of both workers share, and BEGIN),
   `work` and `commit`. On SQLite the writers take turns, so the rate cannot pass one
-  signature per (work + commit) time per signature: the figure that bounds signing.
+  request per (work + commit) time per unit: the figure that bounds signing.
 - how busy the machine's cores were (wrk included).
 """
 
@@ -25,9 +28,10 @@ from pathlib import Path
 
 import httpx
 
+from bench import datagen
 from bench.datagen import DEFAULT_SLUG
 from bench.load import run_wrk
-from bench.servers import Server, fresh_database, prepare, process_tree, service_env
+from bench.servers import SECRET_KEY, Server, fresh_database, prepare, process_tree, service_env
 from tests.ops.servers import sample
 
 METRICS_TOKEN = "bench-profile-metrics-token"
@@ -66,12 +70,21 @@ def scrape(base_url: str) -> str:
 
 def main() -> None:
     kind = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
+    scenario = sys.argv[2] if len(sys.argv) > 2 else "sign"
+    if scenario not in ("sign", "confirm"):
+        raise SystemExit(f"unknown scenario {scenario!r}: sign or confirm")
     seconds = float(os.environ.get("BENCH_PROFILE_SECONDS", "15"))
     with tempfile.TemporaryDirectory() as directory:
         work = Path(directory)
         with fresh_database(kind, work) as url:
             env = service_env(url, work / "var", METRICS_TOKEN=METRICS_TOKEN)
             prepare(env)
+            if scenario == "confirm":  # more links than it can confirm
+                tokens = work / "tokens.txt"
+                datagen.add_pending(url, SECRET_KEY.encode(), int(6_000 * seconds), tokens)
+                script, script_args = "confirm.lua", [str(tokens), "2"]
+            else:
+                script, script_args = "sign.lua", [DEFAULT_SLUG, "profile"]
             with Server(env, workers=2, log_path=work / "server.log") as server:
                 server.wait_ready()
                 assert server.process is not None
@@ -82,19 +95,31 @@ def main() -> None:
                 metrics_before = scrape(server.base_url)
                 result = run_wrk(
                     server.base_url,
-                    script="sign.lua",
-                    script_args=[DEFAULT_SLUG, "profile"],
+                    script=script,
+                    script_args=script_args,
                     duration=seconds,
                 )
                 after, machine_after = thread_cpu(workers), busy_share()
                 metrics = scrape(server.base_url)
-    report(kind, result.requests, result.seconds, before, after, machine_before, machine_after)
+    if result.count(299):
+        print("(the links ran out: some answers were already_confirmed)")
+    report(
+        kind,
+        scenario,
+        result.requests,
+        result.seconds,
+        before,
+        after,
+        machine_before,
+        machine_after,
+    )
     report_phases(metrics_before, metrics)
 
 
 def report(
     kind: str,
-    signatures: int,
+    scenario: str,
+    requests: int,
     seconds: float,
     before: dict[tuple[int, int], tuple[float, float]],
     after: dict[tuple[int, int], tuple[float, float]],
@@ -104,10 +129,10 @@ def report(
     total = machine_after[0] - machine_before[0]
     idle = machine_after[1] - machine_before[1]
     print(
-        f"{kind}: {signatures} signatures in {seconds:.1f} s = {signatures / seconds:,.0f}/s; "
+        f"{kind} {scenario}: {requests} requests in {seconds:.1f} s = {requests / seconds:,.0f}/s; "
         f"cores busy {100 * (1 - idle / total):.0f}% (wrk included)"
     )
-    print("thread                    CPU s   of it kernel   us per signature (kernel)")
+    print("thread                    CPU s   of it kernel   us per request (kernel)")
     for (pid, tid), (user, kernel) in sorted(after.items()):
         user -= before.get((pid, tid), (0.0, 0.0))[0]
         kernel -= before.get((pid, tid), (0.0, 0.0))[1]
@@ -116,7 +141,7 @@ def report(
         role = "event loop" if pid == tid else "writer/other"
         print(
             f"{pid:>7}/{tid:<7} {role:<12} {user + kernel:6.2f} {kernel:10.2f}   "
-            f"{(user + kernel) / signatures * 1e6:10.0f} ({kernel / signatures * 1e6:.0f})"
+            f"{(user + kernel) / requests * 1e6:10.0f} ({kernel / requests * 1e6:.0f})"
         )
 
 

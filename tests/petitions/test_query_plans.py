@@ -1,0 +1,90 @@
+"""Signing, confirming and withdrawing find their rows by key, whatever the tables hold.
+
+SQLite's planner has no statistics here (nothing runs ANALYZE), so it guesses: given a batch's
+ids and a status, it searched the (status, created_at) index, reading every pending signature
+for each batch of confirmations. Nothing in a test's answers shows that; the confirm scenario
+of `make bench` did, falling as pending signatures grew. So this reads SQLite's plan of every
+statement those requests run.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from api.db import Database
+from api.petitions.confirmation import confirm_many
+from tests.conftest import link_in
+from tests.petitions.helpers import SIGN_URL, signer
+
+# The tables that grow with every signer: a plan may not read them whole.
+GROWING = ("signature", "signature_token", "mail_message", "idempotency_record")
+_SCAN = re.compile(rf"^SCAN ({'|'.join(GROWING)})\b")
+# A search by a status alone reads every row in that state: a scan in disguise.
+_BY_STATUS_ALONE = re.compile(rf"^SEARCH ({'|'.join(GROWING)}) USING .*INDEX \w+ \(status=\?\)$")
+
+
+def _statements(database: Database, requests: Any) -> list[tuple[str, Any]]:
+    """The statements (with their parameters) the engine runs while `requests()` runs."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:
+        if not executemany and statement.lstrip().upper().startswith(
+            ("SELECT", "UPDATE", "DELETE")
+        ):
+            seen.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        requests()
+    finally:
+        event.remove(database.engine, "before_cursor_execute", capture)
+    return seen
+
+
+def test_signing_confirming_and_withdrawing_read_no_growing_table_whole(
+    client, smtp_server, mail_worker, clean_database: Database
+):
+    app_database: Database = client.app.state.database
+    if not app_database.is_sqlite:
+        pytest.skip("SQLite's planner; PostgreSQL's plans follow its statistics")
+    # Rows in every state the statements filter on, so a plan that reads by state has some.
+    for n in range(40):
+        assert (
+            client.post(SIGN_URL, json=signer(email=f"waiting.{n}@example.org")).status_code == 202
+        )
+
+    def requests() -> None:
+        for n in range(6):
+            assert client.post(SIGN_URL, json=signer(email=f"s{n}@example.org")).status_code == 202
+        mail_worker.drain()
+        messages = [smtp_server.to(f"s{n}@example.org")[0] for n in range(6)]
+        confirmed = client.post(
+            "/v1/signatures/confirm", json={"token": link_in(messages[0], "/confirm")}
+        )
+        assert confirmed.json()["status"] == "confirmed"
+        # Confirmations that arrive together are one batch (group commit): one statement
+        # names all their rows.
+        with app_database.session(write=True) as session:
+            batch = confirm_many(session, [link_in(m, "/confirm") for m in messages[1:]])
+        assert [outcome.status for outcome in batch] == ["confirmed"] * 5  # type: ignore[union-attr]
+        token = link_in(messages[0], "/withdraw")
+        assert client.post("/v1/signatures/withdraw", json={"token": token}).status_code == 200
+
+    statements = _statements(app_database, requests)
+    assert any("UPDATE signature" in statement for statement, _ in statements)
+    raw = app_database.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in statements:
+            plan = [
+                row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            ]
+            for step in plan:
+                assert not _SCAN.match(step), (statement, plan)
+                assert not _BY_STATUS_ALONE.match(step), (statement, plan)
+    finally:
+        raw.close()
