@@ -42,12 +42,16 @@ _LINK_COLUMNS = (
     .join(_PETITION, _PETITION.c.id == _SIGNATURE.c.petition_id)
 )
 _LINK = _LINK_COLUMNS.where(_TOKEN.c.token_hash == sqlalchemy.bindparam("digest"))
-# A batch's links, their signatures locked until its commit (in one order: two batches never
-# wait for each other's rows). SQLite has no FOR UPDATE and needs none: one writer at a time.
+# A batch's links, their signatures locked until its commit, so what is read of them stays
+# true until then: another instance's confirmation, withdrawal, strike or release of one of
+# them waits, or is waited for and then seen. In id order, so two batches of confirmations
+# never hold rows the other waits for. As strong as the UPDATE's own lock (FOR NO KEY UPDATE):
+# rows that name a signature (its links, its mails) can still be added meanwhile. SQLite has
+# no FOR UPDATE and needs none: one writer at a time.
 _LINKS = (
     _LINK_COLUMNS.where(_TOKEN.c.token_hash.in_(sqlalchemy.bindparam("digests", expanding=True)))
     .order_by(_SIGNATURE.c.id)
-    .with_for_update(of=_SIGNATURE)
+    .with_for_update(of=_SIGNATURE, key_share=True)
 )
 
 
@@ -66,6 +70,13 @@ _CONFIRM_PENDING = (
     .values(status=SignatureStatus.confirmed, confirmed_at=_NOW)
 )
 _CONFIRM_HELD = sqlalchemy.update(_SIGNATURE).where(_BY_ID).values(confirmed_at=_NOW)
+
+
+_STATE_FOR_UPDATE = (
+    sqlalchemy.select(_SIGNATURE.c.status)
+    .where(_SIGNATURE.c.id == sqlalchemy.bindparam("id"))
+    .with_for_update(key_share=True)
+)
 
 
 _MARK_TOKENS_USED = (
@@ -180,7 +191,7 @@ def withdraw(session: Session, token: str) -> WithdrawResult:
     record (petition, version, state, country, times)."""
     link = _link(session, token, TokenPurpose.withdraw)
     withdrawn = withdraw_signature(
-        session, link.signature_id, link.status, link.petition_id, keep_token=link.token_hash
+        session, link.signature_id, link.petition_id, keep_token=link.token_hash
     )
     return WithdrawResult(
         status="withdrawn" if withdrawn else "already_withdrawn", petition_slug=link.slug
@@ -188,10 +199,16 @@ def withdraw(session: Session, token: str) -> WithdrawResult:
 
 
 def withdraw_signature(
-    session: Session, signature_id: int, status: str, petition_id: int, keep_token: str | None
+    session: Session, signature_id: int, petition_id: int, keep_token: str | None
 ) -> bool:
-    """Withdraw and erase; False if it was already withdrawn."""
-    if status == SignatureStatus.withdrawn:
+    """Withdraw and erase; False if it was already withdrawn.
+
+    The signature's state is read with its row locked (as confirming reads it), so a
+    confirmation, strike or release of it running at the same moment elsewhere is waited for
+    and then seen: a withdrawal never misses a signature that was being confirmed, and never
+    leaves it counted with its personal data kept."""
+    status = session.connection().execute(_STATE_FOR_UPDATE, {"id": signature_id}).scalar()
+    if status is None or status == SignatureStatus.withdrawn:
         return False
     if status == SignatureStatus.struck:
         raise Gone("This signature was removed by moderators; there is nothing to withdraw.")
@@ -199,18 +216,13 @@ def withdraw_signature(
     erase_idempotency_records(
         session, select(Signature.email_hash).where(col(Signature.id) == signature_id)
     )
-    for moving_from in (SignatureStatus.confirmed, SignatureStatus.pending, SignatureStatus.held):
-        moved = session.exec(
-            update(Signature)
-            .where(col(Signature.id) == signature_id, col(Signature.status) == moving_from)
-            .values(status=SignatureStatus.withdrawn, withdrawn_at=now, **ERASED_FIELDS)
-        ).rowcount
-        if moved:
-            if moving_from is SignatureStatus.confirmed:
-                add_to_count(session, petition_id, -1)
-            break
-    else:
-        return False  # a concurrent withdrawal won
+    session.exec(
+        update(Signature)
+        .where(col(Signature.id) == signature_id)
+        .values(status=SignatureStatus.withdrawn, withdrawn_at=now, **ERASED_FIELDS)
+    )
+    if status == SignatureStatus.confirmed:
+        add_to_count(session, petition_id, -1)
     # Keep only the link used, so clicking it again says "already withdrawn".
     session.exec(
         delete(SignatureToken).where(

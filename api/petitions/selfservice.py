@@ -136,9 +136,7 @@ def withdraw_mine(session: Session, token: str, slug: str) -> WithdrawResult:
     if signature is None:
         raise NotFound(f"No signature of yours on '{slug}'.")
     assert signature.id is not None
-    withdrawn = withdraw_signature(
-        session, signature.id, signature.status, signature.petition_id, keep_token=None
-    )
+    withdrawn = withdraw_signature(session, signature.id, signature.petition_id, keep_token=None)
     return WithdrawResult(
         status="withdrawn" if withdrawn else "already_withdrawn", petition_slug=slug
     )
