@@ -44,8 +44,8 @@ _LINK_COLUMNS = (
 _LINK = _LINK_COLUMNS.where(_TOKEN.c.token_hash == sqlalchemy.bindparam("digest"))
 # A batch's links, their signatures locked until its commit, so what is read of them stays
 # true until then: another instance's confirmation, withdrawal, strike or release of one of
-# them waits, or is waited for and then seen. In id order, so two batches of confirmations
-# never hold rows the other waits for. As strong as the UPDATE's own lock (FOR NO KEY UPDATE):
+# them waits, or is waited for and then seen. In id order, so two runs of confirmations never
+# deadlock on each other's rows. As strong as the UPDATE's own lock (FOR NO KEY UPDATE):
 # rows that name a signature (its links, its mails) can still be added meanwhile. SQLite has
 # no FOR UPDATE and needs none: one writer at a time.
 _LINKS = (
