@@ -61,10 +61,16 @@ class DependencyState:
         name: str,
         is_outage: Callable[[BaseException], bool],
         *,
+        is_conflict: Callable[[BaseException], bool] | None = None,
         trial_seconds: float = TRIAL_SECONDS,
     ) -> None:
+        """`is_outage`: whether an error says the dependency is out. `is_conflict`: of those,
+        the ones that say nothing about its health (a transaction that lost a deadlock to
+        another): answered 503 with Retry-After all the same, since the same request tried
+        again succeeds, but the dependency is not marked down for everyone else."""
         self.name = name
         self.is_outage = is_outage
+        self.is_conflict = is_conflict
         self.trial_seconds = trial_seconds
         self._lock = threading.Lock()
         self.down_since: float | None = None
@@ -97,6 +103,10 @@ class DependencyState:
     def failed(self, exc: BaseException, *, write: bool = False) -> None:
         if isinstance(exc, DependencyUnavailable):
             return  # turned away by admit(): counted there, and no trial was made
+        conflict = _cause_where(exc, self.is_conflict) if self.is_conflict else None
+        if conflict is not None:
+            logger.warning("%s: %s (answered 503; not an outage)", self.name, describe(conflict))
+            return
         with self._lock:
             self.failures += 1
             self._next_trial = time.monotonic() + self.trial_seconds
@@ -128,16 +138,26 @@ class DependencyState:
 
     def failure_of(self, exc: BaseException) -> bool:
         """Whether `exc` (or an exception it was raised from) says this dependency is out."""
-        seen: BaseException | None = exc
-        for _ in range(5):
-            if seen is None:
-                return False
-            if isinstance(seen, DependencyUnavailable):
-                return seen.dependency == self.name
-            if self.is_outage(seen):
-                return True
-            seen = seen.__cause__ or seen.__context__
-        return False
+        found = _cause_where(
+            exc, lambda seen: isinstance(seen, DependencyUnavailable) or self.is_outage(seen)
+        )
+        if isinstance(found, DependencyUnavailable):
+            return found.dependency == self.name
+        return found is not None
+
+
+def _cause_where(
+    exc: BaseException, matches: Callable[[BaseException], bool]
+) -> BaseException | None:
+    """The first of `exc` and the exceptions it was raised from (five deep) that `matches`."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if matches(seen):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 async def answer_outage(

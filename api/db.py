@@ -205,6 +205,14 @@ def is_database_outage(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+def is_transaction_conflict(exc: BaseException) -> bool:
+    """Whether an error says this transaction lost to another (a deadlock, a serialization
+    failure: SQLSTATE class 40) rather than that the database is out: the same work tried
+    again succeeds."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, DBAPIError) and isinstance(sqlstate, str) and sqlstate[:2] == "40"
+
+
 _CONNECTED = "advocacy_connected"
 
 
@@ -226,7 +234,9 @@ class Database:
         self.engine = build_engine(settings)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
-        self.availability = DependencyState("database", is_database_outage)
+        self.availability = DependencyState(
+            "database", is_database_outage, is_conflict=is_transaction_conflict
+        )
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:

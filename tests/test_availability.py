@@ -4,14 +4,17 @@ once per outage; a circuit breaker keeps requests from each waiting out a timeou
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from api.availability import DependencyState, DependencyUnavailable
-from api.db import is_database_outage
+from api.db import Database, is_database_outage
 from api.main import create_app
 from tests.databases import unreachable_settings
 from tests.test_errors import assert_problem
@@ -123,3 +126,68 @@ def test_the_mail_worker_logs_an_outage_once_not_a_traceback_a_round(
     database.dispose()
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+
+
+def _real_deadlock(database: Database) -> OperationalError:
+    """The error PostgreSQL gives the loser of a real deadlock: two transactions, each
+    holding a row the other then asks for."""
+    ids = [row[0] for row in _execute(database, "SELECT id FROM fact ORDER BY id LIMIT 2")]
+    lost: list[BaseException] = []
+    first, second = database.engine.connect(), database.engine.connect()
+    try:
+        lock = "SELECT id FROM fact WHERE id = :id FOR UPDATE"
+        first.execute(text(lock), {"id": ids[0]})
+        second.execute(text(lock), {"id": ids[1]})
+
+        def first_asks_for_the_second_row() -> None:
+            try:
+                first.execute(text(lock), {"id": ids[1]})
+            except OperationalError as exc:
+                lost.append(exc)
+
+        waiting = threading.Thread(target=first_asks_for_the_second_row)
+        waiting.start()
+        time.sleep(0.3)  # the first is waiting for the second's row
+        try:
+            second.execute(text(lock), {"id": ids[0]})
+        except OperationalError as exc:
+            lost.append(exc)
+        second.rollback()  # whichever lost, the other goes on
+        waiting.join(10)
+        first.rollback()
+    finally:
+        first.close()
+        second.close()
+    [error] = lost
+    assert isinstance(error, OperationalError)
+    return error
+
+
+def _execute(database: Database, sql: str) -> list[Any]:
+    with database.engine.connect() as connection:
+        return list(connection.execute(text(sql)))
+
+
+def test_a_lost_deadlock_is_answered_503_without_marking_the_database_down(
+    clean_database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A transaction that loses a deadlock (two API instances writing one signature's rows in
+    crossing order) is retried by its client like an outage (503, Retry-After), but the
+    database is fine: the requests of everyone else must not be turned away."""
+    if clean_database.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no deadlock between transactions")
+    error = _real_deadlock(clean_database)
+    state = clean_database.availability  # the app's own: what a request's 503 records in
+    assert not state.is_down
+    try:
+        assert state.failure_of(error)  # answered 503 with Retry-After, as an outage is
+        with caplog.at_level(logging.WARNING, logger="api.availability"):
+            state.failed(error, write=True)
+        assert not state.is_down
+        state.admit(write=True)  # the next write is let through
+        [line] = [r.getMessage() for r in caplog.records]
+        assert "DeadlockDetected" in line and "not an outage" in line
+        state.failed(_outage(), write=True)  # an outage still is one
+        assert state.is_down
+    finally:
+        state.recovered(write=True)
