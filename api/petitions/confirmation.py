@@ -59,7 +59,7 @@ _LINKS = (
 # with their signatures locked, so none moved since: every row named moves (the count is
 # checked), and of several concurrent confirmations of one signature only the first counts
 # it. By id and nothing else: with the state as a condition too, SQLite's planner (no
-# statistics) and PostgreSQL's (before its statistics caught up) searched the (status,
+# statistics) and PostgreSQL's (without statistics on the table) searched the (status,
 # created_at) index instead, reading every pending signature for each batch: the confirm
 # scenario fell as pending signatures grew.
 _BY_ID = _SIGNATURE.c.id.in_(sqlalchemy.bindparam("signature_ids", expanding=True))
