@@ -232,6 +232,11 @@ def add_confirmed(database_url: str, secret: bytes, n: int, slug: str = DEFAULT_
     target.commit()
 
 
+# Pending links a confirm run is given per second of it: more than it can confirm (a run
+# that ran out would answer the cheaper already_confirmed, and its rate would say too much).
+LINKS_PER_SECOND = 6_000
+
+
 def add_pending(
     database_url: str, secret: bytes, n: int, tokens_file: Path, slug: str = DEFAULT_SLUG
 ) -> None:

@@ -79,9 +79,10 @@ def main() -> None:
         with fresh_database(kind, work) as url:
             env = service_env(url, work / "var", METRICS_TOKEN=METRICS_TOKEN)
             prepare(env)
-            if scenario == "confirm":  # more links than it can confirm
+            if scenario == "confirm":
                 tokens = work / "tokens.txt"
-                datagen.add_pending(url, SECRET_KEY.encode(), int(6_000 * seconds), tokens)
+                links = int(datagen.LINKS_PER_SECOND * seconds)
+                datagen.add_pending(url, SECRET_KEY.encode(), links, tokens)
                 script, script_args = "confirm.lua", [str(tokens), "2"]
             else:
                 script, script_args = "sign.lua", [DEFAULT_SLUG, "profile"]

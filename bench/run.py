@@ -355,9 +355,7 @@ class Bench:
         self.add(row)
 
     def confirm(self, kind: str, server: Server, url: str) -> None:
-        # More links than the run can confirm (6,000/s): a run out of links answers
-        # already_confirmed, cheaper than confirming, and its rate would say too much.
-        n = int(min(200_000, max(2_000, 6_000 * self.knobs.seconds)))
+        n = int(min(200_000, max(2_000, datagen.LINKS_PER_SECOND * self.knobs.seconds)))
         tokens = self.work_dir / f"tokens-{kind}.txt"
         datagen.add_pending(url, SECRET_KEY.encode(), n + 1, tokens)
         # Keep the last token for the event-stream scenario.

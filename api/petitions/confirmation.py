@@ -152,7 +152,6 @@ def _confirm_moving(
     """Move the signatures of the links that passed every check, and say what each did."""
 
     connection = session.connection()
-    moved: set[int] = set()
     for status, statement in (
         (SignatureStatus.pending, _CONFIRM_PENDING),
         (SignatureStatus.held, _CONFIRM_HELD),
@@ -163,17 +162,17 @@ def _confirm_moving(
         changed = connection.execute(statement, {"signature_ids": ids, "now": now}).rowcount
         if changed != len(ids):  # cannot happen with the rows locked; undo the batch if it did
             raise RuntimeError(f"{changed} of {len(ids)} {status} signatures confirmed")
-        moved.update(ids)
     connection.execute(
         _MARK_TOKENS_USED, {"digests": list({link.token_hash for _, link in moving}), "now": now}
     )
     counted: dict[int, int] = {}
+    done: set[int] = set()
     for index, link in moving:
         slug = link.slug
-        if link.signature_id not in moved:
+        if link.signature_id in done:  # a second link to it in this batch: already done
             outcomes[index] = ConfirmResult(status="already_confirmed", petition_slug=slug)
             continue
-        moved.discard(link.signature_id)  # a second link to it in this batch: already done
+        done.add(link.signature_id)
         if link.status == SignatureStatus.held:
             outcomes[index] = ConfirmResult(status="held_for_review", petition_slug=slug)
             continue
