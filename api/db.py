@@ -94,6 +94,13 @@ def build_engine(settings: Settings) -> Engine:
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(settings)
     statement_ms = int(settings.db_statement_timeout_seconds * 1000)
+    # force_custom_plan: every statement is planned for its values and the tables as they are.
+    # psycopg prepares a statement run a few times, and PostgreSQL then settles on one generic
+    # plan per connection, kept until the table's statistics change: where nothing has gathered
+    # them (autovacuum off or behind, a new database), a lookup first planned on an empty
+    # table keeps its sequential scan as the table grows. Measured under `make bench`'s
+    # signing (auto_explain): the mail cap's lookup took 8-47 ms per batch on one worker's
+    # connection and ~1 ms on the other's; planned each time, ~1 ms on both.
     engine = create_engine(
         url,
         pool_size=settings.db_pool_size,
@@ -102,7 +109,7 @@ def build_engine(settings: Settings) -> Engine:
         pool_timeout=settings.db_connect_timeout_seconds,
         connect_args={
             "connect_timeout": settings.db_connect_timeout_seconds,
-            "options": f"-c statement_timeout={statement_ms}",
+            "options": f"-c statement_timeout={statement_ms} -c plan_cache_mode=force_custom_plan",
         },
     )
     if url.get_driver_name() == "psycopg":

@@ -14,16 +14,15 @@ class RowInsert:
     """INSERT of many rows of one table, sent through the driver with each column type's own
     conversion (its SQLAlchemy bind processor) applied: what `connection.execute(insert(table),
     rows)` stores, for the rows group commit writes. On SQLite, one multi-row statement; on
-    PostgreSQL, the driver's executemany of a one-row statement (when rows are to be returned,
-    one INSERT ... SELECT FROM unnest of an array per column). Drivers with other parameter
-    styles are not supported.
+    PostgreSQL, one INSERT ... SELECT FROM unnest of an array per column. Drivers with other
+    parameter styles are not supported.
 
     Why: on SQLite that call is the driver's executemany, where each row is a step of its own
     that lets go of the GIL; inside the write lock, which every process's writer waits for,
     each of those is a chance for the event loop to take the GIL back for a while. One
     statement is one step. (`insert(table).values(rows)` is one statement too, but SQLAlchemy
     builds and compiles it anew for every batch: twice the writer's CPU, measured.) On
-    PostgreSQL it saves SQLAlchemy's per-row work; psycopg pipelines the rows either way.
+    PostgreSQL it saves SQLAlchemy's per-row work and the server's planning of each row.
     """
 
     def __init__(
@@ -70,18 +69,17 @@ class RowInsert:
             ]
         values = _bound_values(rows, self.columns, processors)
         if dialect.paramstyle != "qmark":
+            # One short statement whatever the number of rows: each column's values as one
+            # array. A multi-row VALUES with placeholders for every value is parsed by psycopg
+            # on every batch (too long for its cache): 3 ms of the writer's time per batch of
+            # 32 signatures, measured. An executemany is one round trip too (pipelined), but
+            # PostgreSQL plans each of its rows (app connections plan every statement, see
+            # api.db.build_engine), where this is planned once.
+            columns = tuple(list(column) for column in zip(*values, strict=True))
+            result = connection.exec_driver_sql(self._unnest_sql(dialect), columns)
             if self.returning:
-                # One short statement whatever the number of rows: each column's values as
-                # one array. A multi-row VALUES with placeholders for every value is parsed
-                # by psycopg on every batch (too long for its cache): 3 ms of the writer's
-                # time per batch of 32 signatures, measured.
-                columns = tuple(list(column) for column in zip(*values, strict=True))
-                result = connection.exec_driver_sql(self._unnest_sql(dialect), columns)
                 returned = [tuple(row) for row in result]
                 return returned, len(returned)
-            # psycopg sends a short statement's executemany prepared and pipelined, in one
-            # round trip; a long multi-row one it would parse for placeholders every time.
-            result = connection.exec_driver_sql(self._sql(dialect, 1), values)
             return [], result.rowcount
         # One multi-row statement (on SQLite one step), as many as the parameter limit needs.
         per_statement = max(1, _parameter_limit(connection) // len(self.columns))
