@@ -98,7 +98,7 @@ def build_engine(settings: Settings) -> Engine:
     # psycopg prepares a statement run a few times, and PostgreSQL then settles on one generic
     # plan per connection, kept until the table's statistics change: where nothing has gathered
     # them (autovacuum off or behind, a new database), a lookup first planned on an empty
-    # table keeps its sequential scan as the table grows. Measured under `make bench`'s
+    # table keeps its sequential scan as the table grows. Measured under `bench.profile`'s
     # signing (auto_explain): the mail cap's lookup took 8-47 ms per batch on one worker's
     # connection and ~1 ms on the other's; planned each time, ~1 ms on both.
     engine = create_engine(

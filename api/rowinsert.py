@@ -111,11 +111,11 @@ class RowInsert:
         return sql
 
     def _sql(self, dialect: Dialect, count: int) -> str:
+        """A multi-row VALUES of `count` rows, in qmark parameters (SQLite's)."""
         key = (dialect.name, count)
         sql = self._prepared.get(key)
         if sql is None:
-            mark = "?" if dialect.paramstyle == "qmark" else "%s"
-            row = "(" + ", ".join([mark] * len(self.columns)) + ")"
+            row = "(" + ", ".join(["?"] * len(self.columns)) + ")"
             sql = self._insert(dialect, f"VALUES {', '.join([row] * count)}")
             if len(self._prepared) < 512:  # one per batch size seen
                 self._prepared[key] = sql

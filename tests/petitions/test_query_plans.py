@@ -56,6 +56,28 @@ def _statements(database: Database, requests: Any) -> list[tuple[str, Any]]:
     return seen
 
 
+def _sqlite_plan(database: Database, statement: str, parameters: Any) -> list[str]:
+    """SQLite's plan of the statement, a step a line (EXPLAIN QUERY PLAN)."""
+    raw = database.engine.raw_connection()
+    try:
+        rows = raw.cursor().execute("EXPLAIN QUERY PLAN " + statement, parameters)
+        return [row[-1] for row in rows]
+    finally:
+        raw.close()
+
+
+def _claim(database: Database) -> tuple[str, Any, int]:
+    """The mail worker's claim of 100: the SELECT it runs, its parameters, how many it took."""
+    claimed: list[int] = []
+
+    def claim() -> None:
+        with database.session(write=True) as session:
+            claimed.append(len(mail.claim_due(session, 100)))
+
+    (found, *_) = [seen for seen in _statements(database, claim) if seen[0].startswith("SELECT")]
+    return (*found, claimed[0])
+
+
 def test_signing_confirming_and_withdrawing_read_no_growing_table_whole(
     client, smtp_server, mail_worker, clean_database: Database
 ):
@@ -89,18 +111,11 @@ def test_signing_confirming_and_withdrawing_read_no_growing_table_whole(
     # The writer's statements were seen (the app's engine, not this test's): signing's too.
     assert any(statement.startswith("SELECT max(id) FROM signature") for statement, _ in statements)
     assert any(statement.startswith("UPDATE signature SET status") for statement, _ in statements)
-    raw = app_database.engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for statement, parameters in statements:
-            plan = [
-                row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
-            ]
-            for step in plan:
-                for reads_whole in (_SCAN, _AUTOMATIC, _BY_STATUS_ALONE):
-                    assert not reads_whole.match(step), (statement, plan)
-    finally:
-        raw.close()
+    for statement, parameters in statements:
+        plan = _sqlite_plan(app_database, statement, parameters)
+        for step in plan:
+            for reads_whole in (_SCAN, _AUTOMATIC, _BY_STATUS_ALONE):
+                assert not reads_whole.match(step), (statement, plan)
 
 
 def test_the_mail_workers_claim_reads_only_what_it_claims(clean_database: Database):
@@ -110,20 +125,8 @@ def test_the_mail_workers_claim_reads_only_what_it_claims(clean_database: Databa
     if not clean_database.is_sqlite:
         pytest.skip("SQLite's planner; PostgreSQL's follows its statistics")
 
-    def claim() -> None:
-        with clean_database.session(write=True) as session:
-            mail.claim_due(session, 100)
-
-    (statement, parameters), *_ = [
-        seen for seen in _statements(clean_database, claim) if seen[0].startswith("SELECT")
-    ]
-    raw = clean_database.engine.raw_connection()
-    try:
-        plan = [
-            row[-1] for row in raw.cursor().execute("EXPLAIN QUERY PLAN " + statement, parameters)
-        ]
-    finally:
-        raw.close()
+    statement, parameters, _ = _claim(clean_database)
+    plan = _sqlite_plan(clean_database, statement, parameters)
     assert plan == [
         "SEARCH mail_message USING INDEX ix_mail_message_due (status=? AND next_attempt_at<?)"
     ], plan
@@ -147,13 +150,8 @@ def test_postgresql_claims_mail_in_the_order_of_its_index_once_it_has_statistics
         connection.exec_driver_sql("ANALYZE mail_message")
         connection.commit()
 
-    def claim() -> None:
-        with clean_database.session(write=True) as session:
-            assert len(mail.claim_due(session, 100)) == 100
-
-    (statement, parameters), *_ = [
-        seen for seen in _statements(clean_database, claim) if seen[0].startswith("SELECT")
-    ]
+    statement, parameters, claimed = _claim(clean_database)
+    assert claimed == 100
     with clean_database.engine.connect() as connection:
         plan = "\n".join(
             row[0] for row in connection.exec_driver_sql("EXPLAIN ANALYZE " + statement, parameters)
