@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from api import health, metrics
 from api.abuse.deps import build_rate_limiter
 from api.abuse.service import block_list_cache
-from api.admin.routers import router as admin_router
+from api.admin.routers import routers as admin_routers
 from api.availability import DependencyState
 from api.caches import BLOCK_LISTS, COUNTS, RESPONSES, SHARE_IMAGES, STATS, Caches, TtlCache
 from api.config import Settings, get_settings
@@ -41,7 +41,7 @@ from api.petitions.schemas import CountPublic, PetitionStats
 from api.petitions.validation import zip_place
 from api.routing import add_routes
 from api.web.events import CountBroadcaster
-from api.web.router import router as web_router
+from api.web.router import add_web_routes
 from api.web.share import ShareImage
 
 
@@ -110,7 +110,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             worker_thread.start()
         yield
         # uvicorn has stopped accepting and answered every request in flight (each waited
-        # for its group-commit batch); what is left: the mail worker's batch, queued writes.
+        # for its group-commit batch); what is left: live-count streams still open (when no
+        # signal ended them: a test client, an embedding server), the mail worker's batch,
+        # queued writes.
+        broadcaster: CountBroadcaster | None = getattr(app.state, "count_broadcaster", None)
+        if broadcaster is not None:
+            await broadcaster.close()
         stop.set()
         if worker_thread is not None:
             worker_thread.join(timeout=10)
@@ -150,9 +155,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_routes(app, health.router)
     add_routes(app, petitions_router)
     add_routes(app, incident_router)
-    app.include_router(metrics_router)
-    app.include_router(admin_router)
-    app.include_router(web_router)
+    add_routes(app, metrics_router)
+    for admin_router in admin_routers:
+        add_routes(app, admin_router)
+    add_web_routes(app)
     install_openapi(app)
     install_docs(app)
 

@@ -140,15 +140,23 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
 
     Why: FastAPI matches an included router's routes twice per request (once to choose the
     router, then again inside it to choose the route), and wraps each in a context object:
-    for signing that was ~300 of its ~1,000 Python calls (`python -m bench.calls`). Routes
-    built by an APIRouter already carry its prefix, tags, dependencies and id function, so for
-    the busy routers this changes no answer and no line of /openapi.json (a test compares).
-    Only plain API routes: a router with its own lifespan, mounts or routers is included."""
+    for signing that was ~300 of its ~1,000 Python calls (`python -m bench.calls`). And
+    FastAPI builds an included route again for each router that includes it (its dependencies
+    solved, its models' validators made), which was a tenth of a cold start. Routes built by
+    an APIRouter already carry its prefix, tags, dependencies and id function, so this
+    changes no answer and no line of /openapi.json (a test compares). Only plain API routes:
+    a router with its own lifespan, mounts or routers is refused."""
+    routes = [route for route in router.routes if isinstance(route, APIRoute)]
     if (
         not isinstance(router.lifespan_context, _DefaultLifespan)
         or router.on_startup
         or router.on_shutdown
-        or not all(type(route) in (APIRoute, ApiRoute) for route in router.routes)
+        or len(routes) != len(router.routes)
     ):
         raise ValueError("only a router of plain API routes can be added route by route")
+    name_operation = app.router.generate_unique_id_function
+    for route in routes:
+        # Included, a route would take the app's operation id; added, it keeps its router's.
+        if route.include_in_schema and route.unique_id != name_operation(route):
+            raise ValueError(f"{route.path}: give its router the app's generate_unique_id_function")
     app.router.routes.extend(router.routes)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import schemathesis
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import settings
 from schemathesis.specs.openapi.checks import (
     negative_data_rejection,
     positive_data_acceptance,
 )
+from starlette.staticfiles import StaticFiles
 
 from api.config import Settings
 from api.routing import add_routes
@@ -64,8 +67,10 @@ def test_routes_added_to_the_app_give_the_document_include_router_gives(
     """The busy routers' routes are put in the app's own list (api.routing.add_routes, for
     speed); the document must be the one FastAPI's include_router gives, line for line."""
     import api.main
+    import api.web.router
 
-    monkeypatch.setattr(api.main, "add_routes", lambda app, router: app.include_router(router))
+    for module in (api.main, api.web.router):
+        monkeypatch.setattr(module, "add_routes", lambda app, router: app.include_router(router))
     included = api.main.create_app(settings)
     assert json.dumps(app.openapi(), sort_keys=True) == json.dumps(
         included.openapi(), sort_keys=True
@@ -74,13 +79,21 @@ def test_routes_added_to_the_app_give_the_document_include_router_gives(
     assert list(app.openapi()["paths"]) == list(included.openapi()["paths"])
 
 
+@pytest.mark.parametrize("kind", ["lifespan", "mount", "included router"])
 def test_a_router_with_its_own_lifespan_or_mounts_is_not_added_route_by_route(
-    app: FastAPI,
+    app: FastAPI, kind: str
 ) -> None:
-    from api.web.router import router as web_router
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
 
+    router = APIRouter(lifespan=lifespan) if kind == "lifespan" else APIRouter()
+    if kind == "mount":
+        router.mount("/files", StaticFiles(directory="."), name="files")
+    if kind == "included router":
+        router.include_router(APIRouter())
     with pytest.raises(ValueError, match="plain API routes"):
-        add_routes(app, web_router)
+        add_routes(app, router)
 
 
 # The live-count stream never completes, so the fuzzer would wait out a timeout on every

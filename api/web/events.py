@@ -33,6 +33,7 @@ from api.config import Settings
 from api.db import Database
 from api.deps import DatabaseDep
 from api.errors import NotFound, ServiceUnavailable, TooManyRequests, problem_responses
+from api.openapi import operation_id
 from api.petitions import catalog
 from api.petitions.models import SLUG_MAX
 from api.routing import ApiRoute
@@ -305,7 +306,7 @@ class EventStreamResponse(StreamingResponse):
                 self.release()
 
 
-router = APIRouter(prefix="/v1", route_class=ApiRoute)
+router = APIRouter(prefix="/v1", route_class=ApiRoute, generate_unique_id_function=operation_id)
 
 EXAMPLE_STREAM = (
     "retry: 3000\n\n"

@@ -13,9 +13,6 @@ through the public API only, as any other frontend would: it signs
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
@@ -28,6 +25,7 @@ from api.errors import AppError, NotFound
 from api.groupcommit import GroupCommit
 from api.petitions import catalog, signing
 from api.petitions.router import signing_context
+from api.routing import add_routes
 from api.web import events, links, site
 from api.web.forms import read_sign_form
 from api.web.i18n import choose_language
@@ -35,22 +33,18 @@ from api.web.pages import STATIC_DIR, StaticAssets, impossible_slug_page, not_fo
 from api.web.petition_page import home_slug, render_petition_page, render_petition_page_after_form
 from api.web.share import ShareImage, petition_share_image, share_image_response
 
-__all__ = ["router"]
+__all__ = ["add_web_routes"]
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
-    broadcaster: events.CountBroadcaster | None = getattr(app.state, "count_broadcaster", None)
-    if broadcaster is not None:
-        await broadcaster.close()
+router = APIRouter()
 
 
-router = APIRouter(lifespan=_lifespan)
-router.mount("/static", StaticAssets(directory=STATIC_DIR), name="static")
-router.include_router(events.router)
-router.include_router(links.router)
-router.include_router(site.router)
+def add_web_routes(app: FastAPI) -> None:
+    """The static assets, then the live count, the emailed links' pages, the site's pages and
+    this module's pages, in the app's own list (api.routing.add_routes says why)."""
+    app.mount("/static", StaticAssets(directory=STATIC_DIR), name="static")
+    for pages in (events.router, links.router, site.router, router):
+        add_routes(app, pages)
 
 
 @router.get("/", include_in_schema=False, response_class=HTMLResponse)

@@ -6,6 +6,8 @@ from fastapi import APIRouter
 
 from api.admin.routers import audit, blocklists, facts, petitions, signatures
 
-router = APIRouter()
-for module in (petitions, facts, signatures, blocklists, audit):
-    router.include_router(module.router)
+# Added to the app route by route (api.routing.add_routes), not gathered in one router: an
+# included router's routes are built again for it, and again for the app that includes it.
+routers: tuple[APIRouter, ...] = tuple(
+    module.router for module in (petitions, facts, signatures, blocklists, audit)
+)

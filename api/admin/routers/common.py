@@ -10,6 +10,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.deps import cache_control
 from api.errors import AppError, Forbidden, Unauthorized, problem_responses
+from api.openapi import operation_id
 from api.pagination import PageParams, page_params
 from api.routing import ApiRoute
 
@@ -45,6 +46,7 @@ def admin_router() -> APIRouter:
         tags=["admin"],
         dependencies=[cache_control("no-store")],
         route_class=AdminRoute,
+        generate_unique_id_function=operation_id,
     )
 
 
