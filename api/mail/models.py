@@ -23,7 +23,8 @@ class MailStatus(StrEnum):
 class MailMessage(SQLModel, table=True):
     __tablename__ = "mail_message"
     __table_args__ = (
-        Index("ix_mail_message_due", "status", "next_attempt_at"),
+        # The worker's claim reads due mail in this order (api.mail.service.claim_due).
+        Index("ix_mail_message_due", "status", "next_attempt_at", "id"),
         Index("ix_mail_message_recipient", "recipient_hash", "created_at"),
     )
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +137,25 @@ _RECENT_BY_RECIPIENT = (
 )
 
 
+@contextmanager
+def claim_planning(session: Session) -> Iterator[None]:
+    """On PostgreSQL, plan the statements inside without a sort where an index gives the order.
+
+    A claim needs the first 100 due mails, and the due index holds them in that order. But
+    before the outbox's first ANALYZE (a new database; any database on a server with
+    autovacuum off) the planner guesses a handful of due rows, and reads every pending mail
+    in a bitmap and sorts them all: 37 ms a claim with 60,000 queued, against 0.2 ms in index
+    order. With statistics it reads the index anyway; this keeps the claim's plan from
+    depending on them. Scoped to the transaction (SET LOCAL), and set back at once."""
+    connection = session.connection()
+    postgresql = connection.dialect.name == "postgresql"
+    if postgresql:
+        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+    yield
+    if postgresql:  # (after a failure the transaction is rolled back, and the setting with it)
+        connection.exec_driver_sql("SET LOCAL enable_sort = on")
+
+
 def claim_due(
     session: Session, limit: int, lease: dt.timedelta = DEFAULT_LEASE
 ) -> list[ClaimedMail]:
@@ -162,7 +182,8 @@ def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    ids = list(session.exec(due))
+    with claim_planning(session):
+        ids = list(session.exec(due))
     if not ids:
         return []
     session.exec(

@@ -158,7 +158,44 @@ def test_postgresql_claims_mail_in_the_order_of_its_index_once_it_has_statistics
         )
         connection.rollback()
     assert "Index Scan using ix_mail_message_due" in plan, plan
-    assert "pk_mail_message" not in plan and "Bitmap" not in plan, plan
+    assert "pk_mail_message" not in plan and "Bitmap" not in plan and "Sort" not in plan, plan
+
+
+def test_postgresql_claims_mail_in_index_order_before_it_has_statistics(
+    clean_database: Database,
+):
+    # Before the outbox's first ANALYZE (a new database; every database on a server with
+    # autovacuum off, as the benchmark's), the planner guesses a handful of due rows, reads
+    # every pending mail in a bitmap and sorts them all, per claim: 37 ms with 60,000 queued,
+    # a fifth of the mail drain's time. In the due index's order the read stops at the batch.
+    # Mail queued in bursts shares its due time (one group-commit batch, a round of
+    # reminders): the index must give the order by id within a due time, too.
+    if clean_database.is_sqlite:
+        pytest.skip("PostgreSQL's planner; SQLite's plan is a test above")
+    with clean_database.engine.connect() as connection:
+        # Statistics gathered by the tests before this one, forgotten: never analyzed.
+        connection.exec_driver_sql(
+            "DELETE FROM pg_statistic WHERE starelid = 'mail_message'::regclass"
+        )
+        connection.exec_driver_sql("TRUNCATE mail_message")
+        connection.exec_driver_sql(
+            "INSERT INTO mail_message (template, locale, to_address, payload, status, attempts, "
+            "next_attempt_at, created_at) SELECT 'confirm', 'en', 'x' || n || '@example.org', "
+            "'{}', 'pending', 0, now() - interval '1 hour' + (n / 5000) * interval '1 s', "
+            "now() FROM generate_series(1, 20000) n"
+        )
+        connection.commit()
+
+    statement, parameters, claimed = _claim(clean_database)
+    assert claimed == 100
+    with clean_database.session(write=True) as session:
+        # The plan as the worker's transaction makes it.
+        with mail.claim_planning(session):
+            rows = session.connection().exec_driver_sql("EXPLAIN " + statement, parameters)
+            plan = "\n".join(row[0] for row in rows)
+        session.rollback()
+    assert "Index Scan using ix_mail_message_due" in plan, plan
+    assert "Sort" not in plan and "Bitmap" not in plan, plan
 
 
 def test_postgresql_plans_a_prepared_statement_for_the_table_as_it_has_grown(
