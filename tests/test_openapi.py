@@ -96,6 +96,19 @@ def test_a_router_with_its_own_lifespan_or_mounts_is_not_added_route_by_route(
         add_routes(app, router)
 
 
+def test_a_documented_route_keeps_the_operation_id_the_app_would_give_it(app: FastAPI) -> None:
+    # Included, a route takes the app's operation id (camelCase, api.openapi.operation_id);
+    # added route by route, it keeps its router's: FastAPI's default would rename it.
+    router = APIRouter(prefix="/v1")
+
+    @router.get("/unnamed")
+    async def unnamed() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(ValueError, match="generate_unique_id_function"):
+        add_routes(app, router)
+
+
 # The live-count stream never completes, so the fuzzer would wait out a timeout on every
 # example; its answers (the stream, and 404/422/429/503 before it starts) are tested in
 # tests/web/test_events.py, tests/faults/test_stream_faults.py and the contract tests.
