@@ -86,7 +86,6 @@ def serve(
         port=port,
         workers=workers,
         http=CorkedHttpToolsProtocol,  # a response's head and body in one write
-        ws="none",  # no WebSocket routes: an upgrade is refused, and no library is loaded
         log_level=settings.log_level.lower(),
         log_config=None,  # api.logs (LOG_FORMAT, control characters escaped)
         access_log=False,  # api.middleware.access_log logs route templates, not paths
