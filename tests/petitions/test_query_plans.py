@@ -78,6 +78,15 @@ def _claim(database: Database) -> tuple[str, Any, int]:
     return (*found, claimed[0])
 
 
+def _queue_mail(connection: Any, rows: int, *, status: str, due: str) -> None:
+    """`rows` mails in PostgreSQL, n = 1..rows; `status` and `due` are SQL expressions of n."""
+    connection.exec_driver_sql(
+        "INSERT INTO mail_message (template, locale, to_address, payload, status, attempts, "
+        "next_attempt_at, created_at) SELECT 'confirm', 'en', 'x' || n || '@example.org', "
+        f"'{{}}', {status}, 0, {due}, now() FROM generate_series(1, {rows}) n"
+    )
+
+
 def test_signing_confirming_and_withdrawing_read_no_growing_table_whole(
     client, smtp_server, mail_worker, clean_database: Database
 ):
@@ -140,12 +149,11 @@ def test_postgresql_claims_mail_in_the_order_of_its_index_once_it_has_statistics
     if clean_database.is_sqlite:
         pytest.skip("PostgreSQL's planner; SQLite's plan is the test above")
     with clean_database.engine.connect() as connection:
-        connection.exec_driver_sql(
-            "INSERT INTO mail_message (template, locale, to_address, payload, status, attempts, "
-            "next_attempt_at, created_at) SELECT 'confirm', 'en', 'x' || n || '@example.org', "
-            "'{}', CASE WHEN n <= 10000 THEN 'sent' ELSE 'pending' END, 0, "
-            "now() - interval '1 hour' + n * interval '10 ms', now() "
-            "FROM generate_series(1, 20000) n"
+        _queue_mail(
+            connection,
+            20000,
+            status="CASE WHEN n <= 10000 THEN 'sent' ELSE 'pending' END",
+            due="now() - interval '1 hour' + n * interval '10 ms'",
         )
         connection.exec_driver_sql("ANALYZE mail_message")
         connection.commit()
@@ -178,11 +186,11 @@ def test_postgresql_claims_mail_in_index_order_before_it_has_statistics(
             "DELETE FROM pg_statistic WHERE starelid = 'mail_message'::regclass"
         )
         connection.exec_driver_sql("TRUNCATE mail_message")
-        connection.exec_driver_sql(
-            "INSERT INTO mail_message (template, locale, to_address, payload, status, attempts, "
-            "next_attempt_at, created_at) SELECT 'confirm', 'en', 'x' || n || '@example.org', "
-            "'{}', 'pending', 0, now() - interval '1 hour' + (n / 5000) * interval '1 s', "
-            "now() FROM generate_series(1, 20000) n"
+        _queue_mail(
+            connection,
+            20000,
+            status="'pending'",
+            due="now() - interval '1 hour' + (n / 5000) * interval '1 s'",
         )
         connection.commit()
 
