@@ -66,8 +66,13 @@ def when_asked_to_stop(loop: asyncio.AbstractEventLoop, callback: Callable[[], N
         signal.signal(signum, handler)
 
 
+def count_broadcaster(app: FastAPI) -> CountBroadcaster | None:
+    """The live-count streams' broadcaster, once the first stream has started one."""
+    return getattr(app.state, "count_broadcaster", None)
+
+
 def end_event_streams(app: FastAPI) -> None:
-    broadcaster: CountBroadcaster | None = getattr(app.state, "count_broadcaster", None)
+    broadcaster = count_broadcaster(app)
     if broadcaster is not None:
         app.state.closing_streams = asyncio.ensure_future(broadcaster.close())
 
@@ -113,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # for its group-commit batch); what is left: live-count streams still open (when no
         # signal ended them: a test client, an embedding server), the mail worker's batch,
         # queued writes.
-        broadcaster: CountBroadcaster | None = getattr(app.state, "count_broadcaster", None)
+        broadcaster = count_broadcaster(app)
         if broadcaster is not None:
             await broadcaster.close()
         stop.set()
