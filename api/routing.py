@@ -145,7 +145,8 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     dependencies solved, its models' validators made): a tenth of the app's import, in
     Python calls. Routes built by an APIRouter already carry its prefix, tags, dependencies
     and id function, so this changes no answer and no line of /openapi.json (a test
-    compares). Only plain API routes: a router with its own lifespan, mounts or routers is refused."""
+    compares). Only plain API routes: a router with its own lifespan, mounts or routers is
+    refused."""
     routes = [route for route in router.routes if isinstance(route, APIRoute)]
     if (
         not isinstance(router.lifespan_context, _DefaultLifespan)
