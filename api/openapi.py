@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel
 
+from api.errors import Problem
 from api.incident.csl import CslItem
 from api.openapi_problems import (
     document_common_problems,
@@ -208,7 +209,7 @@ def complete(schema: dict[str, Any], routes: dict[str, RouteContext]) -> None:
     components = schema.setdefault("components", {})
     components["headers"] = RESPONSE_HEADERS
     # Read by api.request_body.json_body, not as body parameters: named in openapi_extra.
-    _add_models(components.setdefault("schemas", {}), *JSON_BODY_MODELS)
+    _add_models(components.setdefault("schemas", {}), Problem, *JSON_BODY_MODELS)
     for path, method, operation in _operations(schema):
         route = routes.get(operation.get("operationId", ""))
         _prefill_parameters(operation)

@@ -73,9 +73,7 @@ def forbidden_names_the_scopes(operation: dict[str, Any]) -> None:
     error = Forbidden(
         f"This API key lacks the scope `{scopes[0]}`.", extra={"required_scopes": scopes}
     )
-    response = documented([error])
-    response.pop("model")  # FastAPI's key, not OpenAPI's
-    operation["responses"]["403"] = response
+    operation["responses"]["403"] = documented([error])
 
 
 def _merge(responses: dict[str, Any], status: str, addition: dict[str, Any]) -> None:
@@ -85,9 +83,7 @@ def _merge(responses: dict[str, Any], status: str, addition: dict[str, Any]) -> 
         "application/json", {}
     ):
         # Only FastAPI's own (the 422 it adds by itself): ours replaces it.
-        addition = copy.deepcopy(addition)
-        addition.pop("model", None)
-        responses[status] = addition
+        responses[status] = copy.deepcopy(addition)
         return
     examples = response["content"]["application/json"]["examples"]
     new_examples = addition["content"]["application/json"]["examples"]
