@@ -346,9 +346,6 @@ def validation_field_errors(errors: Sequence[Any]) -> list[FieldError]:
 EXAMPLE_INSTANCE = "/v1/..."  # api.openapi puts each operation's own path here
 
 
-PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-
-
 def problem_responses(*raised: type[AppError] | AppError) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the errors an operation raises, from the error classes
     themselves: each status's description from the classes' docstrings, an example per class
@@ -380,11 +377,10 @@ def documented(errors: Sequence[AppError]) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": " Or: ".join(descriptions),
         # Written as application/json here; api.openapi moves every error response to
-        # application/problem+json, where FastAPI cannot put a model's schema itself. The
-        # schema is named, not given as a `model`: FastAPI would build a serializer for each
-        # of the ~150 error responses (a start's work), and never use one; api.openapi puts
-        # Problem in the components.
-        "content": {"application/json": {"schema": PROBLEM_REF, "examples": examples}},
+        # application/problem+json with the Problem schema (api.openapi_problems.problem_json).
+        # No `model`: FastAPI would build a serializer for each of the ~150 error responses
+        # at start, and never use one; api.openapi puts Problem in the components itself.
+        "content": {"application/json": {"examples": examples}},
     }
     if headers:
         response["headers"] = {name: {"$ref": f"#/components/headers/{name}"} for name in headers}

@@ -40,7 +40,7 @@ from api.petitions.router import router as petitions_router
 from api.petitions.schemas import CountPublic, PetitionStats
 from api.petitions.validation import zip_place
 from api.routing import add_routes
-from api.web.events import CountBroadcaster
+from api.web.events import count_broadcaster
 from api.web.router import add_web_routes
 from api.web.share import ShareImage
 
@@ -64,11 +64,6 @@ def when_asked_to_stop(loop: asyncio.AbstractEventLoop, callback: Callable[[], N
                 previous(sig, frame)
 
         signal.signal(signum, handler)
-
-
-def count_broadcaster(app: FastAPI) -> CountBroadcaster | None:
-    """The live-count streams' broadcaster, once the first stream has started one."""
-    return getattr(app.state, "count_broadcaster", None)
 
 
 def end_event_streams(app: FastAPI) -> None:

@@ -173,9 +173,9 @@ def claim_due(
             col(MailMessage.next_attempt_at) <= now,
             or_(col(MailMessage.lease_until).is_(None), col(MailMessage.lease_until) < now),
         )
-        # Soonest due first: the order of the (status, next_attempt_at) index the filter
-        # searches, so the read can stop after `limit` rows (SQLite's plan always; PostgreSQL's
-        # once it has statistics). By id, every claim read all pending mail and sorted it
+        # Soonest due first: the order of the (status, next_attempt_at, id) index the filter
+        # searches, so the read can stop after `limit` rows (on PostgreSQL with or without
+        # statistics: claim_planning). By id, every claim read all pending mail and sorted it
         # (SQLite; PostgreSQL without statistics), or walked the ids past every mail ever sent
         # (PostgreSQL with them: 4.1 ms with 30,000 sent, against 0.16 ms in this order).
         .order_by(col(MailMessage.next_attempt_at), col(MailMessage.id))

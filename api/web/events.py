@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -183,10 +183,15 @@ def database_count_reader(database: Database) -> CountReader:
     return read
 
 
+def count_broadcaster(app: FastAPI) -> CountBroadcaster | None:
+    """The app's broadcaster, if a stream has made one (get_broadcaster)."""
+    return getattr(app.state, "count_broadcaster", None)
+
+
 async def get_broadcaster(request: Request, database: DatabaseDep) -> CountBroadcaster:
     """The app's broadcaster, made on first use. Async, so it runs on the event loop and two
     first requests cannot each make one."""
-    broadcaster: CountBroadcaster | None = getattr(request.app.state, "count_broadcaster", None)
+    broadcaster = count_broadcaster(request.app)
     if broadcaster is None:
         broadcaster = CountBroadcaster(database_count_reader(database))
         request.app.state.count_broadcaster = broadcaster

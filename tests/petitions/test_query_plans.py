@@ -132,7 +132,7 @@ def test_the_mail_workers_claim_reads_only_what_it_claims(clean_database: Databa
     # slowed as its queue grew (15.9 ms a claim with 60,000 queued, PostgreSQL). In the
     # order of the index it searches, the read stops at the limit.
     if not clean_database.is_sqlite:
-        pytest.skip("SQLite's planner; PostgreSQL's follows its statistics")
+        pytest.skip("SQLite's planner; PostgreSQL's plans are the tests below")
 
     statement, parameters, _ = _claim(clean_database)
     plan = _sqlite_plan(clean_database, statement, parameters)
