@@ -146,6 +146,7 @@ class Server:
     command: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
+    ready_seconds: float | None = None  # from start to the first 200 of wait_ready
 
     @property
     def base_url(self) -> str:
@@ -185,7 +186,8 @@ class Server:
                     raise RuntimeError(f"server exited with {self.process.returncode}")
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(self.base_url + path).status_code == 200:
-                        return time.perf_counter() - self.started_at
+                        self.ready_seconds = time.perf_counter() - self.started_at
+                        return self.ready_seconds
                 time.sleep(0.01)
         raise TimeoutError(f"{self.base_url}{path} not ready within {timeout}s")
 

@@ -4,20 +4,16 @@ single row is updated by every confirmation."""
 from __future__ import annotations
 
 import functools
+import importlib
 import random
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from api.db import table_of
 from api.petitions.models import COUNT_SHARDS, CountShard
-
-# Each dialect's INSERT, which has its own ON CONFLICT: the count upsert below and the signature
-# insert (api/petitions/signing.py) are built with it once per dialect.
-DIALECT_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def verified_counts(session: Session, petition_ids: Sequence[int]) -> dict[int, int]:
@@ -48,7 +44,10 @@ def add_to_count(session: Session, petition_id: int, delta: int) -> None:
 @functools.cache
 def _count_upsert(dialect: str) -> Any:
     table = table_of(CountShard)
-    insert = DIALECT_INSERTS[dialect](table)
+    # The dialect's own INSERT, which has ON CONFLICT. Looked up by name, not imported above:
+    # the engine has already loaded its own dialect, and PostgreSQL's package (~40 ms) would
+    # otherwise be loaded by every start on SQLite too.
+    insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert(table)
     return insert.on_conflict_do_update(
         index_elements=["petition_id", "shard"],
         set_={"confirmed": table.c.confirmed + insert.excluded.confirmed},

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -46,6 +47,13 @@ def format_number(value: int, lang: str) -> str:
     from babel.numbers import format_decimal
 
     return format_decimal(value, locale=BABEL_LOCALES[lang])
+
+
+def format_long_date(value: date, lang: str) -> str:
+    """A date as a reader of `lang` writes it in full ("June 5, 2026")."""
+    from babel.dates import format_date  # on first use, as format_number
+
+    return format_date(value, format="long", locale=BABEL_LOCALES[lang])
 
 
 @dataclass(frozen=True)

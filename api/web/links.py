@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
@@ -28,7 +27,7 @@ from api.petitions.models import SLUG_MAX
 from api.petitions.router import signing_context
 from api.petitions.schemas import AccessRequest, MySignatures, PetitionPublic
 from api.web.forms import from_this_site, read_form
-from api.web.i18n import BABEL_LOCALES, choose_language, fill, strings
+from api.web.i18n import choose_language, fill, format_long_date, strings
 from api.web.pages import LINK_PAGE_CACHE, TOKEN_MAX, read_in_thread, render
 from api.web.share import share_context
 
@@ -273,7 +272,7 @@ async def _listing(
             "petition_slug": item.petition_slug,
             "petition_title": item.petition_title,
             "status": item.status,
-            "signed_on": format_date(item.signed_at, format="long", locale=BABEL_LOCALES[lang]),
+            "signed_on": format_long_date(item.signed_at, lang),
         }
         for item in mine.signatures
     ]

@@ -16,15 +16,20 @@ import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from PIL import Image, ImageDraw, ImageFont
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.petitions.schemas import PetitionPublic
 from api.web.i18n import choose_language, fill, format_number, strings
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw
+
+# Pillow is imported where an image is drawn: ~20 ms of every process start otherwise, for an
+# image drawn at most once per petition and language per SHARE_IMAGE_SECONDS.
 
 SHARE_IMAGE_SIZE = (1200, 630)
 # Pillow's wheels ship FreeType; DejaVu is on most Linux systems. Without it, Pillow's own
@@ -100,6 +105,8 @@ def share_context(request: Request, petition: PetitionPublic, lang: str) -> dict
 
 @lru_cache(maxsize=16)
 def _font(bold: bool, size: int) -> Any:
+    from PIL import ImageFont
+
     path = BOLD_FONT if bold else REGULAR_FONT
     if path.is_file():
         return ImageFont.truetype(str(path), size)
@@ -137,6 +144,8 @@ def draw_share_image(
     title: str, count_line: str, goal_line: str, site_name: str, progress: float
 ) -> bytes:
     """A 1200x630 PNG: the site's name, the title, the count and a progress bar."""
+    from PIL import Image, ImageDraw
+
     width, height = SHARE_IMAGE_SIZE
     margin = 72
     image = Image.new("RGB", SHARE_IMAGE_SIZE, PAPER)

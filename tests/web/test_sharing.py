@@ -506,6 +506,7 @@ def test_my_signatures_by_form_posts(
     assert "1 signature found." in listed.text
     assert "Set 12 as the minimum age of arrest in Florida" in listed.text
     assert "Confirmed: it counts." in listed.text
+    assert re.search(r"Signed on [A-Z][a-z]+ \d{1,2}, \d{4}<", listed.text)  # babel's long date
     withdraw = {"token": token, "petition_slug": SLUG}
     asked = mail_client.post("/my-signatures/withdraw", data=withdraw)
     assert "Yes, withdraw it" in asked.text
