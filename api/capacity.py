@@ -21,6 +21,7 @@ from api.errors import problem_document
 # SQLite files, the listening socket, the mail worker's SMTP connection.
 RESERVED_DESCRIPTORS = 128
 OVERLOAD_RETRY_AFTER_SECONDS = 5
+_PROTOCOLS = "uvicorn.protocols.http"  # uvicorn's HTTP protocol modules
 
 
 def raise_descriptor_limit() -> int:
@@ -103,6 +104,3 @@ def install_overload_answer() -> None:
             continue  # that protocol's parser is not installed
         if hasattr(module, "service_unavailable"):
             setattr(module, "service_unavailable", overloaded)  # noqa: B010
-
-
-_PROTOCOLS = "uvicorn.protocols.http"
