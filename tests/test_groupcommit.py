@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -278,10 +279,12 @@ def _add_many(calls: list[list[str]]) -> Batchable[str, str]:
         kept = [name for name in names if not name.endswith(".refused")]
         session.add_all(BlockedEmailDomain(domain=name, reason="test") for name in kept)
         session.flush()
+        if any(name.startswith("late-boom") for name in names):
+            raise RuntimeError("the run failed after writing its rows")
         return [ValueError(name) if name.endswith(".refused") else name for name in names]
 
     def one(session: Session, name: str) -> str:
-        if name.startswith("boom"):
+        if "boom" in name:
             raise ValueError(name)
         return _add(name)(session)
 
@@ -347,3 +350,55 @@ def test_a_plain_unit_between_batched_ones_keeps_its_place(
         future.result(10)
     assert calls == [["go-1.example", "go-2.example"], ["go-3.example", "go-4.example"]]
     assert seen == ["go-1.example", "go-2.example"]
+
+
+@contextlib.contextmanager
+def _statements(database: Database) -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block."""
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(database.engine, "before_cursor_execute", note)
+
+
+def test_a_batch_of_one_run_alone_is_written_without_a_savepoint(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    calls: list[list[str]] = []
+    kind = _add_many(calls)
+    release = _hold_writer(committer)
+    names = ("gl-1.example", "gl-2.refused", "gl-3.example")
+    futures = [committer.submit_batched(kind, name) for name in names]
+    with _statements(clean_database) as sent:
+        release.set()
+        assert futures[0].result(10) == "gl-1.example"
+        assert futures[2].result(10) == "gl-3.example"
+        with pytest.raises(ValueError, match=r"gl-2\.refused"):
+            futures[1].result(10)
+    assert calls == [list(names)]
+    assert _domains(clean_database, "gl-") == {"gl-1.example", "gl-3.example"}
+    assert [s for s in sent if "SAVEPOINT" in s.upper()] == []
+
+
+def test_a_lean_run_that_fails_after_writing_leaves_nothing_and_runs_one_by_one(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    calls: list[list[str]] = []
+    kind = _add_many(calls)
+    release = _hold_writer(committer)
+    names = ("gw-1.example", "late-boom.example", "gw-2.example")
+    futures = [committer.submit_batched(kind, name) for name in names]
+    release.set()
+    assert futures[0].result(10) == "gw-1.example"
+    assert futures[2].result(10) == "gw-2.example"
+    with pytest.raises(ValueError, match=r"late-boom\.example"):
+        futures[1].result(10)
+    assert len(calls) == 1  # tried together once (its rows rolled back), then one by one
+    assert _domains(clean_database, "gw-") == {"gw-1.example", "gw-2.example"}
+    assert _domains(clean_database, "late-boom") == set()
