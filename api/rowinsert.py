@@ -103,8 +103,14 @@ class RowInsert:
         key = (dialect.name, -1)
         sql = self._prepared.get(key)
         if sql is None:
+            # psycopg's %b sends each array in binary: its text form quotes and escapes every
+            # element (a regular expression each), which was half the cost of a batch's
+            # three inserts on the writer's CPU (measured: 0.77 against 0.34 ms a statement of
+            # 21 columns by 16 rows, round trip included).
+            placeholder = "%b" if dialect.driver == "psycopg" else "%s"
             arrays = ", ".join(
-                f"%s::{self.table.c[name].type.compile(dialect=dialect)}[]" for name in self.columns
+                f"{placeholder}::{self.table.c[name].type.compile(dialect=dialect)}[]"
+                for name in self.columns
             )
             source = f"SELECT * FROM unnest({arrays})"  # noqa: S608 (casts from the metadata)
             sql = self._prepared[key] = self._insert(dialect, source)

@@ -35,6 +35,9 @@ def _rows(template: str, now: dt.datetime) -> list[dict[str, Any]]:
     rows[2]["lease_until"] = now + dt.timedelta(minutes=5)
     rows[3]["sent_at"] = now
     rows[3]["status"] = "sent"
+    # What an array's text form must quote or escape (PostgreSQL's inserts send arrays).
+    rows[4]["last_error"] = "NULL"
+    rows[0]["last_error"] = 'a back\\slash, "double quotes", {braces} and a\ttab'
     return rows
 
 
