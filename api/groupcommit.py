@@ -45,15 +45,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlmodel import Session
 
 from api import metrics
 from api.availability import DependencyUnavailable
+from api.batchwork import Batchable, LeanRunFailed, Unit, UnitFuture, outcome_of, run_units
 from api.db import Database
 
 logger = logging.getLogger(__name__)
@@ -62,41 +61,12 @@ T = TypeVar("T")
 ItemT = TypeVar("ItemT")
 
 
-@dataclass(frozen=True, eq=False)
-class Batchable(Generic[ItemT, T]):
-    """A kind of unit of work that can be written for many requests at once.
-
-    `many(session, items)` returns one outcome per item, in order: its result, or the
-    exception (an instance) that item alone is answered with. An item given an exception must
-    have written nothing; anything `many` raises undoes the whole run, whose items are then
-    run through `one(session, item)`, each in its own SAVEPOINT.
-    """
-
-    name: str
-    one: Callable[[Session, ItemT], T]
-    many: Callable[[Session, list[ItemT]], list[T | BaseException]]
-
-
 MAX_BATCH = 128
 # One writer per process: SQLite has one writer at a time anyway, and on PostgreSQL, with a
 # batch per transaction, more writers only split the batches (measured 2026-12-02, `make
 # bench`'s sign scenario on PostgreSQL, 30 s, 2 workers: 4 writers 296/s, 2 writers 416/s,
 # 1 writer 531/s, p99 621 / 445 / 355 ms).
 WRITERS = 1
-
-
-class _Future(Future[T]):
-    """A unit's outcome; `given_up` when the queue's watchdog cancelled it (queue_seconds)."""
-
-    given_up = False
-
-
-@dataclass(eq=False)
-class _Job(Generic[T]):
-    work: Callable[[Session], T]
-    future: _Future[T] = field(default_factory=_Future)
-    kind: Batchable[Any, T] | None = None
-    item: Any = None
 
 
 _STOP = object()
@@ -122,7 +92,7 @@ class GroupCommitter:
         # (deadline, future) of each unit an async caller waits for, in the order submitted:
         # one watchdog thread gives up on those still queued at their deadline (a timer per
         # request was 3.6% of a signing worker's event-loop samples).
-        self._deadlines: deque[tuple[float, _Future[Any]]] = deque()
+        self._deadlines: deque[tuple[float, UnitFuture[Any]]] = deque()
         self._watchdog: tuple[threading.Thread, threading.Event] | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
@@ -134,19 +104,19 @@ class GroupCommitter:
 
     # --- submitting ------------------------------------------------------------------------
 
-    def submit(self, work: Callable[[Session], T]) -> _Future[T]:
+    def submit(self, work: Callable[[Session], T]) -> UnitFuture[T]:
         """Queue a unit of work; the future resolves after its batch commits (or with the
         exception the work raised, or the commit's error)."""
-        return self._submit(_Job(work))
+        return self._submit(Unit(work))
 
-    def submit_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> _Future[T]:
+    def submit_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> UnitFuture[T]:
         """Queue `kind.one(session, item)`, to be written with its neighbours of one kind."""
-        return self._submit(_Job(lambda session: kind.one(session, item), kind=kind, item=item))
+        return self._submit(Unit(lambda session: kind.one(session, item), kind=kind, item=item))
 
     async def run_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> T:
         return await self._answer(self.submit_batched(kind, item))
 
-    def _submit(self, job: _Job[T]) -> _Future[T]:
+    def _submit(self, job: Unit[T]) -> UnitFuture[T]:
         with self._lock:
             if not self._threads:
                 self._threads = [
@@ -171,7 +141,7 @@ class GroupCommitter:
     async def run(self, work: Callable[[Session], T]) -> T:
         return await self._answer(self.submit(work))
 
-    async def _answer(self, future: _Future[T]) -> T:
+    async def _answer(self, future: UnitFuture[T]) -> T:
         """The unit's outcome; DependencyUnavailable if it was still queued `queue_seconds`
         after it was submitted (it is then cancelled: the writer skips it, nothing is written)."""
         if self.queue_seconds is not None:
@@ -248,11 +218,11 @@ class GroupCommitter:
             first = self._queue.get()
             if first is _STOP:
                 return
-            batch: list[_Job[Any]] = [first]
+            batch: list[Unit[Any]] = [first]
             stopping = self._take_queued(batch)
             stopping = self._commit(batch, stopping) or stopping
 
-    def _take_queued(self, batch: list[_Job[Any]]) -> bool:
+    def _take_queued(self, batch: list[Unit[Any]]) -> bool:
         """Add what is queued to `batch`, up to `max_batch`; True if the stop sign was in it."""
         while len(batch) < self.max_batch:
             try:
@@ -264,11 +234,11 @@ class GroupCommitter:
             batch.append(item)
         return False
 
-    def _commit(self, batch: list[_Job[Any]], stopping: bool = False) -> bool:
+    def _commit(self, batch: list[Unit[Any]], stopping: bool = False) -> bool:
         """Run and commit `batch`, with whatever else was queued by the time this writer's turn
         came (on SQLite, while the other processes' writers held the lock: those requests
         would otherwise wait a whole round more). True if the stop sign was taken then."""
-        outcomes: dict[_Job[Any], tuple[bool, Any]] = {}
+        outcomes: dict[Unit[Any], tuple[bool, Any]] = {}
         # Turn: waiting for the write lock and BEGIN; work: the units; commit: to the disk.
         started = time.perf_counter()
         turn_taken = work_done = started
@@ -279,13 +249,13 @@ class GroupCommitter:
                         turn_taken = time.perf_counter()
                         if not stopping:
                             stopping = self._take_queued(batch)
-                        _write(session, batch, outcomes, self.database.availability.failure_of)
+                        run_units(session, batch, outcomes, self.database.availability.failure_of)
                         work_done = time.perf_counter()
-                except _LeanRunFailed as failed:
+                except LeanRunFailed as failed:
                     # Nothing of the batch stands: its units again, each in its own SAVEPOINT.
                     outcomes.clear()
                     with self.database.session(write=True) as session:
-                        outcomes.update((job, _outcome_of(session, job)) for job in failed.jobs)
+                        outcomes.update((job, outcome_of(session, job)) for job in failed.jobs)
                         work_done = time.perf_counter()
         except Exception as exc:
             # The commit (or BEGIN) failed: nothing in this batch was stored. The waiting
@@ -324,110 +294,6 @@ class GroupCommitter:
             else:
                 job.future.set_exception(value)
         return stopping
-
-
-class _LeanRunFailed(Exception):
-    """A batch's one run, written without a SAVEPOINT, failed as a whole (not for an outage):
-    the transaction is rolled back whole, and `jobs` run again one by one."""
-
-    def __init__(self, kind: Batchable[Any, Any], jobs: list[_Job[Any]]) -> None:
-        super().__init__(f"{kind.name} of {len(jobs)} units")
-        self.kind = kind
-        self.jobs = jobs
-
-
-def _write(
-    session: Session,
-    batch: list[_Job[Any]],
-    outcomes: dict[_Job[Any], Any],
-    is_outage: Callable[[BaseException], bool],
-) -> None:
-    """Run the batch's units in `session`, in order, each one's outcome into `outcomes`."""
-    runs = list(_runs(batch))
-    for run in runs:
-        live = [job for job in run if job.future.set_running_or_notify_cancel()]
-        kind = live[0].kind if len(live) > 1 else None
-        if kind is None:
-            outcomes.update((job, _outcome_of(session, job)) for job in live)
-        elif len(runs) == 1:
-            lean = _lean_outcomes_of_run(session, kind, live, is_outage)
-            outcomes.update(zip(live, lean, strict=True))
-        else:
-            outcomes.update(zip(live, _outcomes_of_run(session, kind, live), strict=True))
-
-
-def _runs(batch: list[_Job[Any]]) -> Iterator[list[_Job[Any]]]:
-    """The batch in order, cut where the kind changes: neighbours of one Batchable kind form
-    a run (written together); every plain unit is a run of its own. Order is kept, so a unit
-    never overtakes one queued before it (a withdrawal never races its signature)."""
-    run: list[_Job[Any]] = []
-    for job in batch:
-        if run and (job.kind is None or job.kind is not run[-1].kind):
-            yield run
-            run = []
-        run.append(job)
-    if run:
-        yield run
-
-
-def _outcome_of(session: Session, job: _Job[Any]) -> tuple[bool, Any]:
-    try:
-        # The outcome is recorded after the savepoint's release, which can fail too (the
-        # ORM flushes there): one outcome per unit, either way.
-        with session.begin_nested():
-            value = job.work(session)
-        return True, value
-    except Exception as exc:
-        return False, exc
-
-
-def _outcomes_of_run(
-    session: Session, kind: Batchable[Any, Any], run: list[_Job[Any]]
-) -> list[tuple[bool, Any]]:
-    try:
-        with session.begin_nested():
-            values = _many(session, kind, run)
-    except Exception as exc:
-        # Undone as a whole: each unit again on its own, so one bad unit fails alone.
-        _log_run_failed(kind, run, exc)
-        return [_outcome_of(session, job) for job in run]
-    return _as_outcomes(values)
-
-
-def _lean_outcomes_of_run(
-    session: Session,
-    kind: Batchable[Any, Any],
-    run: list[_Job[Any]],
-    is_outage: Callable[[BaseException], bool],
-) -> list[tuple[bool, Any]]:
-    """`_outcomes_of_run` for a batch that is this run alone: no SAVEPOINT around it, so a
-    run that fails takes the whole transaction with it (_LeanRunFailed). On an outage the
-    batch fails as a failed commit does: each unit tried on its own would fail on it too."""
-    try:
-        values = _many(session, kind, run)
-    except Exception as exc:
-        if is_outage(exc):
-            raise
-        _log_run_failed(kind, run, exc)
-        raise _LeanRunFailed(kind, run) from exc
-    return _as_outcomes(values)
-
-
-def _many(session: Session, kind: Batchable[Any, Any], run: list[_Job[Any]]) -> list[Any]:
-    values = kind.many(session, [job.item for job in run])
-    if len(values) != len(run):
-        raise RuntimeError(f"{kind.name}: {len(values)} outcomes for {len(run)} units")
-    return values
-
-
-def _as_outcomes(values: list[Any]) -> list[tuple[bool, Any]]:
-    return [
-        (False, value) if isinstance(value, BaseException) else (True, value) for value in values
-    ]
-
-
-def _log_run_failed(kind: Batchable[Any, Any], run: list[_Job[Any]], exc: Exception) -> None:
-    logger.warning("batched %s of %d units failed (%s); one by one", kind.name, len(run), exc)
 
 
 def _sqlite_lock_path(database: Database) -> str | None:

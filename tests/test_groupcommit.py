@@ -16,8 +16,9 @@ from sqlmodel import Session, col, select
 
 from api.abuse.models import BlockedEmailDomain
 from api.availability import RETRY_AFTER_SECONDS, DependencyUnavailable
+from api.batchwork import Batchable
 from api.db import Database
-from api.groupcommit import Batchable, GroupCommitter
+from api.groupcommit import GroupCommitter
 from tests.databases import unreachable_settings
 
 

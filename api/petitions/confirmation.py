@@ -9,9 +9,9 @@ import sqlalchemy
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from api.batchwork import Batchable
 from api.db import UtcDateTime, table_of, utcnow
 from api.errors import Gone, NotFound
-from api.groupcommit import Batchable
 from api.housekeeping import ERASED_FIELDS, erase_idempotency_records
 from api.mail import service as mail
 from api.petitions.counts import add_to_count

@@ -11,9 +11,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from api.abuse import service as abuse
+from api.batchwork import Batchable
 from api.db import table_of, utcnow
 from api.errors import AppError
-from api.groupcommit import Batchable
 from api.mail import service as mail
 from api.petitions.letters import Letter, LinkTokens, queue_letters
 from api.petitions.models import (
