@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +17,6 @@ from fastapi import FastAPI
 from api import health, metrics
 from api.abuse.deps import build_rate_limiter
 from api.abuse.service import block_list_cache
-from api.admin.routers import routers as admin_routers
 from api.availability import DependencyState
 from api.caches import BLOCK_LISTS, COUNTS, RESPONSES, SHARE_IMAGES, STATS, Caches, TtlCache
 from api.config import Settings, get_settings
@@ -39,7 +39,7 @@ from api.openapi import API_DESCRIPTION, TAGS, install_openapi, operation_id
 from api.petitions.router import router as petitions_router
 from api.petitions.schemas import CountPublic, PetitionStats
 from api.petitions.validation import zip_place
-from api.routing import add_routes
+from api.routing import ADMIN_PREFIX, add_routes, add_routes_on_first_use
 from api.web.events import count_broadcaster
 from api.web.router import add_web_routes
 from api.web.share import ShareImage
@@ -156,8 +156,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_routes(app, petitions_router)
     add_routes(app, incident_router)
     add_routes(app, metrics_router)
-    for admin_router in admin_routers:
-        add_routes(app, admin_router)
+    # Imported and built on first use: no probe, signature or page needs them (api.routing).
+    add_routes_on_first_use(
+        app, ADMIN_PREFIX, lambda: importlib.import_module("api.admin.routers").routers, add_routes
+    )
     add_web_routes(app)
     install_openapi(app)
     install_docs(app)

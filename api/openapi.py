@@ -28,6 +28,7 @@ from api.openapi_problems import (
 )
 from api.pagination import page_name
 from api.request_body import JSON_BODY_MODELS
+from api.routing import build_routes_on_first_use
 
 SEEDED_PETITION = "florida-minimum-arrest-age-12"
 
@@ -184,6 +185,7 @@ def install_openapi(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
+        build_routes_on_first_use(app)  # the document lists every route
         schema = get_openapi(
             title=app.title,
             version=app.version,

@@ -16,6 +16,7 @@ LOADED_ON_FIRST_USE = {
     "PIL": "the share image (api.web.share)",
     "babel.dates": "dates on the no-script signatures page (api.web.i18n)",
     "h11": "uvicorn's other HTTP parser; `advocacy serve` runs httptools (api.capacity)",
+    "api.admin.routers": "the admin API, built on its first request (api.routing)",
 }
 
 

@@ -12,7 +12,7 @@ from api.deps import cache_control
 from api.errors import AppError, Forbidden, Unauthorized, problem_responses
 from api.openapi import operation_id
 from api.pagination import PageParams, page_params
-from api.routing import ApiRoute
+from api.routing import ADMIN_PREFIX, ApiRoute
 
 ID_MAX = 2**53  # ids stay exact in JavaScript, and within every database's integer
 
@@ -42,7 +42,7 @@ class AdminRoute(ApiRoute):
 def admin_router() -> APIRouter:
     # Admin answers carry personal data and staff-only state: never stored by caches.
     return APIRouter(
-        prefix="/v1/admin",
+        prefix=ADMIN_PREFIX,
         tags=["admin"],
         dependencies=[cache_control("no-store")],
         route_class=AdminRoute,
