@@ -308,22 +308,29 @@ def test_neighbouring_batched_units_are_written_together_each_with_its_outcome(
     assert _domains(clean_database, "gb-") == {"gb-1.example", "gb-2.example", "gb-4.example"}
 
 
+@pytest.mark.parametrize(
+    ("prefix", "failing"),
+    [
+        ("gf", "boom.example"),  # the run fails before it writes
+        ("gw", "late-boom.example"),  # after writing its rows: they are rolled back
+    ],
+)
 def test_a_failed_run_is_undone_and_its_units_run_one_by_one(
-    committer: GroupCommitter, clean_database: Database
+    committer: GroupCommitter, clean_database: Database, prefix: str, failing: str
 ) -> None:
     calls: list[list[str]] = []
     kind = _add_many(calls)
     release = _hold_writer(committer)
-    names = ("gf-1.example", "boom.example", "gf-2.example")
+    names = (f"{prefix}-1.example", failing, f"{prefix}-2.example")
     futures = [committer.submit_batched(kind, name) for name in names]
     release.set()
-    assert futures[0].result(10) == "gf-1.example"
-    assert futures[2].result(10) == "gf-2.example"
-    with pytest.raises(ValueError, match=r"boom\.example"):
+    assert futures[0].result(10) == names[0]
+    assert futures[2].result(10) == names[2]
+    with pytest.raises(ValueError, match=failing.replace(".", r"\.")):
         futures[1].result(10)
     assert len(calls) == 1  # tried together once, then one by one
-    assert _domains(clean_database, "gf-") == {"gf-1.example", "gf-2.example"}
-    assert _domains(clean_database, "boom") == set()
+    assert _domains(clean_database, f"{prefix}-") == {names[0], names[2]}
+    assert _domains(clean_database, failing.partition(".")[0]) == set()
 
 
 def test_a_plain_unit_between_batched_ones_keeps_its_place(
@@ -385,21 +392,3 @@ def test_a_batch_of_one_run_alone_is_written_without_a_savepoint(
     assert calls == [list(names)]
     assert _domains(clean_database, "gl-") == {"gl-1.example", "gl-3.example"}
     assert [s for s in sent if "SAVEPOINT" in s.upper()] == []
-
-
-def test_a_lean_run_that_fails_after_writing_leaves_nothing_and_runs_one_by_one(
-    committer: GroupCommitter, clean_database: Database
-) -> None:
-    calls: list[list[str]] = []
-    kind = _add_many(calls)
-    release = _hold_writer(committer)
-    names = ("gw-1.example", "late-boom.example", "gw-2.example")
-    futures = [committer.submit_batched(kind, name) for name in names]
-    release.set()
-    assert futures[0].result(10) == "gw-1.example"
-    assert futures[2].result(10) == "gw-2.example"
-    with pytest.raises(ValueError, match=r"late-boom\.example"):
-        futures[1].result(10)
-    assert len(calls) == 1  # tried together once (its rows rolled back), then one by one
-    assert _domains(clean_database, "gw-") == {"gw-1.example", "gw-2.example"}
-    assert _domains(clean_database, "late-boom") == set()
