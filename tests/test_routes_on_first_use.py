@@ -3,6 +3,7 @@ documented, exactly as routes added at the start."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -61,4 +62,22 @@ def test_the_document_lists_the_admin_api_before_any_admin_request(app: FastAPI)
     with TestClient(app) as client:
         paths = client.get("/openapi.json").json()["paths"]
     assert f"{ADMIN_PREFIX}/petitions" in paths
+    assert not _waiting(app)
+
+
+def test_a_build_that_fails_leaves_the_routes_as_they_were(app: FastAPI) -> None:
+    [waiting] = _waiting(app)
+    routes = list(app.router.routes)
+    added = waiting.add
+
+    def add_then_fail(app: FastAPI, router) -> None:  # type: ignore[no-untyped-def]
+        added(app, router)
+        raise RuntimeError("a router that cannot be added")
+
+    waiting.add = add_then_fail
+    with pytest.raises(RuntimeError):
+        waiting.build()
+    assert app.router.routes == routes  # nothing half added; the stand-in still stands
+    waiting.add = added
+    waiting.build()
     assert not _waiting(app)
