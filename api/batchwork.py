@@ -52,9 +52,8 @@ class LeanRunFailed(Exception):
     """A batch's one run, written without a SAVEPOINT, failed as a whole (not for an outage):
     the transaction is rolled back whole, and `jobs` run again one by one."""
 
-    def __init__(self, kind: Batchable[Any, Any], jobs: list[Unit[Any]]) -> None:
-        super().__init__(f"{kind.name} of {len(jobs)} units")
-        self.kind = kind
+    def __init__(self, jobs: list[Unit[Any]]) -> None:
+        super().__init__(f"a run of {len(jobs)} units")
         self.jobs = jobs
 
 
@@ -131,7 +130,7 @@ def _lean_outcomes_of_run(
         if is_outage(exc):
             raise
         _log_run_failed(kind, run, exc)
-        raise LeanRunFailed(kind, run) from exc
+        raise LeanRunFailed(run) from exc
     return _as_outcomes(values)
 
 

@@ -157,6 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_routes(app, incident_router)
     add_routes(app, metrics_router)
     # Imported and built on first use: no probe, signature or page needs them (api.routing).
+    # add_routes is named here so that a test swapping it for include_router swaps it for
+    # these too (tests/test_openapi.py).
     add_routes_on_first_use(
         app, ADMIN_PREFIX, lambda: importlib.import_module("api.admin.routers").routers, add_routes
     )

@@ -28,7 +28,7 @@ from api.openapi_problems import (
 )
 from api.pagination import page_name
 from api.request_body import JSON_BODY_MODELS
-from api.routing import build_routes_on_first_use
+from api.routing import ADMIN_PREFIX, build_routes_on_first_use
 
 SEEDED_PETITION = "florida-minimum-arrest-age-12"
 
@@ -176,7 +176,7 @@ def operation_id(route: APIRoute | RouteContext) -> str:
         verb, _, rest = name.partition("_")
         verb = {"read": "get"}.get(verb, verb)
         name = verb + "".join(part.capitalize() for part in rest.split("_"))
-    if (route.path_format or "").startswith("/v1/admin/"):
+    if (route.path_format or "").startswith(ADMIN_PREFIX + "/"):
         name = "admin" + name[0].upper() + name[1:]
     return name
 
