@@ -48,13 +48,25 @@ class RowInsert:
     ) -> list[tuple[Any, ...]]:
         return self._write(connection, rows)[0]
 
-    def count(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> int:
-        """Write the rows; how many were written (those an ON CONFLICT clause skipped are
-        not)."""
-        return self._write(connection, rows)[1]
+    def count_and_last_id(
+        self, connection: Connection, rows: Sequence[dict[str, Any]]
+    ) -> tuple[int, int | None]:
+        """On SQLite: write the rows; how many were written (those an ON CONFLICT clause
+        skipped are not), and the rowid of the last one written (None if none was). SQLite
+        gives a new row the largest rowid in the table plus one (short of 2^63 - 1), so
+        within a write transaction the rows written get consecutive ids, in order, ending at
+        that one: the ids need no statement of their own to be known."""
+        if connection.dialect.paramstyle != "qmark":
+            raise NotImplementedError("RowInsert.count_and_last_id: SQLite only")
+        last: list[int] = []
+        count = self._write(connection, rows, last_ids=last)[1]
+        return count, (last[-1] if count else None)
 
     def _write(
-        self, connection: Connection, rows: Sequence[dict[str, Any]]
+        self,
+        connection: Connection,
+        rows: Sequence[dict[str, Any]],
+        last_ids: list[int] | None = None,
     ) -> tuple[list[tuple[Any, ...]], int]:
         if not rows:
             return [], 0
@@ -95,6 +107,8 @@ class RowInsert:
                 count += len(returned)
             else:
                 count += result.rowcount
+            if last_ids is not None and result.rowcount:
+                last_ids.append(result.lastrowid)
         return written, count
 
     def _unnest_sql(self, dialect: Dialect) -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 import sqlite3
 from typing import Any
 
+import pytest
 import sqlalchemy
 
 from api.abuse.models import BlockedEmailDomain
@@ -131,18 +132,42 @@ def test_returning_gives_the_rows_written_and_skips_conflicts(clean_database: Da
     assert second == [("ri-c.example",)]
 
 
-def test_count_is_the_rows_written_not_those_a_conflict_skipped(clean_database: Database) -> None:
-    # As signing writes signatures on SQLite: no RETURNING, the count says whether all went in.
+def test_count_and_last_id_are_of_the_rows_written_not_those_a_conflict_skipped(
+    clean_database: Database,
+) -> None:
+    # As signing writes signatures on SQLite: no RETURNING and no read of the ids; the count
+    # says whether all went in, and the rows written have consecutive ids ending at the last.
+    if not clean_database.is_sqlite:
+        pytest.skip("SQLite's rowids; PostgreSQL's inserts return their ids")
     table = table_of(BlockedEmailDomain)
-    columns = [column.name for column in table.c if column.name != "id"]
+    columns = [column.name for column in table.c]  # its ids: SQLite's own rowids
     insert = RowInsert(table, columns, suffix="ON CONFLICT (domain) DO NOTHING")
     now = utcnow()
 
     def row(domain: str) -> dict[str, Any]:
         return {"domain": domain, "reason": "test", "created_at": now}
 
+    def ids(session: Any, domains: list[str]) -> list[int]:
+        rows = session.connection().exec_driver_sql("SELECT domain, rowid FROM " + table.name)
+        found = dict(rows.all())
+        return [found[domain] for domain in domains]
+
     with clean_database.session(write=True) as session:
-        assert insert.count(session.connection(), [row("rc-a.example"), row("rc-b.example")]) == 2
-        again = [row("rc-b.example"), row("rc-c.example"), row("rc-a.example")]
-        assert insert.count(session.connection(), again) == 1
-        assert insert.count(session.connection(), []) == 0
+        connection = session.connection()
+        count, last = insert.count_and_last_id(
+            connection, [row("rc-a.example"), row("rc-b.example")]
+        )
+        assert (count, [last - 1, last]) == (2, ids(session, ["rc-a.example", "rc-b.example"]))
+        # Two rows a statement (the parameter limit, lowered): the last statement writes
+        # nothing, and the last id is still that of the last row written.
+        driver = connection.connection.driver_connection
+        limit = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 2 * len(columns))
+        try:
+            again = ["rc-c.example", "rc-b.example", "rc-d.example", "rc-e.example", "rc-a.example"]
+            count, last = insert.count_and_last_id(connection, [row(d) for d in again])
+        finally:
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+        written = ["rc-c.example", "rc-d.example", "rc-e.example"]
+        assert (count, [last - 2, last - 1, last]) == (3, ids(session, written))
+        assert insert.count_and_last_id(connection, [row("rc-a.example")]) == (0, None)
+        assert insert.count_and_last_id(connection, []) == (0, None)

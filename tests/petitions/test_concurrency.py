@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlmodel import col, func, select
+from sqlmodel import col, delete, func, select
 
 from api.db import Database
 from api.mail.models import MailMessage
@@ -207,3 +207,72 @@ def test_signatures_written_together_each_get_their_own_row_and_links(
             )
         assert now_confirmed - confirmed == {email}  # the link confirmed its own signer
         confirmed = now_confirmed
+
+
+def test_a_batch_of_new_signers_knows_its_ids_without_reading_them(
+    client, clean_database: Database
+):
+    """On SQLite the ids of a batch's new rows follow from the insert itself (they are
+    consecutive, ending at the last row written): no statement reads them, not even the
+    largest id before. Each row's mail and links still carry its own id, also after the row
+    with the largest id was deleted (the next row may take that id again)."""
+    from sqlalchemy import event
+
+    from api.petitions.models import SignatureToken
+    from api.petitions.router import recipient_limit
+    from api.petitions.schemas import SignatureCreate
+    from api.petitions.signing import SigningContext, SignRequest, sign_many
+    from tests.petitions.helpers import SLUG
+
+    settings = client.app.state.settings
+    context = SigningContext(
+        secret=settings.secret(),
+        public_base_url=settings.public_base_url,
+        client_ip="203.0.113.9",
+        recipient_limit=recipient_limit(settings.mail_recipient_limit),
+    )
+
+    def batch(prefix: str) -> list[SignRequest]:
+        return [
+            SignRequest.of(
+                SLUG,
+                SignatureCreate.model_validate(signer(email=f"{prefix}.{i}@example.org")),
+                context,
+            )
+            for i in range(4)
+        ]
+
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(" ".join(statement.split()).lower())
+
+    event.listen(clean_database.engine, "before_cursor_execute", note)
+    try:
+        with clean_database.session(write=True) as session:
+            assert sign_many(session, batch("first")) == [None] * 4
+        with clean_database.session(write=True) as session:
+            last = session.exec(select(func.max(Signature.id))).one()
+            session.exec(delete(Signature).where(col(Signature.id) == last))
+        sent.clear()
+        with clean_database.session(write=True) as session:
+            assert sign_many(session, batch("again")) == [None] * 4
+    finally:
+        event.remove(clean_database.engine, "before_cursor_execute", note)
+
+    if clean_database.is_sqlite:
+        assert [s for s in sent if s.startswith("select") and " from signature" in s] == []
+    with clean_database.session() as session:
+        rows = session.exec(select(Signature.id, Signature.email)).all()
+        email_of = dict(rows)
+        assert len(email_of) == 7
+        mails = session.exec(
+            select(MailMessage.signature_id, MailMessage.to_address).where(
+                col(MailMessage.signature_id).is_not(None)  # the deleted row's mail: NULL
+            )
+        ).all()
+        assert sorted(to for _, to in mails) == sorted(email_of.values())
+        for signature_id, to_address in mails:
+            assert email_of[signature_id] == to_address
+        tokens = session.exec(select(SignatureToken.signature_id)).all()
+        assert sorted(tokens) == sorted([*email_of] * 2)
