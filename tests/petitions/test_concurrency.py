@@ -12,7 +12,10 @@ from api.db import Database
 from api.mail.models import MailMessage
 from api.mail.worker import MailWorker, backend_for
 from api.petitions.models import Signature
-from tests.petitions.helpers import SIGN_URL, signer
+from api.petitions.router import recipient_limit
+from api.petitions.schemas import SignatureCreate
+from api.petitions.signing import SigningContext, SignRequest, sign_many
+from tests.petitions.helpers import SIGN_URL, SLUG, signer
 
 
 def test_fifty_concurrent_signs_with_one_gmail_address(
@@ -142,24 +145,12 @@ def test_signatures_written_together_each_get_their_own_row_and_links(
     batch's rows, and each request answered as if alone: a new signer gets a row and a
     confirmation mail whose link confirms that row; an address that signed before, or earlier
     in the same batch, gets a reminder for its own row, never a second row."""
-    from api.petitions.router import recipient_limit
-    from api.petitions.schemas import SignatureCreate
-    from api.petitions.signing import SigningContext, SignRequest, sign_many
     from tests.conftest import link_in
-    from tests.petitions.helpers import SLUG
 
     assert client.post(SIGN_URL, json=signer(email="earlier@example.org")).status_code == 202
-    settings = client.app.state.settings
-    context = SigningContext(
-        secret=settings.secret(),
-        public_base_url=settings.public_base_url,
-        client_ip="203.0.113.9",
-        recipient_limit=recipient_limit(settings.mail_recipient_limit),
-    )
 
     def request(email: str, first_name: str) -> SignRequest:
-        data = SignatureCreate.model_validate(signer(email=email, first_name=first_name))
-        return SignRequest.of(SLUG, data, context)
+        return _sign_request(client, email, first_name=first_name)
 
     for batch in (
         # every row new: the ids the batch writes are its own
@@ -219,28 +210,9 @@ def test_a_batch_of_new_signers_knows_its_ids_without_reading_them(
     from sqlalchemy import event
 
     from api.petitions.models import SignatureToken
-    from api.petitions.router import recipient_limit
-    from api.petitions.schemas import SignatureCreate
-    from api.petitions.signing import SigningContext, SignRequest, sign_many
-    from tests.petitions.helpers import SLUG
-
-    settings = client.app.state.settings
-    context = SigningContext(
-        secret=settings.secret(),
-        public_base_url=settings.public_base_url,
-        client_ip="203.0.113.9",
-        recipient_limit=recipient_limit(settings.mail_recipient_limit),
-    )
 
     def batch(prefix: str) -> list[SignRequest]:
-        return [
-            SignRequest.of(
-                SLUG,
-                SignatureCreate.model_validate(signer(email=f"{prefix}.{i}@example.org")),
-                context,
-            )
-            for i in range(4)
-        ]
+        return [_sign_request(client, f"{prefix}.{i}@example.org") for i in range(4)]
 
     sent: list[str] = []
 
@@ -276,3 +248,17 @@ def test_a_batch_of_new_signers_knows_its_ids_without_reading_them(
             assert email_of[signature_id] == to_address
         tokens = session.exec(select(SignatureToken.signature_id)).all()
         assert sorted(tokens) == sorted([*email_of] * 2)
+
+
+def _sign_request(client, email: str, **fields: str) -> SignRequest:  # type: ignore[no-untyped-def]
+    """A request to sign as the app makes it (its secret, its links, the mail cap), for
+    `sign_many` called directly: the signatures of one group-commit batch."""
+    settings = client.app.state.settings
+    context = SigningContext(
+        secret=settings.secret(),
+        public_base_url=settings.public_base_url,
+        client_ip="203.0.113.9",
+        recipient_limit=recipient_limit(settings.mail_recipient_limit),
+    )
+    data = SignatureCreate.model_validate(signer(email=email, **fields))
+    return SignRequest.of(SLUG, data, context)
