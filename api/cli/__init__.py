@@ -80,6 +80,7 @@ def serve(
     configure_logging(settings)
     if workers > 1:
         _fork_workers_from_a_loaded_app()
+        _workers_take_connections_in_turn()
     uvicorn.run(
         "api.asgi:app",
         host=host,
@@ -123,6 +124,18 @@ def _fork_workers_from_a_loaded_app() -> None:
     # uvicorn's worker processes come from this context (pinned uvicorn: a test starts
     # `serve --workers 2` and checks its workers are forked).
     uvicorn._subprocess.spawn = multiprocessing.get_context("fork")  # type: ignore[assignment]
+
+
+def _workers_take_connections_in_turn() -> None:
+    """Each worker accepts on the shared socket in the kernel's queue (api.accepting says
+    why). uvicorn's workers build their server from this name (pinned uvicorn: a test checks
+    that the connections of a burst are dealt out evenly)."""
+    import uvicorn.supervisors.multiprocess
+
+    from api.accepting import ConnectionShares, TakingTurnsServer
+
+    TakingTurnsServer.shares = ConnectionShares()  # made here, shared by the forked workers
+    uvicorn.supervisors.multiprocess.Server = TakingTurnsServer  # type: ignore[misc]
 
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
