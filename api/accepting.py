@@ -114,7 +114,10 @@ class TakingTurnsAcceptor:
         self.shares = shares
         self.slot = shares.claim()
         self._open_connections = open_connections
-        self._handed_over = 0  # accepted, not yet taken in by the loop
+        # Accepted, and taken in by the loop: each counted by one thread only (the acceptor,
+        # the loop), so neither loses a step to the other; their difference is in between.
+        self._accepted = 0
+        self._taken_in = 0
         self._stop = threading.Event()
         # Blocking accept() with a timeout of its own (SO_RCVTIMEO), so that the thread looks
         # at the stop sign now and then; a Python-level timeout would poll() instead.
@@ -127,7 +130,7 @@ class TakingTurnsAcceptor:
         self._thread.start()
 
     def held(self) -> int:
-        return self._open_connections() + self._handed_over
+        return self._open_connections() + self._accepted - self._taken_in
 
     def wait_for_turn(self) -> None:
         """Publish this worker's count; while another live worker holds fewer connections,
@@ -143,32 +146,54 @@ class TakingTurnsAcceptor:
 
     def _accept(self) -> None:
         while not self._stop.is_set():
-            self.wait_for_turn()
             try:
-                connection, _address = self.sock.accept()
-            except (BlockingIOError, InterruptedError, TimeoutError):
-                continue  # the wait's timeout: look at the stop sign and the counts again
-            except OSError as exc:
-                # Out of descriptors, or a connection reset while queued: as uvloop's server
-                # does, note it and go on taking the next.
-                logger.warning("accepting a connection failed: %s", exc)
+                if not self._accept_one():
+                    return
+            except Exception:  # never let the thread die silently: the worker would take
+                # no more connections, and the others would wait for it
+                logger.exception("accepting connections")
                 self._stop.wait(ACCEPT_WAIT)
-                continue
-            connection.setblocking(False)
-            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._handed_over += 1
-            try:
-                self.loop.call_soon_threadsafe(self._serve, connection)
-            except RuntimeError:  # the loop is closed: nobody will serve it
-                connection.close()
-                return
+
+    def _accept_one(self) -> bool:
+        """Take one connection (or time out) and hand it to the loop; False once the loop is
+        closed."""
+        self.wait_for_turn()
+        try:
+            connection, _address = self.sock.accept()
+        except (BlockingIOError, InterruptedError, TimeoutError):
+            return True  # the wait's timeout: look at the stop sign and the counts again
+        except OSError as exc:
+            # Out of descriptors, or a connection reset while queued: as uvloop's server
+            # does, note it and go on taking the next.
+            logger.warning("accepting a connection failed: %s", exc)
+            self._stop.wait(ACCEPT_WAIT)
+            return True
+        connection.setblocking(False)
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._accepted += 1
+        try:
+            self.loop.call_soon_threadsafe(self._serve, connection)
+        except RuntimeError:  # the loop is closed: nobody will serve it
+            connection.close()
+            return False
+        return True
 
     def _serve(self, connection: socket.socket) -> None:
-        self._handed_over -= 1  # (+= and -= on an int are each one step under the GIL)
         task = self.loop.create_task(
             self.loop.connect_accepted_socket(self.protocol_factory, connection)
         )
-        task.add_done_callback(_close_if_failed(connection))
+        task.add_done_callback(self._taken(connection))
+
+    def _taken(self, connection: socket.socket) -> Callable[[asyncio.Task[Any]], None]:
+        def done(task: asyncio.Task[Any]) -> None:
+            # Now among the worker's open connections (uvicorn's protocol has counted it), or
+            # failed and closed.
+            self._taken_in += 1
+            if not task.cancelled() and task.exception() is not None:
+                logger.warning("serving an accepted connection failed: %r", task.exception())
+                connection.close()
+
+        return done
 
     def stop(self) -> None:
         self._stop.set()
@@ -176,15 +201,6 @@ class TakingTurnsAcceptor:
     def join(self) -> None:
         self._thread.join()
         self.shares.release(self.slot)
-
-
-def _close_if_failed(connection: socket.socket) -> Callable[[asyncio.Task[Any]], None]:
-    def done(task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning("serving an accepted connection failed: %r", task.exception())
-            connection.close()
-
-    return done
 
 
 class TakingTurnsServer(uvicorn.Server):

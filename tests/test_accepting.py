@@ -1,0 +1,54 @@
+"""The acceptor of `advocacy serve --workers N` (api.accepting), in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from api.accepting import ConnectionShares, TakingTurnsAcceptor
+
+
+class _FailsOnce(ConnectionShares):
+    """Shares whose first look at the other workers' counts raises."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def fewest_elsewhere(self, slot: int) -> int | None:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a fault in the acceptor")
+        return super().fewest_elsewhere(slot)
+
+
+async def _served_after_a_fault() -> tuple[bool, int]:
+    loop = asyncio.get_running_loop()
+    made: asyncio.Queue[asyncio.BaseTransport] = asyncio.Queue()
+
+    class Taken(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            made.put_nowait(transport)
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    shares = _FailsOnce()
+    acceptor = TakingTurnsAcceptor(listener, loop, Taken, 8, shares, lambda: 0)
+    try:
+        _reader, writer = await asyncio.open_connection(*listener.getsockname())
+        transport = await asyncio.wait_for(made.get(), 10)
+        transport.close()
+        writer.close()
+        return shares.failed, acceptor.held()
+    finally:
+        acceptor.stop()
+        await loop.run_in_executor(None, acceptor.join)
+        listener.close()
+
+
+def test_a_fault_in_the_acceptor_does_not_stop_it_taking_connections():
+    """An error in the accepting thread is logged and the thread goes on: a worker whose
+    acceptor died would take no more connections, and the others would wait for it."""
+    failed, held = asyncio.run(_served_after_a_fault())
+    assert failed  # the fault happened, and the connection after it was taken in
+    assert held == 0  # handed over and counted by the loop: none left in between
