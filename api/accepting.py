@@ -7,16 +7,17 @@ and the first to run takes every connection waiting (libuv accepts until none is
 client that opens its keep-alive connections together (a load balancer's pool, a proxy, a
 benchmark) then lands most of them on one worker, and they stay there: 52/12, 44/20, 39/25
 of `wrk -c64`'s connections, measured. The busier worker's one core (its GIL) is then the
-limit while the other has time to spare: `make bench`'s scenarios run one after another on
-one server, and SQLite signing after them reached 1,613-1,886/s with the old way and
-2,034-2,237/s with the workers taking turns (3 alternating runs each).
+limit while the other has time to spare: with reads and then 20 s of signing on one server
+(as `make bench` runs them), SQLite signing reached 1,613-1,886/s the old way and
+2,034-2,237/s with the workers taking turns (3 alternating runs each; BENCHMARKS.md has the
+full runs, where the machine's drift was larger than the difference).
 
 Each worker's thread waits in poll() for a connection (the GIL let go), then publishes how
 many connections its worker holds (`ConnectionShares`, memory shared by the forked workers)
 and, if another holds fewer, leaves the waiting connection to it: for at most FAIR_WAIT, so
 that a worker that hangs cannot keep new connections waiting. With no connection waiting it
 does nothing (an earlier version looked at the counts every millisecond while over its share,
-taking the GIL from its loop and writer each time, and cost signing a quarter).
+taking the GIL from its loop and writer each time).
 
 The accepted connection is handed to the worker's event loop (`connect_accepted_socket`) and
 served by uvicorn's own protocol, exactly as one its server accepted. The wait in poll() has a

@@ -84,5 +84,5 @@ async def _looks_while_idle(seconds: float) -> int:
 def test_a_worker_over_its_share_spends_nothing_while_no_connection_waits():
     """Stepping aside is for a connection that waits: with none, the thread sleeps in the
     kernel. (It looked at the counts every millisecond, taking the GIL from its worker's
-    event loop and group-commit writer each time: signing fell by a quarter in `make bench`.)"""
+    event loop and group-commit writer each time.)"""
     assert asyncio.run(_looks_while_idle(0.5)) == 0
