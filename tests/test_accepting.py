@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from api.accepting import ConnectionShares, TakingTurnsAcceptor
 
@@ -22,28 +24,37 @@ class _FailsOnce(ConnectionShares):
         return super().fewest_elsewhere(slot)
 
 
-async def _served_after_a_fault() -> tuple[bool, int]:
+@asynccontextmanager
+async def _accepting(
+    shares: ConnectionShares, protocol: Callable[[], asyncio.Protocol], held: int
+) -> AsyncIterator[tuple[TakingTurnsAcceptor, socket.socket]]:
+    """An acceptor on a fresh listening socket of this loop, its worker holding `held`."""
     loop = asyncio.get_running_loop()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    acceptor = TakingTurnsAcceptor(listener, loop, protocol, 8, shares, lambda: held)
+    try:
+        yield acceptor, listener
+    finally:
+        acceptor.stop()
+        await loop.run_in_executor(None, acceptor.join)
+        listener.close()
+
+
+async def _served_after_a_fault() -> tuple[bool, int]:
     made: asyncio.Queue[asyncio.BaseTransport] = asyncio.Queue()
 
     class Taken(asyncio.Protocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             made.put_nowait(transport)
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
     shares = _FailsOnce()
-    acceptor = TakingTurnsAcceptor(listener, loop, Taken, 8, shares, lambda: 0)
-    try:
+    async with _accepting(shares, Taken, 0) as (acceptor, listener):
         _reader, writer = await asyncio.open_connection(*listener.getsockname())
         transport = await asyncio.wait_for(made.get(), 10)
         transport.close()
         writer.close()
         return shares.failed, acceptor.held()
-    finally:
-        acceptor.stop()
-        await loop.run_in_executor(None, acceptor.join)
-        listener.close()
 
 
 def test_a_fault_in_the_acceptor_does_not_stop_it_taking_connections():
@@ -67,18 +78,10 @@ class _CountingLooks(ConnectionShares):
 
 
 async def _looks_while_idle(seconds: float) -> int:
-    loop = asyncio.get_running_loop()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
     shares = _CountingLooks()
-    acceptor = TakingTurnsAcceptor(listener, loop, asyncio.Protocol, 8, shares, lambda: 5)
-    try:
+    async with _accepting(shares, asyncio.Protocol, 5):
         await asyncio.sleep(seconds)
-        return shares.looks
-    finally:
-        acceptor.stop()
-        await loop.run_in_executor(None, acceptor.join)
-        listener.close()
+    return shares.looks
 
 
 def test_a_worker_over_its_share_spends_nothing_while_no_connection_waits():

@@ -127,9 +127,9 @@ def _fork_workers_from_a_loaded_app() -> None:
 
 
 def _workers_take_connections_in_turn() -> None:
-    """Each worker accepts on the shared socket in the kernel's queue (api.accepting says
-    why). uvicorn's workers build their server from this name (pinned uvicorn: a test checks
-    that the connections of a burst are dealt out evenly)."""
+    """Each worker takes a new connection only while it holds no more than the least busy
+    other one (api.accepting says why and how). uvicorn's workers build their server from
+    this name (pinned uvicorn: a test checks that a burst of connections is split evenly)."""
     import uvicorn.supervisors.multiprocess
 
     from api.accepting import ConnectionShares, TakingTurnsServer
