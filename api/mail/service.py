@@ -10,6 +10,8 @@ from typing import Any
 
 import sqlalchemy
 from sqlalchemy import delete, func, or_, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from api.db import UtcDateTime, table_of, utcnow
@@ -109,7 +111,7 @@ def recent_counts(
         return {}
     rows = session.connection().execute(
         _RECENT_BY_RECIPIENT,
-        {"recipient_hashes": list(set(recipient_hashes)), "since": utcnow() - window},
+        {"recipient_hashes": list(set(recipient_hashes)), "since": since_of(window)},
     )
     return {recipient: count for recipient, count in rows}
 
@@ -128,13 +130,53 @@ def recipient_capped(session: Session, recipient_hash: str, limit: RecipientLimi
 _MAIL = table_of(MailMessage)
 _MAIL_INSERT = RowInsert(_MAIL, [column.name for column in _MAIL.c if column.name != "id"])
 _RECENT_BY_RECIPIENT = (
-    sqlalchemy.select(_MAIL.c.recipient_hash, func.count())
+    sqlalchemy.select(_MAIL.c.recipient_hash, func.count().label("mails"))
     .where(
         _MAIL.c.recipient_hash.in_(sqlalchemy.bindparam("recipient_hashes", expanding=True)),
         _MAIL.c.created_at > sqlalchemy.bindparam("since", type_=UtcDateTime),
     )
     .group_by(_MAIL.c.recipient_hash)
 )
+
+
+class _JsonObjectAgg(FunctionElement[Any]):
+    """A JSON object of (key, value) over a query's rows: SQLite's json_group_object,
+    PostgreSQL's json_object_agg (NULL there when there are no rows)."""
+
+    type = sqlalchemy.JSON()
+    inherit_cache = True
+
+
+@compiles(_JsonObjectAgg)
+def _json_group_object(element: _JsonObjectAgg, compiler: Any, **kw: Any) -> str:
+    return f"json_group_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_JsonObjectAgg, "postgresql")
+def _json_object_agg(element: _JsonObjectAgg, compiler: Any, **kw: Any) -> str:
+    return f"json_object_agg({compiler.process(element.clauses, **kw)})"
+
+
+def recent_counts_column() -> Any:
+    """`recent_counts` as one JSON value ({recipient hash: mails}) to read beside other
+    columns, for parameters `recipient_hashes` (a list) and `since` (`since_of(window)`); read
+    it back with `recent_counts_of`. Signing reads it with the petition (api.petitions.taking):
+    inside SQLite's write lock, each statement is one more return to a GIL that the event
+    loop may hold, and on PostgreSQL one more round trip."""
+    counted = _RECENT_BY_RECIPIENT.subquery()
+    return (
+        sqlalchemy.select(_JsonObjectAgg(counted.c.recipient_hash, counted.c.mails))
+        .scalar_subquery()
+        .label("recent_mail")
+    )
+
+
+def since_of(window: dt.timedelta) -> dt.datetime:
+    return utcnow() - window
+
+
+def recent_counts_of(value: dict[str, int] | None) -> dict[str, int]:
+    return dict(value or {})
 
 
 @contextmanager

@@ -56,16 +56,23 @@ class Letter:
     tokens: LinkTokens | None = None  # None: made when the mail is queued
 
 
-def queue_letters(session: Session, letters: list[Letter]) -> None:
-    """Queue the letters, in order, each within its recipient's cap: one query for the caps,
-    one statement for the tokens and one for the mails, however many letters."""
+def queue_letters(
+    session: Session, letters: list[Letter], recent_counts: dict[str, int] | None = None
+) -> None:
+    """Queue the letters, in order, each within its recipient's cap: one query for the caps
+    (none if the caller read `recent_counts` already, for every recipient over the longest
+    window of the letters' limits), one statement for the tokens and one for the mails,
+    however many letters."""
+    if not letters:
+        return
     limits = {letter.recipient_limit for letter in letters} - {None}
     window = max((limit.window for limit in limits if limit), default=None)
-    sent = (
-        mail.recent_counts(session, [letter.email_hash for letter in letters], window)
-        if window is not None
-        else {}
-    )
+    if window is None:
+        sent: dict[str, int] = {}
+    elif recent_counts is not None:
+        sent = dict(recent_counts)
+    else:
+        sent = mail.recent_counts(session, [letter.email_hash for letter in letters], window)
     now = utcnow()
     # One timestamp object per column for the whole batch, and the rows grouped by purpose:
     # RowInsert converts a value once while the rows before it had the very same one.

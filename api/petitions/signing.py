@@ -21,7 +21,12 @@ from api.petitions.models import (
     SignatureStatus,
 )
 from api.petitions.schemas import SignatureCreate
-from api.petitions.taking import PetitionTakingSignatures, petition_taking_signatures, title_of
+from api.petitions.taking import (
+    PetitionTakingSignatures,
+    RecentMail,
+    petition_taking_signatures,
+    title_of,
+)
 from api.petitions.validation import PostalPlace, canonical_email, resolve_postal_code
 from api.rowinsert import RowInsert
 from api.security import keyed_hash
@@ -149,10 +154,11 @@ def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseExcepti
     outcomes: list[BaseException | None] = [None] * len(requests)
     taken: list[_Taken] = []
     now = utcnow()
+    recent_mail = _recent_mail_asked(requests)
     for index, request in enumerate(requests):
         data, context = request.data, request.context
         try:
-            petition = petition_taking_signatures(session, request.slug, now)
+            petition = petition_taking_signatures(session, request.slug, now, recent_mail)
             abuse.check_signer(session, data.email, context.client_ip)
         except AppError as exc:
             outcomes[index] = exc
@@ -197,8 +203,21 @@ def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseExcepti
             )
         else:
             letters += _reminder_of_repeat(session, t)
-    queue_letters(session, letters)
+    queue_letters(session, letters, recent_mail.counts if recent_mail else None)
     return outcomes
+
+
+def _recent_mail_asked(requests: list[SignRequest]) -> RecentMail | None:
+    """The mail cap's counts for every signer in the run, to be read with the petition (the
+    letters are the signers' own: their confirmations, reminders or "already signed")."""
+    windows = [
+        request.context.recipient_limit.window
+        for request in requests
+        if request.context.recipient_limit is not None
+    ]
+    if not windows:
+        return None
+    return RecentMail(list({request.email_hash for request in requests}), max(windows))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from api.abuse import service as abuse
 from api.db import table_of
 from api.errors import PetitionNotOpen
+from api.mail import service as mail
 from api.petitions.catalog import petition_not_found, petition_text
 from api.petitions.models import (
     DEFAULT_TEXT_LANGUAGE,
@@ -53,11 +54,25 @@ _LOOKUP = sqlalchemy.select(
     _PETITION.c.closes_at,
     abuse.longest_pause(_SLUG).label("paused_for"),
 ).where(_PETITION.c.slug == _SLUG)
+_LOOKUP_WITH_RECENT_MAIL = _LOOKUP.add_columns(mail.recent_counts_column())
 _CHECKED = "petitions_taking_signatures"
 
 
+@dataclass
+class RecentMail:
+    """The mail cap's counts for these recipients within `window` (mail.recent_counts), asked
+    of `petition_taking_signatures`: read in the petition's own query when that query runs
+    (`counts` stays None when the petition was read earlier in the transaction). A signing
+    batch then sends one statement fewer inside SQLite's write lock (one round trip fewer on
+    PostgreSQL)."""
+
+    recipient_hashes: list[str]
+    window: dt.timedelta
+    counts: dict[str, int] | None = None
+
+
 def petition_taking_signatures(
-    session: Session, slug: str, now: dt.datetime
+    session: Session, slug: str, now: dt.datetime, recent_mail: RecentMail | None = None
 ) -> PetitionTakingSignatures:
     """The petition, checked public, open at `now` and not paused: read once per transaction
     (group commit writes the signatures of many requests in one), its dates checked every
@@ -67,7 +82,23 @@ def petition_taking_signatures(
     if petition is not None:
         require_open(petition, now)
         return petition
-    row = session.connection().execute(_LOOKUP, {"slug": slug}).one_or_none()
+    if recent_mail is None:
+        row = session.connection().execute(_LOOKUP, {"slug": slug}).one_or_none()
+    else:
+        row = (
+            session.connection()
+            .execute(
+                _LOOKUP_WITH_RECENT_MAIL,
+                {
+                    "slug": slug,
+                    "recipient_hashes": recent_mail.recipient_hashes,
+                    "since": mail.since_of(recent_mail.window),
+                },
+            )
+            .one_or_none()
+        )
+        if row is not None:
+            recent_mail.counts = mail.recent_counts_of(row.recent_mail)
     if row is None or row.status == PetitionStatus.draft:
         raise petition_not_found(slug)
     petition = PetitionTakingSignatures(
