@@ -6,7 +6,7 @@ commit's phases.
     .venv/bin/python -m bench.profile sqlite confirm  # confirming instead
 
 Starts the service as `make bench` does (`advocacy serve --workers 2`, production settings),
-drives `wrk -t2 -c64 -s sign.lua` at it (`confirm`: `confirm.lua`, with 6,000 pending
+drives `wrk -t2 -c64 -s sign.lua` at it (`confirm`: `confirm.lua`, with 12,000 pending
 signatures' links per second of the run, more than it can confirm), and prints:
 
 - each server thread's CPU (user and kernel) over the run, from /proc, per request: the
