@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
+from sqlalchemy import event
 from sqlmodel import col, delete, func, select
 
 from api.db import Database
@@ -207,20 +210,12 @@ def test_a_batch_of_new_signers_knows_its_ids_without_reading_them(
     consecutive, ending at the last row written): no statement reads them, not even the
     largest id before. Each row's mail and links still carry its own id, also after the row
     with the largest id was deleted (the next row may take that id again)."""
-    from sqlalchemy import event
-
     from api.petitions.models import SignatureToken
 
     def batch(prefix: str) -> list[SignRequest]:
         return [_sign_request(client, f"{prefix}.{i}@example.org") for i in range(4)]
 
-    sent: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append(" ".join(statement.split()).lower())
-
-    event.listen(clean_database.engine, "before_cursor_execute", note)
-    try:
+    with _statements_sent(clean_database) as sent:
         with clean_database.session(write=True) as session:
             assert sign_many(session, batch("first")) == [None] * 4
         with clean_database.session(write=True) as session:
@@ -229,8 +224,6 @@ def test_a_batch_of_new_signers_knows_its_ids_without_reading_them(
         sent.clear()
         with clean_database.session(write=True) as session:
             assert sign_many(session, batch("again")) == [None] * 4
-    finally:
-        event.remove(clean_database.engine, "before_cursor_execute", note)
 
     if clean_database.is_sqlite:
         assert [s for s in sent if s.startswith("select") and " from signature" in s] == []
@@ -254,8 +247,6 @@ def test_a_signing_batch_reads_the_mail_cap_with_its_petition(client, clean_data
     """The per-recipient cap's counts come with the petition, in its one query (one statement
     fewer inside SQLite's write lock, one round trip fewer on PostgreSQL), and still hold: an
     address at its cap is signed but sent nothing, the others get their confirmation."""
-    from sqlalchemy import event
-
     from api.mail import service as mail
 
     capped, fresh = "capped@example.org", ["fresh.1@example.org", "fresh.2@example.org"]
@@ -273,17 +264,8 @@ def test_a_signing_batch_reads_the_mail_cap_with_its_petition(client, clean_data
                 recipient_hash=requests[1].email_hash,
             )
 
-    sent: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append(" ".join(statement.split()).lower())
-
-    event.listen(clean_database.engine, "before_cursor_execute", note)
-    try:
-        with clean_database.session(write=True) as session:
-            assert sign_many(session, requests) == [None] * 3
-    finally:
-        event.remove(clean_database.engine, "before_cursor_execute", note)
+    with _statements_sent(clean_database) as sent, clean_database.session(write=True) as session:
+        assert sign_many(session, requests) == [None] * 3
 
     reads_of_mail = [s for s in sent if s.startswith("select") and "mail_message" in s]
     assert len(reads_of_mail) == 1 and " from petition" in reads_of_mail[0], sent
@@ -294,6 +276,21 @@ def test_a_signing_batch_reads_the_mail_cap_with_its_petition(client, clean_data
             select(MailMessage.to_address).where(MailMessage.template == "confirm")
         ).all()
         assert sorted(confirmations) == sorted(fresh)
+
+
+@contextmanager
+def _statements_sent(database: Database) -> Iterator[list[str]]:
+    """The statements the engine sends inside the block, whitespace folded, in lower case."""
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(" ".join(statement.split()).lower())
+
+    event.listen(database.engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(database.engine, "before_cursor_execute", note)
 
 
 def _sign_request(client, email: str, **fields: str) -> SignRequest:  # type: ignore[no-untyped-def]
