@@ -111,7 +111,7 @@ def recent_counts(
         return {}
     rows = session.connection().execute(
         _RECENT_BY_RECIPIENT,
-        {"recipient_hashes": list(set(recipient_hashes)), "since": since_of(window)},
+        {"recipient_hashes": list(set(recipient_hashes)), "since": utcnow() - window},
     )
     return {recipient: count for recipient, count in rows}
 
@@ -159,10 +159,10 @@ def _json_object_agg(element: _JsonObjectAgg, compiler: Any, **kw: Any) -> str:
 
 def recent_counts_column() -> Any:
     """`recent_counts` as one JSON value ({recipient hash: mails}) to read beside other
-    columns, for parameters `recipient_hashes` (a list) and `since` (`since_of(window)`); read
-    it back with `recent_counts_of`. Signing reads it with the petition (api.petitions.taking):
-    inside SQLite's write lock, each statement is one more return to a GIL that the event
-    loop may hold, and on PostgreSQL one more round trip."""
+    columns: its query takes `RecentMail.parameters()`, and `RecentMail.read` takes the value.
+    Signing reads it with the petition (api.petitions.taking): inside SQLite's write lock,
+    each statement is one more return to a GIL that the event loop may hold, and on
+    PostgreSQL one more round trip."""
     counted = _RECENT_BY_RECIPIENT.subquery()
     return (
         sqlalchemy.select(_JsonObjectAgg(counted.c.recipient_hash, counted.c.mails))
@@ -171,12 +171,24 @@ def recent_counts_column() -> Any:
     )
 
 
-def since_of(window: dt.timedelta) -> dt.datetime:
-    return utcnow() - window
+@dataclass
+class RecentMail:
+    """`recent_counts` for these recipients within `window`, read in another query (with
+    `recent_counts_column()`): `counts` stays None until that query has run."""
 
+    recipient_hashes: list[str]
+    window: dt.timedelta
+    counts: dict[str, int] | None = None
 
-def recent_counts_of(value: dict[str, int] | None) -> dict[str, int]:
-    return dict(value or {})
+    def parameters(self) -> dict[str, Any]:
+        return {"recipient_hashes": self.recipient_hashes, "since": utcnow() - self.window}
+
+    def read(self, value: dict[str, int] | None) -> None:
+        self.counts = dict(value or {})
+
+    def counts_within(self, window: dt.timedelta) -> dict[str, int] | None:
+        """The counts, if they were read, and for `window`."""
+        return self.counts if window == self.window else None
 
 
 @contextmanager

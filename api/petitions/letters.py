@@ -57,20 +57,21 @@ class Letter:
 
 
 def queue_letters(
-    session: Session, letters: list[Letter], recent_counts: dict[str, int] | None = None
+    session: Session, letters: list[Letter], recent_mail: mail.RecentMail | None = None
 ) -> None:
     """Queue the letters, in order, each within its recipient's cap: one query for the caps
-    (none if the caller read `recent_counts` already, for every recipient over the longest
-    window of the letters' limits), one statement for the tokens and one for the mails,
-    however many letters."""
+    (none if the caller read them already in `recent_mail`, for every recipient over the
+    longest window of the letters' limits), one statement for the tokens and one for the
+    mails, however many letters."""
     if not letters:
         return
     limits = {letter.recipient_limit for letter in letters} - {None}
     window = max((limit.window for limit in limits if limit), default=None)
+    read = recent_mail.counts_within(window) if recent_mail and window else None
     if window is None:
         sent: dict[str, int] = {}
-    elif recent_counts is not None:
-        sent = dict(recent_counts)
+    elif read is not None:
+        sent = dict(read)
     else:
         sent = mail.recent_counts(session, [letter.email_hash for letter in letters], window)
     now = utcnow()

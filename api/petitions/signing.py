@@ -21,12 +21,7 @@ from api.petitions.models import (
     SignatureStatus,
 )
 from api.petitions.schemas import SignatureCreate
-from api.petitions.taking import (
-    PetitionTakingSignatures,
-    RecentMail,
-    petition_taking_signatures,
-    title_of,
-)
+from api.petitions.taking import PetitionTakingSignatures, petition_taking_signatures, title_of
 from api.petitions.validation import PostalPlace, canonical_email, resolve_postal_code
 from api.rowinsert import RowInsert
 from api.security import keyed_hash
@@ -203,11 +198,11 @@ def sign_many(session: Session, requests: list[SignRequest]) -> list[BaseExcepti
             )
         else:
             letters += _reminder_of_repeat(session, t)
-    queue_letters(session, letters, recent_mail.counts if recent_mail else None)
+    queue_letters(session, letters, recent_mail)
     return outcomes
 
 
-def _recent_mail_asked(requests: list[SignRequest]) -> RecentMail | None:
+def _recent_mail_asked(requests: list[SignRequest]) -> mail.RecentMail | None:
     """The mail cap's counts for every signer in the run, to be read with the petition (the
     letters are the signers' own: their confirmations, reminders or "already signed")."""
     windows = [
@@ -217,7 +212,7 @@ def _recent_mail_asked(requests: list[SignRequest]) -> RecentMail | None:
     ]
     if not windows:
         return None
-    return RecentMail(list({request.email_hash for request in requests}), max(windows))
+    return mail.RecentMail(list({request.email_hash for request in requests}), max(windows))
 
 
 @dataclass(frozen=True)

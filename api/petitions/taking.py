@@ -58,47 +58,27 @@ _LOOKUP_WITH_RECENT_MAIL = _LOOKUP.add_columns(mail.recent_counts_column())
 _CHECKED = "petitions_taking_signatures"
 
 
-@dataclass
-class RecentMail:
-    """The mail cap's counts for these recipients within `window` (mail.recent_counts), asked
-    of `petition_taking_signatures`: read in the petition's own query when that query runs
-    (`counts` stays None when the petition was read earlier in the transaction). A signing
-    batch then sends one statement fewer inside SQLite's write lock (one round trip fewer on
-    PostgreSQL)."""
-
-    recipient_hashes: list[str]
-    window: dt.timedelta
-    counts: dict[str, int] | None = None
-
-
 def petition_taking_signatures(
-    session: Session, slug: str, now: dt.datetime, recent_mail: RecentMail | None = None
+    session: Session, slug: str, now: dt.datetime, recent_mail: mail.RecentMail | None = None
 ) -> PetitionTakingSignatures:
     """The petition, checked public, open at `now` and not paused: read once per transaction
     (group commit writes the signatures of many requests in one), its dates checked every
-    time (the clock moves on within a transaction)."""
+    time (the clock moves on within a transaction). `recent_mail` is read in the same query
+    when the query runs (it stays unread when the petition was read earlier in the
+    transaction): a signing batch then sends one statement fewer inside SQLite's write lock,
+    one round trip fewer on PostgreSQL."""
     checked: dict[str, PetitionTakingSignatures] = session.info.setdefault(_CHECKED, {})
     petition = checked.get(slug)
     if petition is not None:
         require_open(petition, now)
         return petition
-    if recent_mail is None:
-        row = session.connection().execute(_LOOKUP, {"slug": slug}).one_or_none()
-    else:
-        row = (
-            session.connection()
-            .execute(
-                _LOOKUP_WITH_RECENT_MAIL,
-                {
-                    "slug": slug,
-                    "recipient_hashes": recent_mail.recipient_hashes,
-                    "since": mail.since_of(recent_mail.window),
-                },
-            )
-            .one_or_none()
-        )
-        if row is not None:
-            recent_mail.counts = mail.recent_counts_of(row.recent_mail)
+    statement, parameters = _LOOKUP, {"slug": slug}
+    if recent_mail is not None:
+        statement = _LOOKUP_WITH_RECENT_MAIL
+        parameters = {**parameters, **recent_mail.parameters()}
+    row = session.connection().execute(statement, parameters).one_or_none()
+    if recent_mail is not None and row is not None:
+        recent_mail.read(row.recent_mail)
     if row is None or row.status == PetitionStatus.draft:
         raise petition_not_found(slug)
     petition = PetitionTakingSignatures(
