@@ -98,6 +98,7 @@ class GroupCommitter:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._lock_path = _sqlite_lock_path(database)
+        self._lock_files = threading.local()
         # Observability (and tests): how many batches and units of work were committed.
         self.batches = 0
         self.units = 0
@@ -205,22 +206,32 @@ class GroupCommitter:
         if self._lock_path is None:
             yield
             return
-        with open(self._lock_path, "a") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        # Each writer thread keeps its own open lock file (a flock is held by an open file,
+        # so threads sharing one would not exclude each other): opening and closing it for
+        # every batch was 2% of a writer's time.
+        lock_file = getattr(self._lock_files, "file", None)
+        if lock_file is None:
+            lock_file = self._lock_files.file = open(self._lock_path, "a")  # noqa: SIM115
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            batch: list[Unit[Any]] = [first]
-            stopping = self._take_queued(batch)
-            stopping = self._commit(batch, stopping) or stopping
+        try:
+            stopping = False
+            while not stopping:
+                first = self._queue.get()
+                if first is _STOP:
+                    return
+                batch: list[Unit[Any]] = [first]
+                stopping = self._take_queued(batch)
+                stopping = self._commit(batch, stopping) or stopping
+        finally:
+            lock_file = getattr(self._lock_files, "file", None)
+            if lock_file is not None:
+                lock_file.close()
 
     def _take_queued(self, batch: list[Unit[Any]]) -> bool:
         """Add what is queued to `batch`, up to `max_batch`; True if the stop sign was in it."""

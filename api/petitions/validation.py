@@ -87,15 +87,20 @@ COUNTRIES = frozenset(
 )
 
 
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+
 def clean_name(value: str) -> str:
     """Trim, normalise (NFKC) and refuse what is not a name."""
     value = unicodedata.normalize("NFKC", value).strip()
-    value = re.sub(r"\s+", " ", value)
+    value = _WHITESPACE_RUN.sub(" ", value)
     if not value:
         raise FieldProblem("required")
     if len(value) > NAME_MAX:  # NFKC can lengthen a value the schema's maxLength let through
         raise FieldProblem("too_long", max_length=NAME_MAX)
-    if any(unicodedata.category(ch).startswith("C") for ch in value):
+    # A printable string has no character of the "Other" categories (str.isprintable), so
+    # only the rare one that is not is looked at character by character.
+    if not value.isprintable() and any(unicodedata.category(ch).startswith("C") for ch in value):
         raise FieldProblem("control_characters")
     if value.startswith(FORMULA_PREFIXES):
         raise FieldProblem("formula_prefix")
