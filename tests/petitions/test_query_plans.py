@@ -227,7 +227,9 @@ def test_postgresql_plans_a_prepared_statement_for_the_table_as_it_has_grown(
             "SELECT name FROM pg_prepared_statements WHERE starts_with(statement, %s)",
             ("SELECT mail_message.recipient_hash, count(*)",),
         ).one()
-        arguments = ", ".join([f"'{h}'" for h in hashes] + ["now() - interval '1 day'"])
+        # The recipients are one parameter, an array (api.mail.service._OneOf).
+        recipients = "ARRAY[" + ", ".join(f"'{h}'" for h in hashes) + "]::varchar[]"
+        arguments = f"{recipients}, now() - interval '1 day'"
         plan = "\n".join(
             row[0] for row in connection.exec_driver_sql(f"EXPLAIN EXECUTE {name}({arguments})")
         )
