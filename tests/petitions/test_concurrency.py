@@ -278,6 +278,25 @@ def test_a_signing_batch_reads_the_mail_cap_with_its_petition(client, clean_data
         assert sorted(confirmations) == sorted(fresh)
 
 
+def test_a_signing_batch_reads_its_petition_with_one_statement_text(
+    client, clean_database: Database
+):
+    """The petition's query (with the mail cap's counts for every signer of the batch) is the
+    same text whatever the number of signers: their addresses' hashes are one parameter.
+    Fails with an expanding IN, written out again with a placeholder per signer for every
+    batch (inside SQLite's write lock) and a statement of its own to the driver for each
+    size."""
+    texts = set()
+    for size in (1, 3, 7):
+        requests = [_sign_request(client, f"size{size}.{n}@example.org") for n in range(size)]
+        with _statements_sent(clean_database) as sent:
+            with clean_database.session(write=True) as session:
+                assert sign_many(session, requests) == [None] * size
+        (petition_query,) = [s for s in sent if s.startswith("select") and "mail_message" in s]
+        texts.add(petition_query)
+    assert len(texts) == 1, texts
+
+
 @contextmanager
 def _statements_sent(database: Database) -> Iterator[list[str]]:
     """The statements the engine sends inside the block, whitespace folded, in lower case."""
