@@ -113,7 +113,9 @@ def clean_comment(value: str) -> str:
     value = unicodedata.normalize("NFKC", value).strip()
     if len(value) > COMMENT_MAX:
         raise FieldProblem("too_long", max_length=COMMENT_MAX)
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n" for ch in value):
+    if not value.isprintable() and any(
+        unicodedata.category(ch) == "Cc" and ch not in "\n" for ch in value
+    ):
         raise FieldProblem("control_characters")
     return value
 

@@ -289,9 +289,8 @@ def test_a_signing_batch_reads_its_petition_with_one_statement_text(
     texts = set()
     for size in (1, 3, 7):
         requests = [_sign_request(client, f"size{size}.{n}@example.org") for n in range(size)]
-        with _statements_sent(clean_database) as sent:
-            with clean_database.session(write=True) as session:
-                assert sign_many(session, requests) == [None] * size
+        with _statements_sent(clean_database) as sent, clean_database.session(write=True) as s:
+            assert sign_many(s, requests) == [None] * size
         (petition_query,) = [s for s in sent if s.startswith("select") and "mail_message" in s]
         texts.add(petition_query)
     assert len(texts) == 1, texts
