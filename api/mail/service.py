@@ -10,7 +10,6 @@ from typing import Any
 
 import sqlalchemy
 from sqlalchemy import Dialect, TypeDecorator, delete, func, or_, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -142,8 +141,8 @@ class _StringList(TypeDecorator[list[str]]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(postgresql.ARRAY(sqlalchemy.String()))
+        if dialect.name == "postgresql":  # (the generic ARRAY: PostgreSQL's module stays unloaded)
+            return dialect.type_descriptor(sqlalchemy.ARRAY(sqlalchemy.String()))
         return dialect.type_descriptor(sqlalchemy.JSON())
 
 

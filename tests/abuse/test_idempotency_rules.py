@@ -29,7 +29,7 @@ def keyed(key: str) -> dict[str, str]:
     return {"Idempotency-Key": key}
 
 
-def test_a_429_is_not_replayed(settings, clean_database: Database) -> None:
+def test_a_429_is_not_replayed(fresh_rate_limit_window, settings, clean_database: Database) -> None:
     # Signing refuses (429) past the flood ceiling; past the allowance it holds instead.
     limited = settings.model_copy(
         update={"rate_limit_enabled": True, "rate_limit_requests": "1/60"}

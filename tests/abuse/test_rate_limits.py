@@ -18,6 +18,8 @@ from tests.conftest import link_in
 from tests.petitions.helpers import SIGN_URL, count, signer
 from tests.test_errors import assert_problem
 
+pytestmark = pytest.mark.usefixtures("fresh_rate_limit_window")
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 

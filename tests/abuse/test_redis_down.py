@@ -9,6 +9,7 @@ import socket
 import time
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -16,6 +17,8 @@ from api.abuse.ratelimit import RedisStore, ResilientStore
 from api.main import create_app
 from tests.petitions.helpers import SIGN_URL, signer
 from tests.test_errors import assert_problem
+
+pytestmark = pytest.mark.usefixtures("fresh_rate_limit_window")
 
 
 def closed_port_url() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -16,6 +17,8 @@ from tests.admin.test_signatures import signature_id
 from tests.conftest import link_in
 from tests.petitions.helpers import SIGN_URL, SLUG, count, signer
 from tests.test_errors import assert_problem
+
+pytestmark = pytest.mark.usefixtures("fresh_rate_limit_window")
 
 
 def allowance_of_one(settings):

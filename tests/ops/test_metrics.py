@@ -93,7 +93,7 @@ def test_two_workers_count_exactly(settings, clean_database, tmp_path):
     assert "advocacy_sse_streams_open" in text
 
 
-def test_rate_limit_refusals_are_counted(settings, clean_database):
+def test_rate_limit_refusals_are_counted(fresh_rate_limit_window, settings, clean_database):
     limited = settings.model_copy(
         update={
             "metrics_token": SecretStr(METRICS_TOKEN),

@@ -525,7 +525,7 @@ def test_my_signatures_by_form_posts(
 
 
 def test_form_posts_over_the_rate_limit_say_so_in_the_page(
-    settings: Settings, clean_database: Database
+    fresh_rate_limit_window, settings: Settings, clean_database: Database
 ) -> None:
     # Past the allowance (burst) a signature is still taken, held for review; past the flood
     # ceiling (requests) the form is refused, as the JSON API does.
