@@ -187,11 +187,12 @@ def small_filesystem(tmp_path: Path) -> Iterator[Path]:
 def _fill(folder: Path) -> Path:
     filler = folder / "filler"
     chunk = b"\0" * 65536
-    with open(filler, "wb") as out:
+    # Unbuffered: a buffered file keeps what the full disk refused, and closing it then tries
+    # to write that again and raises ENOSPC out of the `with` (a CI run failed so).
+    with open(filler, "wb", buffering=0) as out:
         for _ in range(100_000):  # far more than the filesystem holds
             try:
                 out.write(chunk)
-                out.flush()
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC
                 return filler
