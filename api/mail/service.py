@@ -111,10 +111,8 @@ def recent_counts(
     """How many mails each recipient was queued within `window`, in one query."""
     if not recipient_hashes:
         return {}
-    rows = session.connection().execute(
-        _RECENT_BY_RECIPIENT,
-        {"recipient_hashes": list(set(recipient_hashes)), "since": utcnow() - window},
-    )
+    asked = RecentMail(list(set(recipient_hashes)), window)
+    rows = session.connection().execute(_RECENT_BY_RECIPIENT, asked.parameters())
     return {recipient: count for recipient, count in rows}
 
 
