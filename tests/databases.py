@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from api.config import Settings
+from api.db import Database
 
 
 def create_database(admin_url: str | None, tmp_dir: Path) -> str:
@@ -50,3 +54,18 @@ def unreachable_settings(var_dir: Path, **extra: object) -> Settings:
         **extra,
     }
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@contextmanager
+def statements_sent(database: Database) -> Iterator[list[str]]:
+    """The statements the engine sends inside the block, whitespace folded, in lower case."""
+    sent: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(" ".join(statement.split()).lower())
+
+    event.listen(database.engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(database.engine, "before_cursor_execute", note)

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,7 +18,7 @@ from api.availability import RETRY_AFTER_SECONDS, DependencyUnavailable
 from api.batchwork import Batchable
 from api.db import Database
 from api.groupcommit import GroupCommitter
-from tests.databases import unreachable_settings
+from tests.databases import statements_sent, unreachable_settings
 
 
 def _domains(database: Database, prefix: str) -> set[str]:
@@ -360,21 +359,6 @@ def test_a_plain_unit_between_batched_ones_keeps_its_place(
     assert seen == ["go-1.example", "go-2.example"]
 
 
-@contextlib.contextmanager
-def _statements(database: Database) -> Iterator[list[str]]:
-    """The SQL statements sent to the database inside the block."""
-    sent: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append(statement)
-
-    event.listen(database.engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        event.remove(database.engine, "before_cursor_execute", note)
-
-
 def test_a_batch_of_one_run_alone_is_written_without_a_savepoint(
     committer: GroupCommitter, clean_database: Database
 ) -> None:
@@ -383,7 +367,7 @@ def test_a_batch_of_one_run_alone_is_written_without_a_savepoint(
     release = _hold_writer(committer)
     names = ("gl-1.example", "gl-2.refused", "gl-3.example")
     futures = [committer.submit_batched(kind, name) for name in names]
-    with _statements(clean_database) as sent:
+    with statements_sent(clean_database) as sent:
         release.set()
         assert futures[0].result(10) == "gl-1.example"
         assert futures[2].result(10) == "gl-3.example"

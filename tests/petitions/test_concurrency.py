@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
-from sqlalchemy import event
 from sqlmodel import col, delete, func, select
 
 from api.db import Database
@@ -18,6 +15,7 @@ from api.petitions.models import Signature
 from api.petitions.router import recipient_limit
 from api.petitions.schemas import SignatureCreate
 from api.petitions.signing import SigningContext, SignRequest, sign_many
+from tests.databases import statements_sent
 from tests.petitions.helpers import SIGN_URL, SLUG, signer
 
 
@@ -215,7 +213,7 @@ def test_a_batch_of_new_signers_knows_its_ids_without_reading_them(
     def batch(prefix: str) -> list[SignRequest]:
         return [_sign_request(client, f"{prefix}.{i}@example.org") for i in range(4)]
 
-    with _statements_sent(clean_database) as sent:
+    with statements_sent(clean_database) as sent:
         with clean_database.session(write=True) as session:
             assert sign_many(session, batch("first")) == [None] * 4
         with clean_database.session(write=True) as session:
@@ -264,7 +262,7 @@ def test_a_signing_batch_reads_the_mail_cap_with_its_petition(client, clean_data
                 recipient_hash=requests[1].email_hash,
             )
 
-    with _statements_sent(clean_database) as sent, clean_database.session(write=True) as session:
+    with statements_sent(clean_database) as sent, clean_database.session(write=True) as session:
         assert sign_many(session, requests) == [None] * 3
 
     reads_of_mail = [s for s in sent if s.startswith("select") and "mail_message" in s]
@@ -289,26 +287,18 @@ def test_a_signing_batch_reads_its_petition_with_one_statement_text(
     texts = set()
     for size in (1, 3, 7):
         requests = [_sign_request(client, f"size{size}.{n}@example.org") for n in range(size)]
-        with _statements_sent(clean_database) as sent, clean_database.session(write=True) as s:
-            assert sign_many(s, requests) == [None] * size
-        (petition_query,) = [s for s in sent if s.startswith("select") and "mail_message" in s]
+        with (
+            statements_sent(clean_database) as sent,
+            clean_database.session(write=True) as session,
+        ):
+            assert sign_many(session, requests) == [None] * size
+        (petition_query,) = [
+            statement
+            for statement in sent
+            if statement.startswith("select") and "mail_message" in statement
+        ]
         texts.add(petition_query)
     assert len(texts) == 1, texts
-
-
-@contextmanager
-def _statements_sent(database: Database) -> Iterator[list[str]]:
-    """The statements the engine sends inside the block, whitespace folded, in lower case."""
-    sent: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append(" ".join(statement.split()).lower())
-
-    event.listen(database.engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        event.remove(database.engine, "before_cursor_execute", note)
 
 
 def _sign_request(client, email: str, **fields: str) -> SignRequest:  # type: ignore[no-untyped-def]
