@@ -4,6 +4,7 @@ batch that is one such run alone written without a SAVEPOINT."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -35,9 +36,13 @@ class Batchable(Generic[ItemT, T]):
 
 
 class UnitFuture(Future[T]):
-    """A unit's outcome; `given_up` when the queue's watchdog cancelled it (queue_seconds)."""
+    """A unit's outcome; `given_up` when the queue's watchdog cancelled it (queue_seconds).
+
+    `waiter` is the asyncio future an async caller awaits instead (GroupCommitter.run): group
+    commit copies the outcome into it, with one call into each event loop for a whole batch."""
 
     given_up = False
+    waiter: asyncio.Future[T] | None = None
 
 
 @dataclass(eq=False)

@@ -44,7 +44,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -112,10 +112,13 @@ class GroupCommitter:
 
     def submit_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> UnitFuture[T]:
         """Queue `kind.one(session, item)`, to be written with its neighbours of one kind."""
-        return self._submit(Unit(lambda session: kind.one(session, item), kind=kind, item=item))
+        return self._submit(_batched_unit(kind, item))
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        return await self._answer(Unit(work))
 
     async def run_batched(self, kind: Batchable[ItemT, T], item: ItemT) -> T:
-        return await self._answer(self.submit_batched(kind, item))
+        return await self._answer(_batched_unit(kind, item))
 
     def _submit(self, job: Unit[T]) -> UnitFuture[T]:
         with self._lock:
@@ -139,17 +142,26 @@ class GroupCommitter:
             self._queue.put(job)
         return job.future
 
-    async def run(self, work: Callable[[Session], T]) -> T:
-        return await self._answer(self.submit(work))
+    async def _answer(self, job: Unit[T]) -> T:
+        """Queue the unit and wait for its outcome; DependencyUnavailable if it was still
+        queued `queue_seconds` after it was submitted (it is then cancelled: the writer skips
+        it, nothing is written).
 
-    async def _answer(self, future: UnitFuture[T]) -> T:
-        """The unit's outcome; DependencyUnavailable if it was still queued `queue_seconds`
-        after it was submitted (it is then cancelled: the writer skips it, nothing is written)."""
+        The caller waits on an asyncio future of its own loop, which the writer answers with
+        the rest of its batch in one call into the loop (`_answer_waiters`). With
+        `asyncio.wrap_future` each unit cost a call into the loop, and so a write to its
+        wake-up socket: a system call that lets go of the GIL for the event loop to take, 25
+        times a batch while the loop is busy."""
+        future = job.future
+        waiter = future.waiter = asyncio.get_running_loop().create_future()
+        self._submit(job)
         if self.queue_seconds is not None:
             self._deadlines.append((time.monotonic() + self.queue_seconds, future))
         try:
-            return await asyncio.wrap_future(future)
+            return await waiter
         except asyncio.CancelledError:
+            # A unit its caller no longer waits for is skipped if the writer has not begun it.
+            future.cancel()
             task = asyncio.current_task()
             # The caller's own cancellation (a client gone, a timeout, shutdown) stays one,
             # even if the watchdog reached the unit in the same instant.
@@ -167,6 +179,7 @@ class GroupCommitter:
 
     def _give_up_overdue(self, now: float) -> None:
         deadlines = self._deadlines
+        given_up: list[UnitFuture[Any]] = []
         while deadlines:
             deadline, future = deadlines[0]
             if deadline > now and not future.done():
@@ -174,8 +187,11 @@ class GroupCommitter:
             deadlines.popleft()
             if not future.done():
                 future.given_up = True
-                if not future.cancel():  # the writer took it first: it gets its outcome
+                if future.cancel():
+                    given_up.append(future)
+                else:  # the writer took it first: it gets its outcome
                     future.given_up = False
+        _answer_waiters(given_up)
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
         return self.submit(work).result()
@@ -289,6 +305,7 @@ class GroupCommitter:
                 # waiting request gets the error, none waits forever.
                 if job.future.running() or job.future.set_running_or_notify_cancel():
                     job.future.set_exception(exc)
+            _answer_waiters(job.future for job in batch)
             return stopping
         committed = time.perf_counter()
         with self._lock:
@@ -304,7 +321,39 @@ class GroupCommitter:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
+        _answer_waiters(job.future for job in outcomes)
         return stopping
+
+
+def _batched_unit(kind: Batchable[ItemT, T], item: ItemT) -> Unit[T]:
+    return Unit(lambda session: kind.one(session, item), kind=kind, item=item)
+
+
+def _answer_waiters(futures: Iterable[UnitFuture[Any]]) -> None:
+    """Copy the outcomes of finished units into their async callers' waiters: one call into
+    each event loop for them all (from the writer, or the watchdog)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[UnitFuture[Any]]] = {}
+    for future in futures:
+        if future.waiter is not None:
+            by_loop.setdefault(future.waiter.get_loop(), []).append(future)
+    for loop, answered in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_copy_outcomes, answered)
+
+
+def _copy_outcomes(futures: list[UnitFuture[Any]]) -> None:
+    """In the event loop: each finished unit's outcome into its waiter."""
+    for future in futures:
+        waiter = future.waiter
+        assert waiter is not None
+        if waiter.done():  # its caller was cancelled
+            continue
+        if future.cancelled():
+            waiter.cancel()
+        elif (exc := future.exception()) is not None:
+            waiter.set_exception(exc)
+        else:
+            waiter.set_result(future.result())
 
 
 def _sqlite_lock_path(database: Database) -> str | None:

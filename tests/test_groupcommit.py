@@ -148,6 +148,48 @@ def test_async_callers_are_answered_after_the_commit(
     assert _domains(clean_database, "gc-async-") == set(names)
 
 
+def test_a_batch_of_async_callers_is_answered_with_one_call_into_their_loop(
+    committer: GroupCommitter, clean_database: Database
+) -> None:
+    """Every call into a busy event loop from the writer is a write to its wake-up socket (a
+    system call that hands the GIL over): a batch's callers are answered with one, not one
+    each. A failing unit among them still gets its own error."""
+    release = _hold_writer(committer)
+
+    def fail(session: Session) -> str:
+        raise ValueError("this unit fails alone")
+
+    async def callers() -> tuple[list[object], int]:
+        loop = asyncio.get_running_loop()
+        calls = 0
+        call_soon_threadsafe = loop.call_soon_threadsafe
+
+        def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal calls
+            calls += 1
+            return call_soon_threadsafe(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        works = [_add(f"gc-loop-{i}.example") for i in range(20)]
+        works.insert(7, fail)
+        waiting = [asyncio.ensure_future(committer.run(work)) for work in works]
+        await asyncio.sleep(0.05)  # all queued behind the held writer
+        release.set()
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+        return outcomes, calls
+
+    batches_before = committer.batches
+    outcomes, calls = asyncio.run(callers())
+    assert isinstance(outcomes.pop(7), ValueError)
+    assert outcomes == [f"gc-loop-{i}.example" for i in range(20)]
+    assert _domains(clean_database, "gc-loop-") == set(outcomes)
+    # The 21 units were written in one batch after the held one, or a few if the writer
+    # began before all were queued; the loop was called once a batch.
+    batches = committer.batches - batches_before - 1
+    assert batches >= 1
+    assert calls == batches
+
+
 def test_a_unit_queued_behind_a_stuck_batch_is_answered_503_and_never_run(
     clean_database: Database,
 ) -> None:
