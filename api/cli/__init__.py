@@ -69,7 +69,9 @@ def serve(
     """
     settings = get_settings()
     # Before prometheus_client is first imported, here and in the worker processes.
-    _fresh_metrics_dir(settings.var_dir)
+    from api.cli.metricsdir import own_metrics_dir
+
+    own_metrics_dir(settings.var_dir)
     import uvicorn
 
     from api.capacity import max_connections, raise_descriptor_limit
@@ -136,25 +138,6 @@ def _workers_take_connections_in_turn() -> None:
 
     TakingTurnsServer.shares = ConnectionShares()  # made here, shared by the forked workers
     uvicorn.supervisors.multiprocess.Server = TakingTurnsServer  # type: ignore[misc]
-
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def _fresh_metrics_dir(var_dir: Path) -> Path:
-    """Point PROMETHEUS_MULTIPROC_DIR (if unset: VAR_DIR/metrics) at an empty directory.
-
-    prometheus-client keeps each worker process's values in files there and /metrics sums
-    them (api.metrics); values left by a previous run would be added to this one's. It reads
-    the variable when first imported, so this runs before anything imports it."""
-    import os
-
-    directory = Path(os.environ.get(MULTIPROC_ENV) or var_dir / "metrics").resolve()
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
-    os.environ[MULTIPROC_ENV] = str(directory)
-    return directory
 
 
 @app.command()

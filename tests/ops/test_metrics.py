@@ -64,7 +64,7 @@ def test_two_workers_count_exactly(settings, clean_database, tmp_path):
             assert list(pool.map(sign, range(signatures))) == [202] * signatures
             assert list(pool.map(health, range(health_checks))) == [200] * health_checks
         text = server.metrics()
-        pids = {p.name.rsplit("_", 1)[-1] for p in (tmp_path / "metrics").glob("counter_*.db")}
+        pids = {p.name.rsplit("_", 1)[-1] for p in (tmp_path / "metrics").rglob("counter_*.db")}
         assert server.terminate() == 0
 
     # Both workers served requests, so the scrape had to sum (a third pid: uvicorn replaced a
@@ -112,3 +112,34 @@ def test_rate_limit_refusals_are_counted(fresh_rate_limit_window, settings, clea
         assert client.post(SIGN_URL, json=signer(email="r2@example.org")).status_code == 429
         text = client.get("/metrics", headers=AUTH).text
     assert sample(text, "advocacy_rate_limit_refusals_total", action="sign") == before + 1
+
+
+def test_servers_on_one_var_dir_keep_their_own_counts(settings, clean_database, tmp_path):
+    """A second `advocacy serve` started on the same VAR_DIR (a blue-green switch, the bench's
+    cold starts beside a loaded server) neither deletes the first one's values nor adds to them;
+    a later start removes the values of the one that has exited."""
+    env = process_env(settings.database_url, tmp_path)
+
+    def sign(server, prefix: str, count: int) -> None:
+        for i in range(count):
+            body = signer(email=f"{prefix}-{i}@example.org")
+            assert httpx.post(f"{server.url}{SIGN_URL}", json=body, timeout=30).status_code == 202
+
+    def accepted(server) -> float:
+        return sample(server.metrics(), "advocacy_signatures_total", event="accepted")
+
+    with running_server(env, tmp_path / "first.log", workers=2) as first:
+        sign(first, "first", 6)
+        with running_server(env, tmp_path / "second.log") as second:
+            sign(second, "second", 4)
+            assert accepted(first) == 6
+            assert accepted(second) == 4
+            second_dir = {p.parent for p in (tmp_path / "metrics").rglob("counter_*.db")}
+            assert len(second_dir) == 2  # one directory each
+            second.terminate()  # one worker: uvicorn ends by raising the SIGTERM again
+        with running_server(env, tmp_path / "third.log") as third:
+            assert accepted(third) == 0
+            assert accepted(first) == 6
+            held = {p.parent for p in (tmp_path / "metrics").rglob("*.db")}
+        assert first.terminate() == 0
+    assert len(second_dir - held) == 1  # the exited one's directory went at the third start
