@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
+SOCKET_ERROR_KINDS = ("connect", "read", "write", "timeout")
 
 
 def wrk_binary() -> str:
@@ -36,6 +37,9 @@ class WrkResult:
     socket_errors: int
     status_errors: int
     codes: dict[int, int]
+    # wrk's socket errors by kind (connect, read, write, timeout: a response slower than
+    # --timeout), the ones that happened.
+    socket_error_kinds: dict[str, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -80,9 +84,10 @@ def run_wrk(
         p50_ms=data["p50_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
         max_ms=data["max_us"] / 1000,
-        socket_errors=data["connect"] + data["read"] + data["write"] + data["timeout"],
+        socket_errors=sum(data[kind] for kind in SOCKET_ERROR_KINDS),
         status_errors=data["status"],
         codes={int(code): n for code, n in data["codes"].items()},
+        socket_error_kinds={kind: data[kind] for kind in SOCKET_ERROR_KINDS if data[kind]},
     )
 
 

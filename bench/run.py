@@ -61,6 +61,8 @@ class Bench:
         # Seconds from the peer's start to its first 200: a one-file app on the same framework,
         # shown beside our cold start as the floor of the stack itself.
         self.peer_start: dict[str, float | None] = {}
+        # The server the scenarios are measuring: a worker of it replaced during one is an error.
+        self.serving: Server | None = None
 
     def wanted(self, name: str) -> bool:
         return self.only is None or name in self.only
@@ -82,11 +84,23 @@ class Bench:
         """Run one scenario; a crash is a row with an error, not the end of the run."""
         if not always and not self.wanted(scenario.split(" ")[0]):
             return
+        workers = self.serving.worker_pids() if self.serving else set()
         try:
             body()
         except Exception as exc:
             traceback.print_exc()
             self.add(Row(scenario, db, errors=1, result=f"crashed: {type(exc).__name__}: {exc}"))
+        replaced = workers - (self.serving.worker_pids() if self.serving else set())
+        if replaced:  # uvicorn killed a worker that missed its health check, or one died
+            self.add(
+                Row(
+                    "workers",
+                    db,
+                    errors=len(replaced),
+                    result=f"{len(replaced)} worker process(es) replaced during {scenario}: "
+                    "see the server log",
+                )
+            )
 
     # --- one database ------------------------------------------------------------------------
 
@@ -102,6 +116,7 @@ class Bench:
             server = Server(env, workers=self.knobs.workers, log_path=var_dir / "serve.log")
             with server:
                 first_start = server.wait_ready()
+                self.serving = server
                 self.guarded("cold-start", kind, lambda: self.cold_start(kind, env, first_start))
                 ceiling = self.wrk_row(
                     "ceiling",
@@ -160,6 +175,7 @@ class Bench:
                 # Export before the streams: their memory stays with the process afterwards.
                 self.guarded("export", kind, lambda: self.export(kind, server, url))
                 self.guarded("sse", kind, lambda: self.sse(kind, server, url))
+                self.serving = None
                 self.check_server_log(kind, server)
 
     def check_server_log(self, kind: str, server: Server) -> None:
@@ -279,7 +295,7 @@ class Bench:
             met = result.rate >= min_rate and (max_p99 is None or result.p99_ms <= max_p99)
             met = met and errors == 0
         ceiling = getattr(self, "ceiling", 0.0)
-        return Row(
+        row = Row(
             name,
             kind,
             rate=result.rate,
@@ -291,6 +307,10 @@ class Bench:
             ratio=result.rate / ceiling if ceiling else None,
             result=f"{result.requests} requests",
         )
+        if result.socket_error_kinds:  # which kind says where to look
+            kinds = ", ".join(f"{n} {kind}" for kind, n in result.socket_error_kinds.items())
+            row.notes.append(f"wrk socket errors: {kinds}")
+        return row
 
     def cold_start(self, kind: str, env: dict[str, str], first: float) -> None:
         times = [first]

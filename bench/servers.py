@@ -191,6 +191,12 @@ class Server:
                 time.sleep(0.01)
         raise TimeoutError(f"{self.base_url}{path} not ready within {timeout}s")
 
+    def worker_pids(self) -> set[int]:
+        """The processes the server started (its workers), as they are now."""
+        if self.process is None or self.process.poll() is not None:
+            return set()
+        return set(process_tree(self.process.pid)) - {self.process.pid}
+
     def rss_kib(self) -> int:
         """Resident memory of the whole process tree now."""
         assert self.process is not None

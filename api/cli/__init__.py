@@ -83,6 +83,7 @@ def serve(
     if workers > 1:
         _fork_workers_from_a_loaded_app()
         _workers_take_connections_in_turn()
+        _warn_of_replaced_workers()
     uvicorn.run(
         "api.asgi:app",
         host=host,
@@ -138,6 +139,35 @@ def _workers_take_connections_in_turn() -> None:
 
     TakingTurnsServer.shares = ConnectionShares()  # made here, shared by the forked workers
     uvicorn.supervisors.multiprocess.Server = TakingTurnsServer  # type: ignore[misc]
+
+
+def _warn_of_replaced_workers() -> None:
+    """Log a WARNING when the supervisor replaces a worker: one that died, or that it killed
+    because it missed the health check (no answer to a ping for `timeout_worker_healthcheck`,
+    5 s). uvicorn says so only at INFO; each such replacement broke that worker's open
+    connections, which an operator needs to see at the default LOG_LEVEL. (Pinned uvicorn: a
+    test kills a worker and reads the warning.)"""
+    from uvicorn.supervisors.multiprocess import Multiprocess
+
+    keep_alive = Multiprocess.keep_subprocess_alive
+
+    def keep_subprocess_alive(self: Multiprocess) -> None:
+        running = {process: process.process.is_alive() for process in self.processes}
+        keep_alive(self)
+        for process, was_running in running.items():
+            if process in self.processes:
+                continue
+            if was_running:
+                how = "the supervisor killed it: no answer to its health check"
+            elif (code := process.exitcode or 0) < 0:
+                how = f"it was ended by signal {-code}"
+            else:
+                how = f"it exited with code {code}"
+            logging.getLogger("api.workers").warning(
+                "worker process %s was replaced: %s", process.pid, how
+            )
+
+    Multiprocess.keep_subprocess_alive = keep_subprocess_alive  # type: ignore[method-assign]
 
 
 @app.command()

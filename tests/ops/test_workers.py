@@ -56,12 +56,36 @@ def test_workers_are_forked_from_the_built_app_and_replaced_when_killed(
         replacement = [pid for pid in _children(supervisor) if pid not in workers]
         assert len(replacement) == 1, (tmp_path / "server.log").read_text()[-2000:]
         assert _command_line(replacement[0]) == _command_line(supervisor)
+        # Said at WARNING (the level of this server's log), where uvicorn says it at INFO.
+        log = (tmp_path / "server.log").read_text()
+        assert f"worker process {workers[0]} was replaced: it was ended by signal 9" in log
 
         # Both workers serve: a run of requests is answered, signatures included.
         for i in range(20):
             body = signer(email=f"after-restart-{i}@example.org")
             response = httpx.post(f"{server.url}{SIGN_URL}", json=body, timeout=30)
             assert response.status_code == 202, response.text
+        assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
+
+
+def test_a_hung_worker_is_replaced_and_said_so(settings, clean_database, tmp_path):
+    """A worker that stops answering (here: stopped by SIGSTOP) is killed by the supervisor's
+    health check and replaced; the log says which and why."""
+    env = process_env(settings.database_url, tmp_path)
+    with running_server(env, tmp_path / "server.log", workers=2) as server:
+        assert server.process is not None
+        supervisor = server.process.pid
+        workers = _children(supervisor)
+        os.kill(workers[1], signal.SIGSTOP)
+        deadline = time.monotonic() + 30  # the health check waits 5 s for an answer
+        while time.monotonic() < deadline and workers[1] in _children(supervisor):
+            time.sleep(0.2)
+        assert workers[1] not in _children(supervisor)
+        log = (tmp_path / "server.log").read_text()
+        assert (
+            f"worker process {workers[1]} was replaced: the supervisor killed it: "
+            "no answer to its health check"
+        ) in log
         assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
 
 
