@@ -134,12 +134,12 @@ def test_servers_on_one_var_dir_keep_their_own_counts(settings, clean_database, 
             sign(second, "second", 4)
             assert accepted(first) == 6
             assert accepted(second) == 4
-            second_dir = {p.parent for p in (tmp_path / "metrics").rglob("counter_*.db")}
-            assert len(second_dir) == 2  # one directory each
+            both_dirs = {p.parent for p in (tmp_path / "metrics").rglob("counter_*.db")}
+            assert len(both_dirs) == 2  # one directory each
             second.terminate()  # one worker: uvicorn ends by raising the SIGTERM again
         with running_server(env, tmp_path / "third.log") as third:
             assert accepted(third) == 0
             assert accepted(first) == 6
             held = {p.parent for p in (tmp_path / "metrics").rglob("*.db")}
         assert first.terminate() == 0
-    assert len(second_dir - held) == 1  # the exited one's directory went at the third start
+    assert len(both_dirs - held) == 1  # the exited one's directory went at the third start
